@@ -1,0 +1,183 @@
+//! Storage of verified records, behind the [`Store`] trait: the rest of the node never sees sled.
+//!
+//! A store holds each author's feed (contiguous from seq 1), records waiting for a missing
+//! predecessor, proofs of forks, and the secondary indexes queries use. Only
+//! [`Verified`] records can be inserted.
+
+mod keys;
+mod sled_store;
+
+pub use sled_store::{SledStore, StoreConfig};
+
+use csx_protocol::{Head, Kind, NodeKey, Record, RecordId, Verified};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// The layout version of the store on disk. Bumped when the key layout changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the store at {path} is in use by another process (is a csx daemon running with this home? stop it, or run the command while it runs so it is sent to the daemon)"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "the store at {path} has schema version {found}, but this csx supports version {supported}; {hint}"
+    )]
+    Schema { path: PathBuf, found: u32, supported: u32, hint: &'static str },
+    #[error("the store at {path} could not be opened: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("storage I/O failed: {0}")]
+    Io(#[from] sled::Error),
+    #[error("the store holds a damaged entry ({what}); restore from backup or resync (see docs/OPERATIONS.md)")]
+    Corrupt { what: String },
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        StoreError::Corrupt { what: what.into() }
+    }
+}
+
+/// What happened to one record offered to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Appended to its feed.
+    Appended,
+    /// Already held.
+    Duplicate,
+    /// Ahead of its feed; held until the gap is filled.
+    Held,
+    /// A second record at a held seq: the author forked. The proof is kept and nothing more is
+    /// accepted from the author.
+    Fork,
+    /// Refused; the reason is a stable short code.
+    Refused { reason: Refusal },
+}
+
+/// Why the store refused a (verified) record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// Next in line, but its `prev` is not the id held at seq − 1.
+    WrongPrev,
+    /// Its author has a proven fork: nothing more is accepted from it.
+    ForkedAuthor,
+    /// The author already has the maximum number of records waiting for a gap.
+    PendingFull,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::WrongPrev => "wrong_prev",
+            Refusal::ForkedAuthor => "forked_author",
+            Refusal::PendingFull => "pending_full",
+        }
+    }
+}
+
+/// The result of [`Store::insert`].
+#[derive(Debug, Default, Clone)]
+pub struct InsertReport {
+    /// One outcome per offered record, in order.
+    pub outcomes: Vec<Outcome>,
+    /// Records appended from the waiting area because this batch filled their gap.
+    pub released: Vec<RecordId>,
+    /// Forks detected in this batch.
+    pub forks: Vec<ForkProof>,
+}
+
+impl InsertReport {
+    pub fn appended(&self) -> usize {
+        self.outcomes.iter().filter(|o| **o == Outcome::Appended).count() + self.released.len()
+    }
+}
+
+/// Two validly signed records by one author at one seq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForkProof {
+    pub author: NodeKey,
+    pub seq: u64,
+    pub first: Vec<u8>,
+    pub second: Vec<u8>,
+}
+
+impl Serialize for ForkProof {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ForkProof", 4)?;
+        st.serialize_field("author", &self.author)?;
+        st.serialize_field("seq", &self.seq)?;
+        st.serialize_field("first", &csx_protocol::record::record_id(&self.first))?;
+        st.serialize_field("second", &csx_protocol::record::record_id(&self.second))?;
+        st.end()
+    }
+}
+
+/// Which records a scan visits. Every scan is ordered by `created_at` (an author scan by seq).
+#[derive(Debug, Clone, Copy)]
+pub enum Scan<'a> {
+    /// Every record, by time.
+    All,
+    /// Records of one kind.
+    Kind(Kind),
+    /// Records about one service line, optionally of one kind.
+    ServiceLine { code: &'a str, kind: Option<Kind> },
+    /// Records about one provider, optionally of one kind.
+    Provider { code: &'a str, kind: Option<Kind> },
+    /// One author's feed, by seq.
+    Author(NodeKey),
+    /// Records referring to a record (retractions, support, outcomes), optionally of one kind.
+    RefersTo { id: RecordId, kind: Option<Kind> },
+}
+
+/// Counts for status displays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    pub records: u64,
+    pub feeds: u64,
+    pub pending: u64,
+    pub forks: u64,
+    /// Bytes of record payload held (records only, not indexes).
+    pub record_bytes: u64,
+}
+
+/// An iterator over stored records.
+pub type Records<'a> = Box<dyn Iterator<Item = Result<Record, StoreError>> + Send + 'a>;
+
+/// Durable storage of verified records.
+pub trait Store: Send + Sync {
+    /// Offers verified records to their feeds (see [`csx_protocol::feed::place`]). The whole
+    /// call is applied atomically; it is durable once [`Store::flush`] returns.
+    fn insert(&self, records: Vec<Verified<Record>>) -> Result<InsertReport, StoreError>;
+    /// Makes every insert so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+    fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError>;
+    fn get_at(&self, author: &NodeKey, seq: u64) -> Result<Option<Record>, StoreError>;
+    /// Ids starting with `hex_prefix` (at most `limit`), to resolve short ids typed by people.
+    fn ids_with_prefix(&self, hex_prefix: &str, limit: usize) -> Result<Vec<RecordId>, StoreError>;
+    fn head(&self, author: &NodeKey) -> Result<Option<Head>, StoreError>;
+    fn heads(&self) -> Result<Vec<(NodeKey, Head)>, StoreError>;
+    /// The exact bytes of `author`'s records from `from_seq` on, at most `max_count` records and
+    /// about `max_bytes` bytes (at least one record if any).
+    fn feed_bytes(
+        &self,
+        author: &NodeKey,
+        from_seq: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Records selected by `scan`, oldest first (or newest first when `newest_first`).
+    fn scan(&self, scan: Scan<'_>, newest_first: bool) -> Records<'_>;
+    fn stats(&self) -> Result<StoreStats, StoreError>;
+    fn forks(&self) -> Result<Vec<ForkProof>, StoreError>;
+    /// Seqs held in the waiting area for `author`.
+    fn pending_seqs(&self, author: &NodeKey) -> Result<Vec<u64>, StoreError>;
+    /// Node-local metadata (not replicated): small values by name.
+    fn meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn meta_put(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;
+}

@@ -1,0 +1,537 @@
+//! The sled implementation of [`Store`].
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use csx_protocol::feed::{Placement, place};
+use csx_protocol::record::record_id;
+use csx_protocol::{Head, NodeKey, Record, RecordId, Verified};
+
+use super::keys::{self, Pos};
+use super::{
+    ForkProof, InsertReport, Outcome, Records, Refusal, SCHEMA_VERSION, Scan, Store, StoreError, StoreStats,
+};
+
+/// Tunables of the sled store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// sled's page cache. sled's default (1 GiB) is far too big for a daemon beside other work.
+    pub cache_bytes: u64,
+    /// Most records one author may have waiting for a missing predecessor.
+    pub max_pending_per_author: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { cache_bytes: 64 * 1024 * 1024, max_pending_per_author: 10_000 }
+    }
+}
+
+/// A [`Store`] in a sled database directory.
+pub struct SledStore {
+    path: PathBuf,
+    tree: sled::Db,
+    config: StoreConfig,
+    /// Serialises writers (feeds are read-modify-write); readers never take it.
+    writer: Mutex<WriterState>,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").field("path", &self.path).finish()
+    }
+}
+
+#[derive(Default)]
+struct WriterState {
+    /// Records waiting per author (loaded at open, kept in step with the `P` keys).
+    pending: HashMap<NodeKey, usize>,
+}
+
+const COUNTERS: [&str; 5] = ["records", "feeds", "pending", "forks", "record_bytes"];
+
+impl SledStore {
+    /// Opens (or creates) the store in `path`.
+    pub fn open(path: &Path, config: StoreConfig) -> Result<SledStore, StoreError> {
+        let tree = sled::Config::new()
+            .path(path)
+            .cache_capacity(config.cache_bytes)
+            .open()
+            .map_err(|e| open_error(path, e))?;
+        let store = SledStore { path: path.to_path_buf(), tree, config, writer: Mutex::new(WriterState::default()) };
+        store.check_schema()?;
+        store.load_pending_counts()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let key = keys::meta("schema");
+        match self.tree.get(&key)? {
+            None if self.tree.is_empty() => {
+                self.tree.insert(key, &SCHEMA_VERSION.to_be_bytes())?;
+                self.tree.flush()?;
+                Ok(())
+            }
+            None => Err(StoreError::corrupt("schema version missing from a non-empty store")),
+            Some(v) => {
+                let found = u32::from_be_bytes(
+                    v.as_ref().try_into().map_err(|_| StoreError::corrupt("schema version entry"))?,
+                );
+                if found == SCHEMA_VERSION {
+                    return Ok(());
+                }
+                let hint = if found > SCHEMA_VERSION {
+                    "it was written by a newer csx: upgrade csx to open it"
+                } else {
+                    "no migration exists from that version: move the store aside and resync from peers"
+                };
+                Err(StoreError::Schema { path: self.path.clone(), found, supported: SCHEMA_VERSION, hint })
+            }
+        }
+    }
+
+    fn load_pending_counts(&self) -> Result<(), StoreError> {
+        let mut state = self.writer.lock().map_err(|_| StoreError::corrupt("writer lock poisoned"))?;
+        for item in self.tree.scan_prefix([keys::PENDING]) {
+            let (k, _) = item?;
+            let (author, _) = keys::split_pos(&k[1..]).ok_or_else(|| StoreError::corrupt("pending key"))?;
+            *state.pending.entry(author).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    fn counter(&self, name: &str) -> Result<u64, StoreError> {
+        Ok(match self.tree.get(keys::meta(name))? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::corrupt(format!("counter {name}")))?),
+            None => 0,
+        })
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
+        Record::decode(bytes.to_vec()).map_err(|e| StoreError::corrupt(format!("stored record does not decode: {e}")))
+    }
+
+    fn record_at_pos(&self, pos: (NodeKey, u64)) -> Result<Record, StoreError> {
+        let bytes = self
+            .tree
+            .get(keys::feed(&pos.0, pos.1))?
+            .ok_or_else(|| StoreError::corrupt(format!("index names {}#{} but the feed lacks it", pos.0.short(), pos.1)))?;
+        Self::decode(&bytes)
+    }
+
+    /// The path this store was opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn decode_head(v: &[u8]) -> Result<Head, StoreError> {
+    if v.len() != 40 {
+        return Err(StoreError::corrupt("head entry"));
+    }
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&v[..8]);
+    let mut id = [0u8; 32];
+    id.copy_from_slice(&v[8..]);
+    Ok(Head { seq: u64::from_be_bytes(seq), id: RecordId(id) })
+}
+
+fn open_error(path: &Path, e: sled::Error) -> StoreError {
+    if let sled::Error::Io(io) = &e {
+        let text = io.to_string();
+        if io.kind() == std::io::ErrorKind::WouldBlock || text.contains("lock") {
+            return StoreError::Locked { path: path.to_path_buf() };
+        }
+    }
+    StoreError::Open { path: path.to_path_buf(), source: e }
+}
+
+/// One atomic batch of writes, with an overlay so later records in the batch see earlier ones.
+struct Tx<'a> {
+    tree: &'a sled::Db,
+    max_pending: usize,
+    pending_counts: &'a mut HashMap<NodeKey, usize>,
+    batch: sled::Batch,
+    heads: HashMap<NodeKey, Option<Head>>,
+    new_ids: HashSet<RecordId>,
+    /// Records appended in this batch, by place (not yet readable from the tree).
+    appended: HashMap<(NodeKey, u64), Vec<u8>>,
+    pending: HashMap<(NodeKey, u64), Option<Vec<u8>>>,
+    forked: HashMap<NodeKey, bool>,
+    delta: [i64; 5],
+    report: InsertReport,
+}
+
+impl<'a> Tx<'a> {
+    fn head(&mut self, author: &NodeKey) -> Result<Option<Head>, StoreError> {
+        if let Some(h) = self.heads.get(author) {
+            return Ok(*h);
+        }
+        let h = self.tree.get(keys::head(author))?.map(|v| decode_head(&v)).transpose()?;
+        self.heads.insert(*author, h);
+        Ok(h)
+    }
+
+    fn is_forked(&mut self, author: &NodeKey) -> Result<bool, StoreError> {
+        if let Some(f) = self.forked.get(author) {
+            return Ok(*f);
+        }
+        let f = self.tree.contains_key(keys::fork(author))?;
+        self.forked.insert(*author, f);
+        Ok(f)
+    }
+
+    fn has_id(&self, id: &RecordId) -> Result<bool, StoreError> {
+        Ok(self.new_ids.contains(id) || self.tree.contains_key(keys::id(id))?)
+    }
+
+    fn pending_get(&self, author: &NodeKey, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.pending.get(&(*author, seq)) {
+            return Ok(v.clone());
+        }
+        Ok(self.tree.get(keys::pending(author, seq))?.map(|v| v.to_vec()))
+    }
+
+    fn pending_remove(&mut self, author: &NodeKey, seq: u64) {
+        self.batch.remove(keys::pending(author, seq));
+        self.pending.insert((*author, seq), None);
+        if let Some(n) = self.pending_counts.get_mut(author) {
+            *n = n.saturating_sub(1);
+        }
+        self.delta[2] -= 1;
+    }
+
+    fn offer(&mut self, record: &Record) -> Result<Outcome, StoreError> {
+        let author = record.author();
+        if self.is_forked(&author)? {
+            return Ok(Outcome::Refused { reason: Refusal::ForkedAuthor });
+        }
+        if self.has_id(&record.id())? {
+            return Ok(Outcome::Duplicate);
+        }
+        let head = self.head(&author)?;
+        let held = match head {
+            Some(h) if record.seq() <= h.seq => Some(self.held_id(&author, record.seq())?),
+            _ => None,
+        };
+        match place(head, held.as_ref().map(|(id, _)| *id), record.seq(), record.prev(), record.id()) {
+            Placement::Duplicate => Ok(Outcome::Duplicate),
+            Placement::Fork { .. } => {
+                let first = held.map(|(_, bytes)| bytes).unwrap_or_default();
+                self.record_fork(author, record.seq(), first, record.bytes().to_vec());
+                Ok(Outcome::Fork)
+            }
+            Placement::WrongPrev { .. } => Ok(Outcome::Refused { reason: Refusal::WrongPrev }),
+            Placement::Ahead => self.hold(record),
+            Placement::Append => {
+                self.append(record);
+                self.release(author)?;
+                Ok(Outcome::Appended)
+            }
+        }
+    }
+
+    /// The id and bytes of the record held at `seq` (at or below the head).
+    fn held_id(&self, author: &NodeKey, seq: u64) -> Result<(RecordId, Vec<u8>), StoreError> {
+        let bytes = match self.appended.get(&(*author, seq)) {
+            Some(b) => Some(b.clone()),
+            None => self.tree.get(keys::feed(author, seq))?.map(|v| v.to_vec()),
+        };
+        let bytes = bytes
+            .ok_or_else(|| StoreError::corrupt(format!("feed {} lacks seq {seq} below its head", author.short())))?;
+        Ok((record_id(&bytes), bytes))
+    }
+
+    fn hold(&mut self, record: &Record) -> Result<Outcome, StoreError> {
+        let author = record.author();
+        if let Some(existing) = self.pending_get(&author, record.seq())? {
+            if record_id(&existing) == record.id() {
+                return Ok(Outcome::Duplicate);
+            }
+            self.record_fork(author, record.seq(), existing, record.bytes().to_vec());
+            return Ok(Outcome::Fork);
+        }
+        let count = self.pending_counts.entry(author).or_default();
+        if *count >= self.max_pending {
+            return Ok(Outcome::Refused { reason: Refusal::PendingFull });
+        }
+        *count += 1;
+        self.delta[2] += 1;
+        self.batch.insert(keys::pending(&author, record.seq()), record.bytes());
+        self.pending.insert((author, record.seq()), Some(record.bytes().to_vec()));
+        Ok(Outcome::Held)
+    }
+
+    fn record_fork(&mut self, author: NodeKey, seq: u64, first: Vec<u8>, second: Vec<u8>) {
+        let mut v = Vec::with_capacity(4 + first.len() + second.len());
+        v.extend_from_slice(&(first.len() as u32).to_be_bytes());
+        v.extend_from_slice(&first);
+        v.extend_from_slice(&second);
+        self.batch.insert(keys::fork(&author), v);
+        self.forked.insert(author, true);
+        self.delta[3] += 1;
+        self.report.forks.push(ForkProof { author, seq, first, second });
+    }
+
+    fn append(&mut self, record: &Record) {
+        let author = record.author();
+        let seq = record.seq();
+        let p: Pos = keys::pos(&author, seq);
+        let id = record.id();
+        let kind = record.header().kind;
+        let at = record.created_at();
+        self.batch.insert(keys::feed(&author, seq), record.bytes());
+        self.batch.insert(keys::id(&id), &p[..]);
+        let mut head = Vec::with_capacity(40);
+        head.extend_from_slice(&seq.to_be_bytes());
+        head.extend_from_slice(id.as_bytes());
+        self.batch.insert(keys::head(&author), head);
+        self.batch.insert(keys::kind(kind, at, &p), &[]);
+        self.batch.insert(keys::time(at, &p), &[]);
+        let body = record.body();
+        if let Some(line) = body.service_line() {
+            self.batch.insert(keys::line(line, kind, at, &p), &[]);
+        }
+        for provider in body.providers() {
+            self.batch.insert(keys::provider(provider, kind, at, &p), &[]);
+        }
+        if let Some(target) = body.refers_to() {
+            self.batch.insert(keys::refs(&target, kind, &p), &[]);
+        }
+        if seq == 1 {
+            self.delta[1] += 1;
+        }
+        self.delta[0] += 1;
+        self.delta[4] += record.bytes().len() as i64;
+        self.heads.insert(author, Some(Head { seq, id }));
+        self.new_ids.insert(id);
+        self.appended.insert((author, seq), record.bytes().to_vec());
+    }
+
+    /// Appends waiting records that now follow the head, for as long as they chain.
+    fn release(&mut self, author: NodeKey) -> Result<(), StoreError> {
+        loop {
+            let Some(head) = self.head(&author)? else { return Ok(()) };
+            let Some(bytes) = self.pending_get(&author, head.seq + 1)? else { return Ok(()) };
+            self.pending_remove(&author, head.seq + 1);
+            let record = SledStore::decode(&bytes)?;
+            if record.prev() != Some(head.id) {
+                // It names another predecessor: it can never be placed. Without the other
+                // record there is no proof of a fork, so it is simply dropped.
+                tracing::debug!(author = %author.short(), seq = head.seq + 1, "dropped a waiting record with the wrong prev");
+                return Ok(());
+            }
+            self.append(&record);
+            self.report.released.push(record.id());
+        }
+    }
+
+    fn commit(mut self, store: &SledStore) -> Result<InsertReport, StoreError> {
+        for (i, name) in COUNTERS.iter().enumerate() {
+            if self.delta[i] != 0 {
+                let v = (store.counter(name)? as i64 + self.delta[i]).max(0) as u64;
+                self.batch.insert(keys::meta(name), &v.to_be_bytes());
+            }
+        }
+        self.tree.apply_batch(self.batch)?;
+        Ok(self.report)
+    }
+}
+
+impl Store for SledStore {
+    fn insert(&self, records: Vec<Verified<Record>>) -> Result<InsertReport, StoreError> {
+        let mut state = self.writer.lock().map_err(|_| StoreError::corrupt("writer lock poisoned"))?;
+        let snapshot = state.pending.clone();
+        let mut tx = Tx {
+            tree: &self.tree,
+            max_pending: self.config.max_pending_per_author,
+            pending_counts: &mut state.pending,
+            batch: sled::Batch::default(),
+            heads: HashMap::new(),
+            new_ids: HashSet::new(),
+            appended: HashMap::new(),
+            pending: HashMap::new(),
+            forked: HashMap::new(),
+            delta: [0; 5],
+            report: InsertReport::default(),
+        };
+        let mut result = Ok(());
+        for record in &records {
+            match tx.offer(record) {
+                Ok(o) => tx.report.outcomes.push(o),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let committed = result.and_then(|()| tx.commit(self));
+        if committed.is_err() {
+            // Nothing was written: put the in-memory counts back as they were.
+            state.pending = snapshot;
+        }
+        committed
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
+        match self.tree.get(keys::id(id))? {
+            Some(p) => {
+                let pos = keys::split_pos(&p).ok_or_else(|| StoreError::corrupt("id index entry"))?;
+                self.record_at_pos(pos).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn get_at(&self, author: &NodeKey, seq: u64) -> Result<Option<Record>, StoreError> {
+        self.tree.get(keys::feed(author, seq))?.map(|b| Self::decode(&b)).transpose()
+    }
+
+    fn ids_with_prefix(&self, hex_prefix: &str, limit: usize) -> Result<Vec<RecordId>, StoreError> {
+        let prefix = hex_prefix.to_ascii_lowercase();
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) || prefix.len() > 64 {
+            return Ok(vec![]);
+        }
+        let whole = &prefix[..prefix.len() - prefix.len() % 2];
+        let mut key = vec![keys::ID];
+        key.extend(hex::decode(whole).unwrap_or_default());
+        let mut out = vec![];
+        for item in self.tree.scan_prefix(key) {
+            let (k, _) = item?;
+            let mut id = [0u8; 32];
+            if k.len() != 33 {
+                return Err(StoreError::corrupt("id index key"));
+            }
+            id.copy_from_slice(&k[1..]);
+            let id = RecordId(id);
+            if id.to_hex().starts_with(&prefix) {
+                out.push(id);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn head(&self, author: &NodeKey) -> Result<Option<Head>, StoreError> {
+        self.tree.get(keys::head(author))?.map(|v| decode_head(&v)).transpose()
+    }
+
+    fn heads(&self) -> Result<Vec<(NodeKey, Head)>, StoreError> {
+        self.tree
+            .scan_prefix([keys::HEAD])
+            .map(|item| {
+                let (k, v) = item?;
+                if k.len() != 33 {
+                    return Err(StoreError::corrupt("head key"));
+                }
+                let mut a = [0u8; 32];
+                a.copy_from_slice(&k[1..]);
+                Ok((NodeKey(a), decode_head(&v)?))
+            })
+            .collect()
+    }
+
+    fn feed_bytes(
+        &self,
+        author: &NodeKey,
+        from_seq: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let start = keys::feed(author, from_seq.max(1));
+        let end = keys::feed(author, u64::MAX);
+        let mut out = Vec::new();
+        let mut size = 0;
+        for item in self.tree.range(start..=end) {
+            let (_, v) = item?;
+            if !out.is_empty() && (out.len() >= max_count || size + v.len() > max_bytes) {
+                break;
+            }
+            size += v.len();
+            out.push(v.to_vec());
+        }
+        Ok(out)
+    }
+
+    fn scan(&self, scan: Scan<'_>, newest_first: bool) -> Records<'_> {
+        let code = |k: csx_protocol::Kind| k.code() as u16;
+        let prefix = match scan {
+            Scan::All => vec![keys::TIME],
+            Scan::Kind(k) => keys::kind_prefix(code(k)),
+            Scan::ServiceLine { code: c, kind } => keys::line_prefix(c, kind.map(code)),
+            Scan::Provider { code: c, kind } => keys::provider_prefix(c, kind.map(code)),
+            Scan::RefersTo { id, kind } => keys::refs_prefix(&id, kind.map(code)),
+            Scan::Author(author) => {
+                let iter = self.tree.scan_prefix(keys::feed_prefix(&author));
+                let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send> =
+                    if newest_first { Box::new(iter.rev()) } else { Box::new(iter) };
+                return Box::new(iter.map(|item| Self::decode(&item?.1)));
+            }
+        };
+        let iter = self.tree.scan_prefix(prefix);
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send> =
+            if newest_first { Box::new(iter.rev()) } else { Box::new(iter) };
+        Box::new(iter.map(move |item| {
+            let (k, _) = item?;
+            let pos = keys::pos_suffix(&k).ok_or_else(|| StoreError::corrupt("index key"))?;
+            self.record_at_pos(pos)
+        }))
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        Ok(StoreStats {
+            records: self.counter("records")?,
+            feeds: self.counter("feeds")?,
+            pending: self.counter("pending")?,
+            forks: self.counter("forks")?,
+            record_bytes: self.counter("record_bytes")?,
+        })
+    }
+
+    fn forks(&self) -> Result<Vec<ForkProof>, StoreError> {
+        self.tree
+            .scan_prefix([keys::FORK])
+            .map(|item| {
+                let (k, v) = item?;
+                let bad = || StoreError::corrupt("fork proof");
+                if k.len() != 33 || v.len() < 4 {
+                    return Err(bad());
+                }
+                let n = u32::from_be_bytes(v[..4].try_into().map_err(|_| bad())?) as usize;
+                let first = v.get(4..4 + n).ok_or_else(bad)?.to_vec();
+                let second = v.get(4 + n..).ok_or_else(bad)?.to_vec();
+                let seq = Record::decode(second.clone()).map(|r| r.seq()).map_err(|_| bad())?;
+                let mut a = [0u8; 32];
+                a.copy_from_slice(&k[1..]);
+                Ok(ForkProof { author: NodeKey(a), seq, first, second })
+            })
+            .collect()
+    }
+
+    fn pending_seqs(&self, author: &NodeKey) -> Result<Vec<u64>, StoreError> {
+        self.tree
+            .scan_prefix(keys::pending_prefix(author))
+            .map(|item| {
+                let (k, _) = item?;
+                keys::split_pos(&k[1..]).map(|(_, s)| s).ok_or_else(|| StoreError::corrupt("pending key"))
+            })
+            .collect()
+    }
+
+    fn meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(keys::meta(name))?.map(|v| v.to_vec()))
+    }
+
+    fn meta_put(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tree.insert(keys::meta(name), value)?;
+        Ok(())
+    }
+}
