@@ -1,1 +1,114 @@
-fn main() {}
+//! `csx`, the Commissioning Support Exchange command line.
+
+mod commands;
+mod context;
+mod error;
+mod input;
+mod output;
+mod view;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use commands::*;
+use error::EXIT_CODES_HELP;
+
+/// csx: NHS buyers of commissioning support sharing prices, reviews, switches and motions
+/// for collective action, over a federation of their own nodes.
+#[derive(Debug, Parser)]
+#[command(name = "csx", version, after_help = EXIT_CODES_HELP, propagate_version = true)]
+struct Cli {
+    /// The node's home directory (keys, store, genesis)
+    #[arg(long, global = true, env = "CSX_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Print data as JSON instead of tables
+    #[arg(long, global = true)]
+    json: bool,
+    /// Never prompt, even on a terminal
+    #[arg(long, global = true)]
+    no_input: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Set up this node: create the organisation key, node key and certificate
+    Init(init::InitArgs),
+    /// Print this member's public identity (to hand to other members)
+    Id,
+    /// Create, join or show a federation
+    #[command(subcommand)]
+    Federation(federation::FederationCommand),
+    /// Show or change your organisation's profile
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
+    /// Add or list providers
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
+    /// Add or list reviews of providers
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
+    /// Add or list price disclosures
+    #[command(subcommand)]
+    Price(price::PriceCommand),
+    /// Add or list switching reports and their outcomes
+    #[command(subcommand)]
+    Switch(switch::SwitchCommand),
+    /// Propose or list motions for collective action
+    #[command(subcommand)]
+    Motion(motion::MotionCommand),
+    /// Support a motion (or withdraw support)
+    Support(support::SupportArgs),
+    /// Withdraw one of your organisation's records
+    Retract(retract::RetractArgs),
+    /// Import records from a CSV or JSON file, all or nothing
+    Import(import::ImportArgs),
+    /// Show one node's feed
+    Feed(feed::FeedArgs),
+    /// Show a record
+    #[command(subcommand)]
+    Record(record::RecordCommand),
+    /// Show this node's state
+    Status,
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let home = cli.home.unwrap_or_else(context::default_home);
+    let ctx = context::Ctx::new(home, cli.json, cli.no_input);
+    match cli.command {
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Id => id::run(&ctx),
+        Command::Federation(cmd) => federation::run(&ctx, cmd),
+        Command::Profile(cmd) => profile::run(&ctx, cmd),
+        Command::Provider(cmd) => provider::run(&ctx, cmd),
+        Command::Review(cmd) => review::run(&ctx, cmd),
+        Command::Price(cmd) => price::run(&ctx, cmd),
+        Command::Switch(cmd) => switch::run(&ctx, cmd),
+        Command::Motion(cmd) => motion::run(&ctx, cmd),
+        Command::Support(args) => support::run(&ctx, args),
+        Command::Retract(args) => retract::run(&ctx, args),
+        Command::Import(args) => import::run(&ctx, args),
+        Command::Feed(args) => feed::run(&ctx, args),
+        Command::Record(cmd) => record::run(&ctx, cmd),
+        Command::Status => status::run(&ctx),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(err) = run(cli) {
+        let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+        eprintln!("error: {}", chain.join(": "));
+        std::process::exit(error::exit_code(&err));
+    }
+}

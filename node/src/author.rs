@@ -42,7 +42,10 @@ impl Author {
                 body,
             };
             let record = Record::sign(&self.key, draft)?;
-            head = Some(Head { seq: record.seq(), id: record.id() });
+            head = Some(Head {
+                seq: record.seq(),
+                id: record.id(),
+            });
             out.push(record);
         }
         Ok(out)
@@ -51,7 +54,10 @@ impl Author {
     /// Moves the head to the last of `records` once they are stored.
     pub fn advance(&mut self, records: &[Record]) {
         if let Some(last) = records.last() {
-            self.head = Some(Head { seq: last.seq(), id: last.id() });
+            self.head = Some(Head {
+                seq: last.seq(),
+                id: last.id(),
+            });
         }
     }
 }

@@ -1,7 +1,13 @@
 //! # csx-node
 //!
-//! The csx node: storage behind the [`store::Store`] trait, and (in later modules) membership,
-//! the ingest pipeline, queries, the libp2p event loop and the local control API.
+//! The csx node: storage behind the [`store::Store`] trait, the home directory with its keys,
+//! the request API ([`api`]) and the [`service::Service`] that answers it over a store. The CLI
+//! uses the service directly when no daemon runs.
 
+pub mod api;
 pub mod author;
+pub mod home;
+pub mod keyfile;
+pub mod registry;
+pub mod service;
 pub mod store;

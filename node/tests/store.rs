@@ -22,7 +22,11 @@ fn cert(a: &Author) -> Body {
 fn review(n: u8) -> Body {
     Body::Review(Review {
         provider: "0DE".into(),
-        service_line: if n % 2 == 0 { "BI".into() } else { "CONTRACT".into() },
+        service_line: if n.is_multiple_of(2) {
+            "BI".into()
+        } else {
+            "CONTRACT".into()
+        },
         year: FinancialYear(2024),
         quality: Some(1 + n % 5),
         timeliness: None,
@@ -41,7 +45,11 @@ fn review(n: u8) -> Body {
 fn verified(records: &[Record]) -> Vec<Verified<Record>> {
     records
         .iter()
-        .map(|r| Record::decode(r.bytes().to_vec()).and_then(|r| r.verify(&VerifyContext::new(FED, NOW))).expect("valid"))
+        .map(|r| {
+            Record::decode(r.bytes().to_vec())
+                .and_then(|r| r.verify(&VerifyContext::new(FED, NOW)))
+                .expect("valid")
+        })
         .collect()
 }
 
@@ -64,7 +72,11 @@ fn records_survive_a_restart_and_are_indexed() {
     {
         let store = open(dir.path());
         let report = store.insert(verified(&records)).expect("insert");
-        assert!(report.outcomes.iter().all(|o| *o == Outcome::Appended), "{:?}", report.outcomes);
+        assert!(
+            report.outcomes.iter().all(|o| *o == Outcome::Appended),
+            "{:?}",
+            report.outcomes
+        );
         store.flush().expect("flush");
     }
     let store = open(dir.path());
@@ -75,14 +87,31 @@ fn records_survive_a_restart_and_are_indexed() {
     assert_eq!((head.seq, head.id), (5, records[4].id()));
     let stats = store.stats().expect("stats");
     assert_eq!((stats.records, stats.feeds, stats.pending), (5, 1, 0));
-    let reviews: Vec<_> = store.scan(Scan::Kind(Kind::Review), false).collect::<Result<_, _>>().expect("scan");
+    let reviews: Vec<_> = store
+        .scan(Scan::Kind(Kind::Review), false)
+        .collect::<Result<_, _>>()
+        .expect("scan");
     assert_eq!(reviews.len(), 4);
     let bi: Vec<_> = store
-        .scan(Scan::ServiceLine { code: "BI", kind: Some(Kind::Review) }, false)
+        .scan(
+            Scan::ServiceLine {
+                code: "BI",
+                kind: Some(Kind::Review),
+            },
+            false,
+        )
         .collect::<Result<_, _>>()
         .expect("scan");
     assert_eq!(bi.len(), 2, "reviews 0 and 2 are about BI");
-    let by_provider = store.scan(Scan::Provider { code: "0DE", kind: None }, true).count();
+    let by_provider = store
+        .scan(
+            Scan::Provider {
+                code: "0DE",
+                kind: None,
+            },
+            true,
+        )
+        .count();
     assert_eq!(by_provider, 4);
     let prefix = &records[2].id().to_hex()[..10];
     assert_eq!(store.ids_with_prefix(prefix, 5).expect("prefix"), vec![records[2].id()]);
@@ -140,14 +169,22 @@ fn a_fork_is_detected_kept_and_the_author_refused() {
     let forks = store.forks().expect("forks");
     assert_eq!(forks.len(), 1);
     assert_eq!((forks[0].author, forks[0].seq), (a.key().node_key(), 3));
-    let ids = [Record::decode(forks[0].first.clone()).expect("a").id(), Record::decode(forks[0].second.clone()).expect("b").id()];
+    let ids = [
+        Record::decode(forks[0].first.clone()).expect("a").id(),
+        Record::decode(forks[0].second.clone()).expect("b").id(),
+    ];
     assert_eq!(ids, [records[2].id(), other[0].id()]);
     // Nothing more from that key.
     let mut next = Author::new(SecretKey::from_seed(&[3; 32]), FED, None);
     next.advance(&records);
     let more = next.sign(vec![review(10)], NOW).expect("signs");
     let report = store.insert(verified(&more)).expect("insert");
-    assert_eq!(report.outcomes, vec![Outcome::Refused { reason: Refusal::ForkedAuthor }]);
+    assert_eq!(
+        report.outcomes,
+        vec![Outcome::Refused {
+            reason: Refusal::ForkedAuthor
+        }]
+    );
     assert_eq!(store.stats().expect("stats").forks, 1);
 }
 
@@ -195,21 +232,39 @@ fn wrong_prev_is_refused() {
     from_other.advance(&other_cert);
     let r2 = from_other.sign(vec![review(1)], NOW).expect("signs");
     let report = store.insert(verified(&r2)).expect("insert");
-    assert_eq!(report.outcomes, vec![Outcome::Refused { reason: Refusal::WrongPrev }]);
+    assert_eq!(
+        report.outcomes,
+        vec![Outcome::Refused {
+            reason: Refusal::WrongPrev
+        }]
+    );
 }
 
 #[test]
 fn waiting_records_per_author_are_bounded() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SledStore::open(dir.path(), StoreConfig { max_pending_per_author: 2, ..StoreConfig::default() })
-        .expect("opens");
+    let store = SledStore::open(
+        dir.path(),
+        StoreConfig {
+            max_pending_per_author: 2,
+            ..StoreConfig::default()
+        },
+    )
+    .expect("opens");
     let records = feed(&author(7), 5);
     let report = store.insert(verified(&records[2..])).expect("insert"); // seq 3..=6
     assert_eq!(
         report.outcomes,
-        vec![Outcome::Held, Outcome::Held, Outcome::Refused { reason: Refusal::PendingFull }, Outcome::Refused {
-            reason: Refusal::PendingFull
-        }]
+        vec![
+            Outcome::Held,
+            Outcome::Held,
+            Outcome::Refused {
+                reason: Refusal::PendingFull
+            },
+            Outcome::Refused {
+                reason: Refusal::PendingFull
+            }
+        ]
     );
 }
 
@@ -233,7 +288,9 @@ fn a_second_opener_gets_a_clear_error() {
 #[test]
 #[ignore = "run as a child process by other tests"]
 fn child_opens_store() {
-    let Ok(path) = std::env::var("CSX_TEST_STORE") else { return };
+    let Ok(path) = std::env::var("CSX_TEST_STORE") else {
+        return;
+    };
     match SledStore::open(Path::new(&path), StoreConfig::default()) {
         Err(e @ StoreError::Locked { .. }) => println!("LOCKED: {e}"),
         Err(e) => println!("OTHER: {e}"),
@@ -244,7 +301,9 @@ fn child_opens_store() {
 #[test]
 #[ignore = "run as a child process by other tests"]
 fn child_writes_until_killed() {
-    let Ok(path) = std::env::var("CSX_TEST_STORE") else { return };
+    let Ok(path) = std::env::var("CSX_TEST_STORE") else {
+        return;
+    };
     let store = SledStore::open(Path::new(&path), StoreConfig::default()).expect("opens");
     let mut a = author(9);
     let first = a.sign(vec![cert(&a)], NOW).expect("signs");
@@ -267,7 +326,12 @@ fn flushed_writes_survive_a_kill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exe = std::env::current_exe().expect("test binary");
     let mut child = std::process::Command::new(exe)
-        .args(["--exact", "child_writes_until_killed", "--nocapture", "--include-ignored"])
+        .args([
+            "--exact",
+            "child_writes_until_killed",
+            "--nocapture",
+            "--include-ignored",
+        ])
         .env("CSX_TEST_STORE", dir.path())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -288,6 +352,9 @@ fn flushed_writes_survive_a_kill() {
     assert_eq!(saved.len(), 150, "the child reported 150 saves before being killed");
     let store = open(dir.path());
     for id in &saved {
-        assert!(store.get(id).expect("read").is_some(), "record {id} was reported saved but is gone");
+        assert!(
+            store.get(id).expect("read").is_some(),
+            "record {id} was reported saved but is gone"
+        );
     }
 }

@@ -23,10 +23,13 @@ pub enum StoreError {
         "the store at {path} is in use by another process (is a csx daemon running with this home? stop it, or run the command while it runs so it is sent to the daemon)"
     )]
     Locked { path: PathBuf },
-    #[error(
-        "the store at {path} has schema version {found}, but this csx supports version {supported}; {hint}"
-    )]
-    Schema { path: PathBuf, found: u32, supported: u32, hint: &'static str },
+    #[error("the store at {path} has schema version {found}, but this csx supports version {supported}; {hint}")]
+    Schema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+        hint: &'static str,
+    },
     #[error("the store at {path} could not be opened: {source}")]
     Open { path: PathBuf, source: sled::Error },
     #[error("storage I/O failed: {0}")]
@@ -36,6 +39,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The class of this error, for exit codes and API replies.
+    pub fn kind(&self) -> crate::api::ErrorKind {
+        match self {
+            StoreError::Locked { .. } => crate::api::ErrorKind::Unavailable,
+            _ => crate::api::ErrorKind::Internal,
+        }
+    }
+
     pub(crate) fn corrupt(what: impl Into<String>) -> Self {
         StoreError::Corrupt { what: what.into() }
     }
@@ -136,7 +147,7 @@ pub enum Scan<'a> {
 }
 
 /// Counts for status displays.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StoreStats {
     pub records: u64,
     pub feeds: u64,

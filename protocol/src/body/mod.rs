@@ -12,12 +12,12 @@ mod review;
 mod switching;
 
 pub use membership::{Endorse, NodeCert, OrgKind, Profile, RetireNode, Revoke, RevokedNode};
-pub use motion::{ContractTerm, Motion, Stance, Support};
+pub use motion::{BadTerm, ContractTerm, Motion, Stance, Support};
 pub use price::{BuyingRoute, KpiBasis, Price, PricingModel};
 pub use provider::{Provider, ProviderKind};
 pub use retract::Retract;
 pub use review::{RATING_DIMENSIONS, Review};
-pub use switching::{Party, Switch, SwitchOutcome, SwitchReason};
+pub use switching::{BadParty, Party, Switch, SwitchOutcome, SwitchReason};
 
 use crate::encoding::{FieldWriter, Fields};
 use crate::error::{DecodeError, FieldError};

@@ -1,0 +1,102 @@
+//! `csx init`: create this organisation's key and this node's key and certificate.
+
+use clap::Args;
+use csx_node::home::InitParams;
+use csx_protocol::body::{OrgKind, Profile};
+use csx_protocol::{Body, FinancialYear};
+
+use crate::context::Ctx;
+use crate::error::CliError;
+use crate::input;
+use crate::output::fields;
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Your organisation's ODS code, e.g. QWO or 02A
+    #[arg(long)]
+    pub org_code: Option<String>,
+    /// Your organisation's name, e.g. "NHS West Yorkshire ICB"
+    #[arg(long)]
+    pub name: Option<String>,
+    /// ccg | icb | sub_icb | other
+    #[arg(long, default_value = "icb")]
+    pub kind: String,
+    /// Registered population (used to compare prices per head)
+    #[arg(long, requires = "population_year")]
+    pub population: Option<String>,
+    /// Financial year of the population figure, e.g. 2024
+    #[arg(long, requires = "population")]
+    pub population_year: Option<String>,
+    /// NHS England region, e.g. "North East and Yorkshire"
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Protect the organisation key with a passphrase (asked for on a terminal, or from
+    /// --passphrase-file / CSX_PASSPHRASE)
+    #[arg(long)]
+    pub protect_org_key: bool,
+    /// File whose first line is the organisation key's passphrase
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<std::path::PathBuf>,
+    /// Years until this node's certificate expires
+    #[arg(long, default_value_t = 5)]
+    pub cert_years: u32,
+}
+
+pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
+    let ask = |prompt: &str, given: Option<String>| -> anyhow::Result<String> {
+        match given {
+            Some(v) => Ok(v),
+            None if ctx.interactive => Ok(dialoguer::Input::new().with_prompt(prompt).interact_text()?),
+            None => Err(CliError::invalid(format!("--{} is required", prompt.replace(' ', "-"))).into()),
+        }
+    };
+    let org_code = ask("org code", args.org_code)?.trim().to_ascii_uppercase();
+    let name = ask("name", args.name)?.trim().to_string();
+    let org_kind: OrgKind = input::choice("kind", &args.kind).map_err(|e| CliError::invalid(e.as_flag()))?;
+    let population = input::opt_with("population", &args.population, input::population)
+        .map_err(|e| CliError::invalid(e.as_flag()))?;
+    let population_year: Option<FinancialYear> = input::opt_with("population_year", &args.population_year, input::year)
+        .map_err(|e| CliError::invalid(e.as_flag()))?;
+    if !(1..=50).contains(&args.cert_years) {
+        return Err(CliError::invalid("--cert-years: must be between 1 and 50").into());
+    }
+    let profile = Profile {
+        name,
+        org_kind,
+        population,
+        population_year,
+        region: input::opt_string(&args.region),
+        predecessors: vec![],
+        successors: vec![],
+    };
+    Body::Profile(profile.clone())
+        .validate()
+        .map_err(|e| CliError::invalid(e.to_string()))?;
+    let passphrase = if args.protect_org_key || args.passphrase_file.is_some() {
+        Some(super::secret::passphrase(ctx, args.passphrase_file.as_deref(), true)?)
+    } else {
+        None
+    };
+    let now = crate::now_ms();
+    let params = InitParams {
+        ods_code: org_code,
+        profile,
+        cert_expires_at: now + u64::from(args.cert_years) * 365 * 24 * 3600 * 1000,
+    };
+    let identity = ctx.home.init(&params, passphrase.as_ref().map(|p| p.as_bytes()))?;
+    ctx.out.print(&identity, || {
+        fields(vec![
+            (
+                "organisation".into(),
+                format!("{} ({})", identity.name, identity.ods_code),
+            ),
+            ("organisation key".into(), identity.org_key.to_hex()),
+            ("node key".into(), identity.node_key.to_hex()),
+            ("home".into(), ctx.home.root().display().to_string()),
+        ])
+    })?;
+    ctx.out.note(
+        "Next: share `csx id --json` with the federation's founder (or members), then `csx federation join GENESIS.json`.\nBack up org.key (and its passphrase) somewhere safe and offline.",
+    );
+    Ok(())
+}

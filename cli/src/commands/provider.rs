@@ -1,0 +1,45 @@
+//! `csx provider add|list`: the shared registry of providers.
+
+use clap::Subcommand;
+use csx_node::api::{Request, Response};
+
+use crate::context::Ctx;
+use crate::input::kinds::ProviderInput;
+use crate::output::table;
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Add a provider to the shared registry (or update its name, kind and aliases)
+    Add(ProviderInput),
+    /// List every known provider: built-in CSUs and those members added
+    List,
+}
+
+pub fn run(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<()> {
+    match cmd {
+        ProviderCommand::Add(input) => super::write::add(ctx, input),
+        ProviderCommand::List => {
+            let Response::Providers { providers } = ctx.call(Request::Providers)? else {
+                anyhow::bail!("unexpected reply")
+            };
+            ctx.out.print(&providers, || {
+                let mut t = table(&["code", "name", "kind", "aliases", "source"]);
+                for p in &providers {
+                    let source = if p.source == "builtin" {
+                        "built-in".to_string()
+                    } else {
+                        p.source[..12].to_string()
+                    };
+                    t.add_row(vec![
+                        p.code.clone(),
+                        p.name.clone(),
+                        p.kind.clone(),
+                        p.aliases.join(", "),
+                        source,
+                    ]);
+                }
+                t
+            })
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! `csx support MOTION`: support a motion, or withdraw support.
+
+use clap::Args;
+use csx_protocol::Body;
+use csx_protocol::body::{Stance, Support};
+
+use crate::context::Ctx;
+
+#[derive(Debug, Args)]
+pub struct SupportArgs {
+    /// The motion's id, or a unique prefix of it
+    pub motion: String,
+    /// Withdraw your organisation's support instead
+    #[arg(long)]
+    pub withdraw: bool,
+    /// A comment to go with it
+    #[arg(long)]
+    pub comment: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, args: SupportArgs) -> anyhow::Result<()> {
+    let motion = ctx.resolve(&args.motion)?;
+    let stance = if args.withdraw {
+        Stance::Withdraw
+    } else {
+        Stance::Support
+    };
+    let body = Body::Support(Support {
+        motion,
+        stance,
+        comment: crate::input::opt_string(&args.comment),
+    });
+    super::write::publish(ctx, vec![body])
+}

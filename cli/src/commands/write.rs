@@ -1,0 +1,85 @@
+//! What every writing command shares: prompting for missing fields, converting, publishing.
+
+use csx_node::api::{Request, Response};
+use csx_protocol::{Body, Record};
+use serde::Serialize;
+
+use crate::context::Ctx;
+use crate::error::CliError;
+use crate::input::kinds::{InputCtx, KindInput};
+use crate::output::table;
+use crate::view;
+
+/// Converts `input` (prompting on a terminal for missing required fields) and publishes it.
+pub fn add<T: KindInput>(ctx: &Ctx, input: T) -> anyhow::Result<()> {
+    let input = if ctx.interactive {
+        super::prompt::fill_missing(input, T::REQUIRED)?
+    } else {
+        input
+    };
+    let body = with_input_ctx(ctx, |ictx| input.to_body(ictx)).map_err(|e| CliError::invalid(e.as_flag()))?;
+    publish(ctx, vec![body])
+}
+
+/// Runs `f` with what converting inputs needs from this node.
+pub fn with_input_ctx<R>(ctx: &Ctx, f: impl FnOnce(&InputCtx<'_>) -> R) -> R {
+    let own_population = ctx.home.profile().ok().and_then(|p| p.population);
+    let resolve = |s: &str| ctx.resolve(s).map_err(|e| format!("{e:#}"));
+    f(&InputCtx {
+        own_population,
+        resolve: &resolve,
+    })
+}
+
+#[derive(Serialize)]
+struct Saved {
+    id: String,
+    seq: u64,
+    kind: String,
+}
+
+/// Validates and publishes `bodies` as one all-or-nothing batch, then reports what was saved.
+pub fn publish(ctx: &Ctx, bodies: Vec<Body>) -> anyhow::Result<()> {
+    for (i, b) in bodies.iter().enumerate() {
+        b.validate().map_err(|e| {
+            if bodies.len() > 1 {
+                CliError::invalid(format!("row {}: {e}", i + 1))
+            } else {
+                CliError::invalid(e.to_string())
+            }
+        })?;
+    }
+    let n = bodies.len();
+    let records = match ctx.call(Request::Publish { bodies })? {
+        Response::Published { records } => records.iter().map(|r| r.decode()).collect::<Result<Vec<Record>, _>>()?,
+        other => anyhow::bail!("unexpected reply {other:?}"),
+    };
+    // A first write also publishes the node's certificate and profile; report the user's records.
+    let mine = &records[records.len().saturating_sub(n)..];
+    let saved: Vec<Saved> = mine
+        .iter()
+        .map(|r| Saved {
+            id: r.id().to_hex(),
+            seq: r.seq(),
+            kind: r.body().kind_name(),
+        })
+        .collect();
+    ctx.out.print(&saved, || {
+        let mut t = table(&["saved", "id", "seq", "what"]);
+        for r in mine {
+            t.add_row(vec![
+                r.body().kind_name(),
+                r.id().short(),
+                r.seq().to_string(),
+                view::summary(r.body()),
+            ]);
+        }
+        t
+    })
+}
+
+/// Makes sure this node's certificate and profile head its feed (done on joining).
+pub fn publish_setup(ctx: &Ctx) -> anyhow::Result<()> {
+    ctx.call(Request::Publish { bodies: vec![] })?;
+    Ok(())
+}

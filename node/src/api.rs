@@ -1,0 +1,211 @@
+//! The node's request/response API. The CLI sends [`Request`]s either to a [`crate::service::Service`]
+//! over an opened store (offline) or to the running daemon over the control socket; both answer
+//! with the same [`Response`]s. Records travel as their exact bytes (hex in JSON) and are decoded
+//! by the receiver with the protocol crate.
+
+use csx_protocol::body::Kind;
+use csx_protocol::{Body, FederationId, Head, NodeKey, OrgKey, Record, RecordId};
+use serde::{Deserialize, Serialize};
+
+use crate::home::PublicIdentity;
+use crate::store::{ForkProof, StoreStats};
+
+/// A request to the node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Sign `bodies` as this node's next records and store them durably, all or nothing.
+    Publish { bodies: Vec<Body> },
+    /// One record by id or unique id prefix.
+    Record { id: String },
+    /// One feed (this node's when `author` is `None`), by seq.
+    Feed {
+        author: Option<String>,
+        #[serde(default)]
+        from_seq: Option<u64>,
+        limit: usize,
+    },
+    /// Records of one kind, newest first, optionally about one service line or provider.
+    List {
+        kind: Kind,
+        #[serde(default)]
+        service_line: Option<String>,
+        #[serde(default)]
+        provider: Option<String>,
+        limit: usize,
+    },
+    /// The provider registry: built-in providers and provider records.
+    Providers,
+    /// Identity, federation and store state.
+    Status,
+}
+
+/// A record's exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordBytes(#[serde(with = "hex_vec")] pub Vec<u8>);
+
+impl RecordBytes {
+    pub fn decode(&self) -> Result<Record, ApiError> {
+        Record::decode(self.0.clone())
+            .map_err(|e| ApiError::internal(format!("a record in the reply is malformed: {e}")))
+    }
+}
+
+impl From<&Record> for RecordBytes {
+    fn from(r: &Record) -> Self {
+        RecordBytes(r.bytes().to_vec())
+    }
+}
+
+/// A record in a listing, with who wrote it and whether it has been withdrawn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Listed {
+    pub record: RecordBytes,
+    /// The organisation whose node wrote it (ODS code), when known.
+    #[serde(default)]
+    pub org: Option<String>,
+    /// The retraction that withdrew it, if any.
+    #[serde(default)]
+    pub retracted_by: Option<RecordId>,
+}
+
+/// One entry of the provider registry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProviderEntry {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub aliases: Vec<String>,
+    /// `builtin` or the id of the latest provider record that defines it.
+    pub source: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The node's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub identity: PublicIdentity,
+    pub federation: FederationInfo,
+    pub store: StoreStats,
+    /// This node's own feed head.
+    pub own_head: Option<Head>,
+    pub forks: Vec<ForkSummary>,
+    /// `offline` when the CLI read the store directly; `daemon` when a daemon answered.
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FederationInfo {
+    pub id: FederationId,
+    pub name: String,
+    pub founders: usize,
+    pub disclosure_threshold: u16,
+    pub endorsement_threshold: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForkSummary {
+    pub author: NodeKey,
+    pub seq: u64,
+    pub first: RecordId,
+    pub second: RecordId,
+    #[serde(default)]
+    pub org: Option<OrgKey>,
+}
+
+impl From<&ForkProof> for ForkSummary {
+    fn from(p: &ForkProof) -> Self {
+        ForkSummary {
+            author: p.author,
+            seq: p.seq,
+            first: csx_protocol::record::record_id(&p.first),
+            second: csx_protocol::record::record_id(&p.second),
+            org: None,
+        }
+    }
+}
+
+/// A reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Response {
+    Published { records: Vec<RecordBytes> },
+    Record { record: Listed },
+    Records { records: Vec<Listed> },
+    Providers { providers: Vec<ProviderEntry> },
+    Status(Box<Status>),
+}
+
+/// The class of an error, which the CLI maps to its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A field, argument or file is not acceptable.
+    InvalidInput,
+    /// The thing asked for does not exist (or a prefix matches nothing or several things).
+    NotFound,
+    /// The store or daemon cannot be reached or is busy.
+    Unavailable,
+    /// The home is not initialised or has not joined a federation.
+    NotSetUp,
+    /// An operation did not finish in time.
+    Timeout,
+    /// Anything else.
+    Internal,
+}
+
+/// An error from the node, with a message that names the culprit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::new(e.kind(), e.to_string())
+    }
+}
+
+impl From<crate::home::HomeError> for ApiError {
+    fn from(e: crate::home::HomeError) -> Self {
+        ApiError::new(e.kind(), e.to_string())
+    }
+}
+
+impl From<csx_protocol::RecordError> for ApiError {
+    fn from(e: csx_protocol::RecordError) -> Self {
+        ApiError::invalid(e.to_string())
+    }
+}
+
+mod hex_vec {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        hex::decode(s.as_ref()).map_err(serde::de::Error::custom)
+    }
+}

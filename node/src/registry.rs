@@ -1,0 +1,227 @@
+//! The provider registry (built-in providers plus `provider` records) and the checks that a new
+//! record refers to things that exist: known service lines and providers, motions, switches, and
+//! one's own records for retraction.
+
+use std::collections::BTreeMap;
+
+use csx_protocol::body::{Kind, Party};
+use csx_protocol::refdata;
+use csx_protocol::{Body, Date, OrgKey, Record, RecordId};
+
+use crate::api::{ApiError, ProviderEntry};
+use crate::store::{Scan, Store, StoreError};
+
+/// Whether `code` is a built-in provider or has a provider record.
+pub fn provider_known(store: &dyn Store, code: &str) -> Result<bool, StoreError> {
+    if refdata::builtin_provider(code).is_some() {
+        return Ok(true);
+    }
+    Ok(store
+        .scan(
+            Scan::Provider {
+                code,
+                kind: Some(Kind::Provider),
+            },
+            false,
+        )
+        .next()
+        .transpose()?
+        .is_some())
+}
+
+/// Every provider: built-ins, overridden or extended by the latest provider record per code.
+pub fn providers(store: &dyn Store) -> Result<Vec<ProviderEntry>, StoreError> {
+    let mut out: BTreeMap<String, ProviderEntry> = refdata::PROVIDERS
+        .iter()
+        .map(|p| {
+            let e = ProviderEntry {
+                code: p.code.into(),
+                name: p.name.into(),
+                kind: p.kind.name().into(),
+                aliases: vec![],
+                source: "builtin".into(),
+                note: Some(p.note.into()),
+            };
+            (p.code.to_string(), e)
+        })
+        .collect();
+    // Oldest first, so later records replace earlier ones.
+    for record in store.scan(Scan::Kind(Kind::Provider), false) {
+        let record = record?;
+        if retracted_by(store, &record.id())?.is_some() {
+            continue;
+        }
+        if let Body::Provider(p) = record.body() {
+            let note = out.get(&p.code).and_then(|e| e.note.clone());
+            out.insert(
+                p.code.clone(),
+                ProviderEntry {
+                    code: p.code.clone(),
+                    name: p.name.clone(),
+                    kind: p.provider_kind.name().into(),
+                    aliases: p.aliases.clone(),
+                    source: record.id().to_hex(),
+                    note,
+                },
+            );
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+/// The retraction of `id`, if it has been withdrawn.
+pub fn retracted_by(store: &dyn Store, id: &RecordId) -> Result<Option<RecordId>, StoreError> {
+    Ok(store
+        .scan(
+            Scan::RefersTo {
+                id: *id,
+                kind: Some(Kind::Retract),
+            },
+            false,
+        )
+        .next()
+        .transpose()?
+        .map(|r| r.id()))
+}
+
+/// The organisation (key and ODS code) whose node wrote `record`, from the author's certificate.
+pub fn org_of(store: &dyn Store, author: &csx_protocol::NodeKey) -> Result<Option<(OrgKey, String)>, StoreError> {
+    Ok(store.get_at(author, 1)?.and_then(|r| match r.body() {
+        Body::NodeCert(c) => Some((c.org_key, c.ods_code.clone())),
+        _ => None,
+    }))
+}
+
+/// Checks that `body`, about to be written by organisation `own_org`, refers to things that
+/// exist. `earlier` are bodies of the same batch (a provider added just before its review).
+pub fn check_references(
+    store: &dyn Store,
+    own_org: &OrgKey,
+    body: &Body,
+    earlier: &[Body],
+    today: Date,
+) -> Result<(), ApiError> {
+    let ctx = body.kind_name();
+    let line = |code: &str| -> Result<(), ApiError> {
+        if refdata::service_line(code).is_none() {
+            return Err(ApiError::invalid(format!(
+                "{ctx}.service_line: `{code}` is not a known service line; known: {}",
+                refdata::service_line_codes()
+            )));
+        }
+        Ok(())
+    };
+    let provider = |field: &str, code: &str| -> Result<(), ApiError> {
+        let in_batch = earlier.iter().any(|b| matches!(b, Body::Provider(p) if p.code == code));
+        if !in_batch && !provider_known(store, code)? {
+            return Err(ApiError::invalid(format!(
+                "{ctx}.{field}: `{code}` is not a known provider; see `csx provider list`, or add it with `csx provider add`"
+            )));
+        }
+        Ok(())
+    };
+    let own_record = |field: &str, id: &RecordId, kind: Option<Kind>| -> Result<Record, ApiError> {
+        let target = store
+            .get(id)?
+            .ok_or_else(|| ApiError::not_found(format!("{ctx}.{field}: no record {} is held", id.short())))?;
+        if let Some(k) = kind
+            && target.body().kind() != Some(k)
+        {
+            return Err(ApiError::invalid(format!(
+                "{ctx}.{field}: record {} is a {}, not a {}",
+                id.short(),
+                target.body().kind_name(),
+                k
+            )));
+        }
+        let org = org_of(store, &target.author())?.map(|(k, _)| k);
+        if org.as_ref() != Some(own_org) {
+            return Err(ApiError::invalid(format!(
+                "{ctx}.{field}: record {} was written by another organisation; you can only refer to your own",
+                id.short()
+            )));
+        }
+        Ok(target)
+    };
+    match body {
+        Body::Review(r) => {
+            line(&r.service_line)?;
+            provider("provider", &r.provider)
+        }
+        Body::Price(p) => {
+            line(&p.service_line)?;
+            provider("provider", &p.provider)
+        }
+        Body::Switch(s) => {
+            line(&s.service_line)?;
+            for (field, party) in [("from", &s.from), ("to", &s.to)] {
+                if let Party::Provider(code) = party {
+                    provider(field, code)?;
+                }
+            }
+            Ok(())
+        }
+        Body::Motion(m) => {
+            if let Some(l) = &m.service_line {
+                line(l)?;
+            }
+            if let Some(p) = &m.provider {
+                provider("provider", p)?;
+            }
+            if m.closes_on < today {
+                return Err(ApiError::invalid(format!(
+                    "motion.closes_on: {} is in the past",
+                    m.closes_on
+                )));
+            }
+            Ok(())
+        }
+        Body::Support(s) => {
+            let motion = store.get(&s.motion)?.ok_or_else(|| {
+                ApiError::not_found(format!("support.motion: no motion {} is held", s.motion.short()))
+            })?;
+            let Body::Motion(m) = motion.body() else {
+                return Err(ApiError::invalid(format!(
+                    "support.motion: record {} is a {}, not a motion",
+                    s.motion.short(),
+                    motion.body().kind_name()
+                )));
+            };
+            if m.closes_on < today {
+                return Err(ApiError::invalid(format!(
+                    "support.motion: motion \"{}\" closed on {}",
+                    m.title, m.closes_on
+                )));
+            }
+            if retracted_by(store, &s.motion)?.is_some() {
+                return Err(ApiError::invalid(format!(
+                    "support.motion: motion {} has been retracted",
+                    s.motion.short()
+                )));
+            }
+            Ok(())
+        }
+        Body::SwitchOutcome(o) => own_record("switch", &o.switch, Some(Kind::Switch)).map(|_| ()),
+        Body::Retract(r) => {
+            let target = own_record("target", &r.target, None)?;
+            match target.body().kind() {
+                Some(Kind::NodeCert) | Some(Kind::Retract) => {
+                    return Err(ApiError::invalid(format!(
+                        "retract.target: a {} cannot be retracted",
+                        target.body().kind_name()
+                    )));
+                }
+                _ => {}
+            }
+            if let Some(by) = retracted_by(store, &r.target)? {
+                return Err(ApiError::invalid(format!(
+                    "retract.target: record {} was already retracted by {}",
+                    r.target.short(),
+                    by.short()
+                )));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}

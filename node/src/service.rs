@@ -1,0 +1,322 @@
+//! Executes [`Request`]s against a store: the offline path of the CLI, and the core of the daemon.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use csx_protocol::body::{Kind, NodeCert, Profile};
+use csx_protocol::{Body, Date, FederationId, Genesis, NodeKey, OrgKey, Record, RecordId, VerifyContext};
+
+use crate::api::*;
+use crate::author::Author;
+use crate::home::{Home, PublicIdentity};
+use crate::registry;
+use crate::store::{Outcome, Scan, Store};
+
+/// Unix milliseconds now. A parameter so tests can move time by hand.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    })
+}
+
+/// Shortest id prefix accepted from people.
+pub const MIN_PREFIX: usize = 4;
+
+/// A node's request handler over its store.
+pub struct Service {
+    identity: PublicIdentity,
+    genesis: Genesis,
+    federation: FederationId,
+    store: Arc<dyn Store>,
+    author: Mutex<Author>,
+    cert: NodeCert,
+    profile: Profile,
+    clock: Clock,
+    mode: &'static str,
+    orgs: Mutex<HashMap<NodeKey, Option<(OrgKey, String)>>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("node", &self.identity.node_key.short())
+            .finish()
+    }
+}
+
+impl Service {
+    /// Opens the service of the node in `home` over `store`. `mode` says who answers
+    /// (`offline` or `daemon`) in status replies.
+    pub fn open(home: &Home, store: Arc<dyn Store>, clock: Clock, mode: &'static str) -> Result<Service, ApiError> {
+        let identity = home.identity()?;
+        let genesis = home.genesis()?;
+        let federation = genesis.id();
+        match store.meta_get("federation")? {
+            None => store.meta_put("federation", federation.as_bytes())?,
+            Some(held) if held.as_slice() == federation.as_bytes() => {}
+            Some(held) => {
+                return Err(ApiError::internal(format!(
+                    "the store holds federation {} but genesis.json is federation {}; a store belongs to one federation",
+                    hex::encode(&held[..held.len().min(6)]),
+                    federation.short()
+                )));
+            }
+        }
+        let key = home.node_key()?;
+        let head = store.head(&key.node_key())?;
+        Ok(Service {
+            cert: home.node_cert()?,
+            profile: home.profile()?,
+            identity,
+            genesis,
+            federation,
+            author: Mutex::new(Author::new(key, federation, head)),
+            store,
+            clock,
+            mode,
+            orgs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    pub fn identity(&self) -> &PublicIdentity {
+        &self.identity
+    }
+
+    pub fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    pub fn handle(&self, request: Request) -> Result<Response, ApiError> {
+        match request {
+            Request::Publish { bodies } => {
+                let records = self.publish(bodies)?;
+                Ok(Response::Published {
+                    records: records.iter().map(RecordBytes::from).collect(),
+                })
+            }
+            Request::Record { id } => {
+                let id = self.resolve_id(&id)?;
+                let record = self
+                    .store
+                    .get(&id)?
+                    .ok_or_else(|| ApiError::not_found(format!("no record {id} is held")))?;
+                Ok(Response::Record {
+                    record: self.listed(&record)?,
+                })
+            }
+            Request::Feed {
+                author,
+                from_seq,
+                limit,
+            } => {
+                let author = match author {
+                    Some(a) => self.resolve_author(&a)?,
+                    None => self.identity.node_key,
+                };
+                let records = self
+                    .store
+                    .scan(Scan::Author(author), false)
+                    .skip_while(|r| r.as_ref().is_ok_and(|r| r.seq() < from_seq.unwrap_or(1)))
+                    .take(limit)
+                    .map(|r| r.map_err(ApiError::from).and_then(|r| self.listed(&r)))
+                    .collect::<Result<_, _>>()?;
+                Ok(Response::Records { records })
+            }
+            Request::List {
+                kind,
+                service_line,
+                provider,
+                limit,
+            } => {
+                let scan = match (&provider, &service_line) {
+                    (Some(p), _) => Scan::Provider {
+                        code: p,
+                        kind: Some(kind),
+                    },
+                    (None, Some(l)) => Scan::ServiceLine {
+                        code: l,
+                        kind: Some(kind),
+                    },
+                    (None, None) => Scan::Kind(kind),
+                };
+                let mut records = Vec::new();
+                for r in self.store.scan(scan, true) {
+                    let r = r?;
+                    if service_line
+                        .as_deref()
+                        .is_some_and(|l| r.body().service_line() != Some(l))
+                    {
+                        continue;
+                    }
+                    records.push(self.listed(&r)?);
+                    if records.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(Response::Records { records })
+            }
+            Request::Providers => Ok(Response::Providers {
+                providers: registry::providers(self.store.as_ref())?,
+            }),
+            Request::Status => Ok(Response::Status(Box::new(self.status()?))),
+        }
+    }
+
+    /// Signs `bodies` as this node's next records and stores them durably, all or nothing. The
+    /// node's certificate and profile are written first if its feed is still empty.
+    pub fn publish(&self, bodies: Vec<Body>) -> Result<Vec<Record>, ApiError> {
+        let mut author = self
+            .author
+            .lock()
+            .map_err(|_| ApiError::internal("author lock poisoned"))?;
+        let now = self.now();
+        let today = Date::from_unix_ms(now).ok_or_else(|| ApiError::internal("the system clock is out of range"))?;
+        let mut all = Vec::with_capacity(bodies.len() + 2);
+        if author.head().is_none() {
+            all.push(Body::NodeCert(self.cert.clone()));
+            all.push(Body::Profile(self.profile.clone()));
+        }
+        for (i, body) in bodies.iter().enumerate() {
+            registry::check_references(self.store.as_ref(), &self.identity.org_key, body, &bodies[..i], today)
+                .map_err(|e| {
+                    if bodies.len() > 1 {
+                        ApiError::new(e.kind, format!("record {}: {}", i + 1, e.message))
+                    } else {
+                        e
+                    }
+                })?;
+        }
+        all.extend(bodies);
+        let records = author.sign(all, now)?;
+        let ctx = VerifyContext::new(self.federation, now);
+        let verified = records
+            .iter()
+            .map(|r| Record::decode(r.bytes().to_vec()).and_then(|r| r.verify(&ctx)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let report = self.store.insert(verified)?;
+        if let Some(o) = report.outcomes.iter().find(|o| **o != Outcome::Appended) {
+            return Err(ApiError::internal(format!(
+                "the store did not append this node's own record ({o:?}); is another node using this node key?"
+            )));
+        }
+        self.store.flush()?;
+        author.advance(&records);
+        Ok(records)
+    }
+
+    /// Resolves a full id or a unique prefix of at least [`MIN_PREFIX`] hex digits.
+    pub fn resolve_id(&self, text: &str) -> Result<RecordId, ApiError> {
+        let t = text.trim().to_ascii_lowercase();
+        if let Ok(id) = t.parse::<RecordId>() {
+            return Ok(id);
+        }
+        if t.len() < MIN_PREFIX || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::invalid(format!(
+                "`{text}` is not a record id: give the id or at least {MIN_PREFIX} of its leading hex digits"
+            )));
+        }
+        match self.store.ids_with_prefix(&t, 2)?.as_slice() {
+            [id] => Ok(*id),
+            [] => Err(ApiError::not_found(format!("no record id starts with `{t}`"))),
+            _ => Err(ApiError::not_found(format!(
+                "`{t}` matches several records; give more digits"
+            ))),
+        }
+    }
+
+    fn resolve_author(&self, text: &str) -> Result<NodeKey, ApiError> {
+        let t = text.trim().to_ascii_lowercase();
+        if t == "me" || t == "self" {
+            return Ok(self.identity.node_key);
+        }
+        let matches: Vec<NodeKey> = self
+            .store
+            .heads()?
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.to_hex().starts_with(&t))
+            .collect();
+        match matches.as_slice() {
+            [k] if t.len() >= MIN_PREFIX => Ok(*k),
+            [] => Err(ApiError::not_found(format!("no feed's node key starts with `{t}`"))),
+            [_] => Err(ApiError::invalid(format!(
+                "give at least {MIN_PREFIX} hex digits of the node key"
+            ))),
+            _ => Err(ApiError::not_found(format!(
+                "`{t}` matches several node keys; give more digits"
+            ))),
+        }
+    }
+
+    fn org_of(&self, author: &NodeKey) -> Result<Option<(OrgKey, String)>, ApiError> {
+        let mut cache = self
+            .orgs
+            .lock()
+            .map_err(|_| ApiError::internal("org cache lock poisoned"))?;
+        if let Some(v) = cache.get(author) {
+            return Ok(v.clone());
+        }
+        let v = registry::org_of(self.store.as_ref(), author)?;
+        cache.insert(*author, v.clone());
+        Ok(v)
+    }
+
+    fn listed(&self, record: &Record) -> Result<Listed, ApiError> {
+        Ok(Listed {
+            record: RecordBytes::from(record),
+            org: self.org_of(&record.author())?.map(|(_, ods)| ods),
+            retracted_by: registry::retracted_by(self.store.as_ref(), &record.id())?,
+        })
+    }
+
+    fn status(&self) -> Result<Status, ApiError> {
+        let own_head = self
+            .author
+            .lock()
+            .map_err(|_| ApiError::internal("author lock poisoned"))?
+            .head();
+        let mut forks: Vec<ForkSummary> = self.store.forks()?.iter().map(ForkSummary::from).collect();
+        for f in &mut forks {
+            f.org = self.org_of(&f.author)?.map(|(k, _)| k);
+        }
+        Ok(Status {
+            identity: self.identity.clone(),
+            federation: FederationInfo {
+                id: self.federation,
+                name: self.genesis.name.clone(),
+                founders: self.genesis.founders.len(),
+                disclosure_threshold: self.genesis.disclosure_threshold,
+                endorsement_threshold: self.genesis.endorsement_threshold,
+            },
+            store: self.store.stats()?,
+            own_head,
+            forks,
+            mode: self.mode.to_string(),
+        })
+    }
+}
+
+/// Kinds people can list with `csx <kind> list`.
+pub const LISTABLE: &[Kind] = &[
+    Kind::Provider,
+    Kind::Review,
+    Kind::Price,
+    Kind::Switch,
+    Kind::SwitchOutcome,
+    Kind::Motion,
+    Kind::Support,
+    Kind::Retract,
+];
