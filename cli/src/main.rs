@@ -72,6 +72,8 @@ enum Command {
     Record(record::RecordCommand),
     /// Show this node's state
     Status,
+    /// Run a guided session on a throwaway home
+    Demo(demo::DemoArgs),
 }
 
 /// Unix milliseconds now.
@@ -101,6 +103,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Feed(args) => feed::run(&ctx, args),
         Command::Record(cmd) => record::run(&ctx, cmd),
         Command::Status => status::run(&ctx),
+        Command::Demo(args) => demo::run(&ctx, args),
     }
 }
 

@@ -193,7 +193,7 @@ impl Service {
             registry::check_references(self.store.as_ref(), &self.identity.org_key, body, &bodies[..i], today)
                 .map_err(|e| {
                     if bodies.len() > 1 {
-                        ApiError::new(e.kind, format!("record {}: {}", i + 1, e.message))
+                        ApiError::new(e.kind, format!("row {}: {}", i + 1, e.message))
                     } else {
                         e
                     }

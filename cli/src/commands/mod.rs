@@ -1,6 +1,7 @@
 //! One module per command (or command group).
 
 pub mod federation;
+pub mod demo;
 pub mod feed;
 pub mod id;
 pub mod import;

@@ -1,0 +1,398 @@
+//! The `csx` binary, driven as people drive it, in a temporary home.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+struct Member {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples")
+}
+
+impl Member {
+    /// A member that has run `csx init` (population 2.4m) but joined nothing.
+    fn new() -> Member {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        let m = Member { _dir: dir, home };
+        m.ok(&[
+            "init",
+            "--org-code",
+            "QWO",
+            "--name",
+            "NHS West Yorkshire ICB",
+            "--population",
+            "2400000",
+            "--population-year",
+            "2024",
+        ]);
+        m
+    }
+
+    /// A member that founded a one-member federation and joined it.
+    fn joined() -> Member {
+        let m = Member::new();
+        let id = m.home.parent().expect("parent").join("id.json");
+        std::fs::write(&id, m.ok(&["id", "--json"])).expect("write id");
+        let genesis = m.home.parent().expect("parent").join("genesis.json");
+        m.ok(&["federation", "create", "--name", "Test", "--founder", id.to_str().expect("utf8"), "--out", genesis.to_str().expect("utf8")]);
+        m.ok(&["federation", "join", genesis.to_str().expect("utf8")]);
+        m
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("csx").expect("binary");
+        c.env("CSX_HOME", &self.home).env_remove("CSX_PASSPHRASE").arg("--no-input").args(args);
+        c
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().expect("runs");
+        assert!(out.status.success(), "csx {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf8")
+    }
+
+    /// Runs and expects exit `code`; returns stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.cmd(args).output().expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(code), "csx {args:?}: stderr {err}");
+        err
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_str(&self.ok(&a)).expect("json output")
+    }
+
+    fn record_count(&self) -> u64 {
+        self.json(&["status"])["store"]["records"].as_u64().expect("count")
+    }
+}
+
+const REVIEW: &[&str] = &[
+    "review",
+    "add",
+    "--provider",
+    "0DE",
+    "--service-line",
+    "BI",
+    "--year",
+    "2024/25",
+    "--quality",
+    "4",
+    "--would-recommend",
+    "8",
+    "--still-customer",
+    "yes",
+    "--reviewer-role",
+    "Head of BI",
+];
+
+fn with(base: &[&str], replace: &str, value: &str) -> Vec<String> {
+    let mut v: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+    match v.iter().position(|a| a == replace) {
+        Some(i) => v[i + 1] = value.to_string(),
+        None => {
+            v.push(replace.into());
+            v.push(value.into());
+        }
+    }
+    v
+}
+
+fn without(base: &[&str], flag: &str) -> Vec<String> {
+    let mut v: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+    if let Some(i) = v.iter().position(|a| a == flag) {
+        v.drain(i..i + 2);
+    }
+    v
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn a_newcomers_first_session() {
+    let m = Member::joined();
+    let saved = m.json(REVIEW);
+    assert_eq!(saved[0]["kind"], "review");
+    m.ok(&[
+        "price", "add", "--provider", "0DE", "--service-line", "BI", "--year", "2024", "--annual-value", "£1,680,000",
+        "--vat-included", "no", "--pricing-model", "fixed", "--notice-months", "6", "--efficiency", "4%",
+    ]);
+    m.ok(&[
+        "switch", "add", "--service-line", "CHC", "--from", "0DE", "--to", "in_house", "--effective", "2024-10-01",
+        "--reasons", "cost,quality", "--notice-months", "6", "--exit-costs", "40k",
+    ]);
+    m.ok(&[
+        "motion", "propose", "--title", "Notice periods of at most 6 months", "--text", "We will not sign for more.",
+        "--term", "max_notice_months=6", "--support-needed", "5", "--closes-on", "2099-03-31",
+    ]);
+    let csv = examples().join("prices.csv");
+    m.ok(&["import", csv.to_str().expect("utf8"), "--kind", "price"]);
+    let prices = m.json(&["price", "list"]);
+    assert_eq!(prices.as_array().expect("array").len(), 11);
+    let payroll = prices.as_array().expect("array").iter().find(|p| p["body"]["unit_name"] == "payslip").expect("one");
+    assert_eq!(payroll["body"]["pricing_model"], "per_unit");
+    assert_eq!(payroll["body"]["unit_count"], 60_000);
+    assert_eq!(payroll["body"]["annual_value_pence"], 27_600_000);
+    let table = m.ok(&["price", "list"]);
+    assert!(table.contains("£1,680,000.00") && table.contains("£0.70"), "{table}");
+    // Every process is a restart: the records are read back from disk each time.
+    assert_eq!(m.record_count(), 2 + 4 + 10);
+    let feed = m.json(&["feed"]);
+    assert_eq!(feed.as_array().expect("array").len(), 16);
+    assert_eq!(feed[0]["body"]["kind"], "node_cert");
+    assert_eq!(feed[1]["body"]["kind"], "profile");
+}
+
+#[test]
+fn review_errors_name_the_field_and_store_nothing() {
+    let m = Member::joined();
+    let before = m.record_count();
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (without(REVIEW, "--provider"), 3, "--provider: is required"),
+        (with(REVIEW, "--quality", "7"), 3, "--quality: 7 is out of range 1..=5"),
+        (with(REVIEW, "--would-recommend", "11"), 3, "--would-recommend: 11 is out of range 0..=10"),
+        (with(REVIEW, "--service-line", "XYZ"), 3, "review.service_line: `XYZ` is not a known service line; known: BI"),
+        (with(REVIEW, "--provider", "NOPE"), 3, "review.provider: `NOPE` is not a known provider"),
+        (with(REVIEW, "--year", "1999"), 3, "--year: `1999` is not a financial year"),
+        (with(REVIEW, "--still-customer", "maybe"), 3, "--still-customer: `maybe` is not yes or no"),
+        (with(REVIEW, "--comment", &"x".repeat(4001)), 3, "review.comment: must be at most 4000 characters"),
+        (with(REVIEW, "--comment", "\u{1b}[2Jgotcha"), 3, "review.comment: must not contain control characters"),
+    ];
+    for (args, code, message) in cases {
+        let err = m.fails(&strs(&args), code);
+        assert!(err.contains(message), "for {args:?} expected `{message}` in: {err}");
+    }
+    let no_ratings: Vec<String> = without(&strs(&without(REVIEW, "--quality")), "--would-recommend");
+    let err = m.fails(&strs(&no_ratings), 3);
+    assert!(err.contains("give at least one rating"), "{err}");
+    assert_eq!(m.record_count(), before, "nothing was stored");
+}
+
+#[test]
+fn price_errors_name_the_field_and_store_nothing() {
+    let m = Member::joined();
+    let base: &[&str] = &[
+        "price", "add", "--provider", "0DE", "--service-line", "BI", "--year", "2024", "--annual-value", "250000",
+        "--vat-included", "no", "--pricing-model", "fixed",
+    ];
+    let before = m.record_count();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (with(base, "--annual-value", "-250000"), "--annual-value: `-250000` is negative"),
+        (with(base, "--annual-value", "lots"), "--annual-value: `lots` is not an amount of money"),
+        (with(base, "--annual-value", "0"), "price.annual_value_pence: must be more than £0"),
+        (with(base, "--pricing-model", "barter"), "--pricing-model: `barter` is not a valid pricing model; allowed values: fixed, per_head, per_unit, time_and_materials"),
+        (with(base, "--pricing-model", "per_unit"), "price.unit_name: is required when pricing_model is per_unit"),
+        (with(base, "--notice-months", "48"), "--notice-months: 48 is out of range 0..=36"),
+        (with(base, "--efficiency", "60%"), "--efficiency: `60%` is not a percentage between 0 and 50"),
+        (with(base, "--contract-start", "2024-02-30"), "--contract-start: `2024-02-30` is not a date"),
+        (without(base, "--vat-included"), "--vat-included: is required"),
+    ];
+    for (args, message) in cases {
+        let err = m.fails(&strs(&args), 3);
+        assert!(err.contains(message), "for {args:?} expected `{message}` in: {err}");
+    }
+    assert_eq!(m.record_count(), before);
+    // Population defaults to the profile's; a price without one and no profile figure is refused.
+    let saved = m.json(base);
+    let shown = m.json(&["record", "show", saved[0]["id"].as_str().expect("id")]);
+    assert_eq!(shown["body"]["population_covered"], 2_400_000);
+}
+
+#[test]
+fn switch_outcome_motion_support_and_retract() {
+    let m = Member::joined();
+    let sw = m.json(&[
+        "switch", "add", "--service-line", "CHC", "--from", "0DE", "--to", "shared:QOQ", "--effective", "2024-10-01",
+        "--reasons", "quality, cost",
+    ]);
+    let sw_id = sw[0]["id"].as_str().expect("id");
+    let err = m.fails(
+        &["switch", "add", "--service-line", "CHC", "--from", "0DE", "--to", "0DE", "--effective", "2024-10-01", "--reasons", "cost"],
+        3,
+    );
+    assert!(err.contains("switch.to: must differ from `from`"), "{err}");
+    let err = m.fails(
+        &["switch", "add", "--service-line", "CHC", "--from", "0DE", "--to", "in_house", "--effective", "2024-10-01", "--reasons", "boredom"],
+        3,
+    );
+    assert!(err.contains("`boredom` is not a valid switch reason; allowed values: cost, quality"), "{err}");
+    m.ok(&["switch", "outcome", "--switch", &sw_id[..8], "--cost-change", "-40k", "--satisfaction-change", "2"]);
+    let outcomes = m.json(&["switch", "outcomes"]);
+    assert_eq!(outcomes[0]["body"]["cost_change_pence"], -4_000_000);
+    assert_eq!(outcomes[0]["body"]["switch"], sw_id);
+
+    let motion = m.json(&[
+        "motion", "propose", "--title", "Outcome-based KPIs", "--text", "KPIs on outcomes, not process.", "--term",
+        "kpi_basis=outcome", "--support-needed", "3", "--closes-on", "2099-01-01",
+    ]);
+    let motion_id = motion[0]["id"].as_str().expect("id");
+    let err = m.fails(
+        &["motion", "propose", "--title", "x", "--text", "y", "--term", "notice=3", "--support-needed", "3", "--closes-on", "2099-01-01"],
+        3,
+    );
+    assert!(err.contains("--term: `notice=3` is not a contract term"), "{err}");
+    m.ok(&["support", &motion_id[..10], "--comment", "Yes"]);
+    m.ok(&["support", motion_id, "--withdraw"]);
+    let err = m.fails(&["support", sw_id], 3);
+    assert!(err.contains("is a switch, not a motion"), "{err}");
+    let err = m.fails(&["support", "ffffffff"], 4);
+    assert!(err.contains("no record id starts with `ffffffff`"), "{err}");
+
+    m.ok(&["retract", sw_id, "--reason", "Entered against the wrong line"]);
+    let listed = m.json(&["switch", "list"]);
+    assert!(listed[0]["retracted_by"].is_string());
+    let err = m.fails(&["retract", sw_id, "--reason", "again"], 3);
+    assert!(err.contains("already retracted"), "{err}");
+    let err = m.fails(&["retract", motion_id], 3);
+    assert!(err.contains("--reason: is required"), "{err}");
+}
+
+#[test]
+fn providers_can_be_added_and_are_then_known() {
+    let m = Member::joined();
+    let providers = m.json(&["provider", "list"]);
+    assert_eq!(providers.as_array().expect("array").len(), 19, "the built-in CSUs");
+    let err = m.fails(&["provider", "add", "--code", "acme bi", "--name", "Acme", "--kind", "private"], 3);
+    assert!(err.contains("provider.code: `ACME BI` is not a provider code"), "{err}");
+    let err = m.fails(&["provider", "add", "--code", "ACME-BI", "--name", "Acme", "--kind", "startup"], 3);
+    assert!(err.contains("allowed values: csu, private, nhs_body, local_authority, other"), "{err}");
+    m.ok(&["provider", "add", "--code", "ACME-BI", "--name", "Acme Analytics Ltd", "--kind", "private", "--aliases", "Acme, AA"]);
+    let review = with(REVIEW, "--provider", "ACME-BI");
+    m.ok(&strs(&review));
+    let providers = m.json(&["provider", "list"]);
+    let acme = providers.as_array().expect("array").iter().find(|p| p["code"] == "ACME-BI").expect("listed");
+    assert_eq!(acme["aliases"], serde_json::json!(["Acme", "AA"]));
+}
+
+#[test]
+fn import_is_all_or_nothing_with_row_numbered_errors() {
+    let m = Member::joined();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = m.record_count();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "provider,service_line,year,annual_value,vat_included,pricing_model\n\
+         0DE,BI,2024,100000,no,fixed\n\
+         0DE,BI,2024,-5,no,fixed\n\
+         0DE,NOPE,2024,100000,no,fixed\n\
+         0DE,BI,2024,100000,perhaps,fixed\n",
+    )
+    .expect("write");
+    let err = m.fails(&["import", bad.to_str().expect("utf8"), "--kind", "price"], 3);
+    assert!(err.contains("2 of 4 rows") || err.contains("of 4 rows"), "{err}");
+    assert!(err.contains("row 2: annual_value: `-5` is negative"), "{err}");
+    assert!(err.contains("row 4: vat_included: `perhaps` is not yes or no"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(m.record_count(), before);
+
+    // A row that is well formed but refers to an unknown service line fails the whole batch too.
+    let unknown = dir.path().join("unknown.csv");
+    std::fs::write(&unknown, "provider,service_line,year,annual_value,vat_included,pricing_model\n0DE,BI,2024,1,no,fixed\n0DE,NOPE,2024,1,no,fixed\n").expect("write");
+    let err = m.fails(&["import", unknown.to_str().expect("utf8"), "--kind", "price"], 3);
+    assert!(err.contains("row 2: price.service_line: `NOPE` is not a known service line"), "{err}");
+    assert_eq!(m.record_count(), before);
+
+    let column = dir.path().join("column.csv");
+    std::fs::write(&column, "provider,colour\n0DE,blue\n").expect("write");
+    let err = m.fails(&["import", column.to_str().expect("utf8"), "--kind", "review"], 3);
+    assert!(err.contains("`colour` is not a review column; columns are:"), "{err}");
+
+    let ragged = dir.path().join("ragged.csv");
+    std::fs::write(&ragged, "provider,service_line\n0DE\n").expect("write");
+    let err = m.fails(&["import", ragged.to_str().expect("utf8"), "--kind", "review"], 3);
+    assert!(err.contains("row 1: has 1 cells but the header has 2"), "{err}");
+
+    let json = dir.path().join("broken.json");
+    std::fs::write(&json, "[{\"provider\": \"0DE\",").expect("write");
+    let err = m.fails(&["import", json.to_str().expect("utf8"), "--kind", "review"], 3);
+    assert!(err.contains("is not valid JSON"), "{err}");
+
+    let err = m.fails(&["import", dir.path().join("missing.csv").to_str().expect("utf8"), "--kind", "price"], 4);
+    assert!(err.contains("cannot open"), "{err}");
+    let err = m.fails(&["import", bad.with_extension("txt").to_str().expect("utf8"), "--kind", "price"], 3);
+    assert!(err.contains("pass --format csv or --format json"), "{err}");
+    assert_eq!(m.record_count(), before);
+
+    let reviews = examples().join("reviews.json");
+    m.ok(&["import", reviews.to_str().expect("utf8"), "--kind", "review"]);
+    assert_eq!(m.record_count(), before + 2);
+}
+
+#[test]
+fn set_up_errors_say_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fresh = Member { home: dir.path().join("nobody"), _dir: dir };
+    let err = fresh.fails(&["review", "list"], 6);
+    assert!(err.contains("is not set up: run `csx init"), "{err}");
+    let m = Member::new();
+    let err = m.fails(&["review", "list"], 6);
+    assert!(err.contains("has not joined a federation: run `csx federation join"), "{err}");
+    let err = m.fails(&["init", "--org-code", "QWO", "--name", "Again"], 3);
+    assert!(err.contains("already set up"), "{err}");
+    let err = m.fails(&["init", "--org-code", "qwo!", "--name", "Bad"], 3);
+    assert!(err.contains("already set up") || err.contains("not an ODS code"), "{err}");
+    let err = m.fails(&["federation", "join", "/nonexistent/genesis.json"], 4);
+    assert!(err.contains("cannot read genesis file"), "{err}");
+    let err = m.fails(&["frobnicate"], 2);
+    assert!(err.contains("unrecognized subcommand"), "{err}");
+}
+
+#[test]
+fn a_tampered_genesis_is_refused() {
+    let m = Member::new();
+    let id = m.home.parent().expect("parent").join("id.json");
+    std::fs::write(&id, m.ok(&["id", "--json"])).expect("write");
+    let genesis = m.home.parent().expect("parent").join("g.json");
+    m.ok(&["federation", "create", "--name", "Test", "--founder", id.to_str().expect("utf8"), "--out", genesis.to_str().expect("utf8")]);
+    let text = std::fs::read_to_string(&genesis).expect("read").replace("\"disclosure_threshold\": 3", "\"disclosure_threshold\": 1");
+    std::fs::write(&genesis, text).expect("write");
+    let err = m.fails(&["federation", "join", genesis.to_str().expect("utf8")], 3);
+    assert!(err.contains("does not match the file's content"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn keys_are_owner_only_and_a_passphrase_protects_the_org_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = Member { home: dir.path().join("home"), _dir: dir };
+    let out = m
+        .cmd(&["init", "--org-code", "02A", "--name", "NHS Test CCG", "--kind", "ccg", "--protect-org-key"])
+        .env("CSX_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["org.key", "node.key"] {
+        let mode = std::fs::metadata(m.home.join(f)).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+        let text = std::fs::read_to_string(m.home.join(f)).expect("read");
+        assert!(!text.contains("passphrase"), "no secret material in clear beyond the key itself");
+    }
+    let org = std::fs::read_to_string(m.home.join("org.key")).expect("read");
+    assert!(org.contains("argon2id"), "the organisation key is encrypted");
+    // Without a passphrase and no terminal, protected init is refused clearly.
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let m2 = Member { home: dir2.path().join("home"), _dir: dir2 };
+    let err = m2.fails(&["init", "--org-code", "02B", "--name", "NHS B CCG", "--protect-org-key"], 3);
+    assert!(err.contains("a passphrase is needed"), "{err}");
+    assert!(!m2.home.join("identity.json").exists(), "nothing half set up");
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let m = Member::new();
+    let help = m.ok(&["--help"]);
+    assert!(help.contains("Exit codes:") && help.contains("3  invalid input"), "{help}");
+}
