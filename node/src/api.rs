@@ -36,8 +36,14 @@ pub enum Request {
     },
     /// The provider registry: built-in providers and provider records.
     Providers,
-    /// Identity, federation and store state.
+    /// Identity, federation, store and network state.
     Status,
+    /// The peers this node knows and how in step with each it is (daemon only).
+    Peers,
+    /// Sync with every connected member now; succeeds once level with all of them (daemon only).
+    Sync { timeout_ms: u64 },
+    /// Stop the daemon (daemon only).
+    Shutdown,
 }
 
 /// A record's exact bytes.
@@ -93,6 +99,66 @@ pub struct Status {
     pub forks: Vec<ForkSummary>,
     /// `offline` when the CLI read the store directly; `daemon` when a daemon answered.
     pub mode: String,
+    /// SHA-256 over the heads of every feed (hex): two nodes with equal digests hold the same
+    /// feeds up to the same records.
+    pub heads_digest: String,
+    /// The network, when a daemon answered.
+    #[serde(default)]
+    pub network: Option<NetStatus>,
+}
+
+/// The network side of a running node.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NetStatus {
+    pub peer_id: String,
+    pub listen: Vec<String>,
+    pub external: Vec<String>,
+    pub peers: Vec<PeerInfo>,
+    /// When a sync round with any peer last completed (Unix ms).
+    pub last_sync_at: Option<u64>,
+    /// What the node received and refused, by reason.
+    pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+/// One peer as this node sees it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    /// The peer's node key, when it is a member's node.
+    pub node_key: Option<NodeKey>,
+    /// The ODS code of the organisation whose node it is, when known.
+    pub org: Option<String>,
+    pub bootstrap: bool,
+    pub connected: bool,
+    pub addresses: Vec<String>,
+    /// When the current connection was made (Unix ms).
+    pub connected_since: Option<u64>,
+    /// When the last sync round with it ended (Unix ms), and whether we were level then.
+    pub last_sync_at: Option<u64>,
+    pub in_sync: Option<bool>,
+    /// Records it held beyond us, and we beyond it, at the last comparison of heads.
+    pub behind: u64,
+    pub ahead: u64,
+    /// Records received from it by sync since it connected.
+    pub received: u64,
+}
+
+/// The outcome of `csx sync`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// True when every connected member's heads equal ours.
+    pub level: bool,
+    pub peers: Vec<PeerSync>,
+    pub heads_digest: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PeerSync {
+    pub peer_id: String,
+    pub org: Option<String>,
+    pub in_sync: bool,
+    pub received: u64,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +201,9 @@ pub enum Response {
     Records { records: Vec<Listed> },
     Providers { providers: Vec<ProviderEntry> },
     Status(Box<Status>),
+    Peers { peers: Vec<PeerInfo> },
+    Synced(SyncReport),
+    Stopping,
 }
 
 /// The class of an error, which the CLI maps to its exit code.

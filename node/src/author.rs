@@ -51,6 +51,11 @@ impl Author {
         Ok(out)
     }
 
+    /// Sets the head to what the store holds.
+    pub fn set_head(&mut self, head: Option<Head>) {
+        self.head = head;
+    }
+
     /// Moves the head to the last of `records` once they are stored.
     pub fn advance(&mut self, records: &[Record]) {
         if let Some(last) = records.last() {

@@ -5,9 +5,15 @@
 //! uses the service directly when no daemon runs.
 
 pub mod api;
+pub mod control;
 pub mod author;
+pub mod bootstrap;
+pub mod config;
 pub mod home;
+pub mod ingest;
 pub mod keyfile;
+pub mod net;
 pub mod registry;
+pub mod runtime;
 pub mod service;
 pub mod store;

@@ -172,6 +172,10 @@ impl Service {
                 providers: registry::providers(self.store.as_ref())?,
             }),
             Request::Status => Ok(Response::Status(Box::new(self.status()?))),
+            Request::Peers | Request::Sync { .. } | Request::Shutdown => Err(ApiError::new(
+                ErrorKind::Unavailable,
+                "no daemon is running for this home: start one with `csx daemon`",
+            )),
         }
     }
 
@@ -282,7 +286,7 @@ impl Service {
         })
     }
 
-    fn status(&self) -> Result<Status, ApiError> {
+    pub fn status(&self) -> Result<Status, ApiError> {
         let own_head = self
             .author
             .lock()
@@ -305,6 +309,8 @@ impl Service {
             own_head,
             forks,
             mode: self.mode.to_string(),
+            heads_digest: hex::encode(self.store.heads_index().root()),
+            network: None,
         })
     }
 }

@@ -29,6 +29,7 @@ pub mod genesis;
 pub mod ids;
 pub mod keys;
 pub mod record;
+pub mod sync;
 pub mod refdata;
 pub mod types;
 pub mod validate;

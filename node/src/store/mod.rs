@@ -188,6 +188,8 @@ pub trait Store: Send + Sync {
     fn forks(&self) -> Result<Vec<ForkProof>, StoreError>;
     /// Seqs held in the waiting area for `author`.
     fn pending_seqs(&self, author: &NodeKey) -> Result<Vec<u64>, StoreError>;
+    /// The heads of every feed, with their sync digests; kept in memory, updated by every insert.
+    fn heads_index(&self) -> std::sync::MutexGuard<'_, csx_protocol::sync::HeadsIndex>;
     /// Node-local metadata (not replicated): small values by name.
     fn meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn meta_put(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use csx_protocol::feed::{Placement, place};
 use csx_protocol::record::record_id;
+use csx_protocol::sync::HeadsIndex;
 use csx_protocol::{Head, NodeKey, Record, RecordId, Verified};
 
 use super::keys::{self, Pos};
@@ -36,6 +37,8 @@ pub struct SledStore {
     config: StoreConfig,
     /// Serialises writers (feeds are read-modify-write); readers never take it.
     writer: Mutex<WriterState>,
+    /// Every feed's head, kept in step with the `H` keys.
+    heads: Mutex<HeadsIndex>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -65,9 +68,12 @@ impl SledStore {
             tree,
             config,
             writer: Mutex::new(WriterState::default()),
+            heads: Mutex::new(HeadsIndex::default()),
         };
         store.check_schema()?;
         store.load_pending_counts()?;
+        let heads = HeadsIndex::from_heads(store.heads()?);
+        *store.heads.lock().map_err(|_| StoreError::corrupt("heads lock poisoned"))? = heads;
         Ok(store)
     }
 
@@ -386,6 +392,12 @@ impl<'a> Tx<'a> {
             }
         }
         self.tree.apply_batch(self.batch)?;
+        let mut index = store.heads.lock().map_err(|_| StoreError::corrupt("heads lock poisoned"))?;
+        for (author, head) in self.heads {
+            if let Some(h) = head {
+                index.set(author, h);
+            }
+        }
         Ok(self.report)
     }
 }
@@ -594,6 +606,11 @@ impl Store for SledStore {
                     .ok_or_else(|| StoreError::corrupt("pending key"))
             })
             .collect()
+    }
+
+    fn heads_index(&self) -> std::sync::MutexGuard<'_, HeadsIndex> {
+        // A panic while holding the lock leaves the index as consistent as any single `set`.
+        self.heads.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

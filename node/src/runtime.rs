@@ -1,0 +1,211 @@
+//! A running node: store, service, ingest thread and network event loop, wired together. The
+//! daemon runs one; in-process tests run many.
+
+use std::sync::Arc;
+
+use libp2p::PeerId;
+use tokio::sync::{Notify, mpsc};
+
+use crate::api::{ApiError, ErrorKind, Request, Response};
+use crate::home::Home;
+use crate::ingest::{self, Counters};
+use crate::net::event_loop::{EventLoop, LoopContext};
+use crate::net::{NetConfig, NetHandle, TransportKind, behaviour, identity};
+use crate::registry;
+use crate::service::{Clock, Service};
+use crate::store::{SledStore, Store, StoreConfig};
+
+/// How to run a node.
+#[derive(Clone)]
+pub struct NodeOptions {
+    pub net: NetConfig,
+    pub transport: TransportKind,
+    pub store: StoreConfig,
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for NodeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeOptions").field("net", &self.net).field("transport", &self.transport).finish()
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("cannot start the network: {0}")]
+    Network(String),
+}
+
+/// What answers requests: the service for the store, the network handle for the rest.
+#[derive(Clone)]
+pub struct NodeApi {
+    service: Arc<Service>,
+    net: NetHandle,
+    stop: Arc<Notify>,
+}
+
+impl std::fmt::Debug for NodeApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeApi").field("service", &self.service).finish()
+    }
+}
+
+impl NodeApi {
+    /// Answers one request. Store work runs on the blocking pool; records written are gossiped.
+    pub async fn handle(&self, request: Request) -> Result<Response, ApiError> {
+        match request {
+            Request::Peers => {
+                let status = self.net.status().await.map_err(stopped)?;
+                Ok(Response::Peers { peers: status.peers })
+            }
+            Request::Sync { timeout_ms } => {
+                let wait = std::time::Duration::from_millis(timeout_ms);
+                match tokio::time::timeout(wait, self.net.sync()).await {
+                    Err(_) => Err(ApiError::new(
+                        ErrorKind::Timeout,
+                        format!("sync did not complete within {:.1}s", wait.as_secs_f64()),
+                    )),
+                    Ok(Err(e)) => Err(stopped(e)),
+                    Ok(Ok(report)) if report.peers.is_empty() => {
+                        Err(ApiError::new(ErrorKind::Unavailable, "not connected to any member's node: nothing to sync with"))
+                    }
+                    Ok(Ok(report)) => Ok(Response::Synced(report)),
+                }
+            }
+            Request::Shutdown => {
+                self.stop.notify_one();
+                Ok(Response::Stopping)
+            }
+            Request::Status => {
+                let service = self.service.clone();
+                let mut status = blocking(move || service.status()).await?;
+                status.mode = "daemon".into();
+                status.network = Some(self.net.status().await.map_err(stopped)?);
+                Ok(Response::Status(Box::new(status)))
+            }
+            Request::Publish { bodies } => {
+                let service = self.service.clone();
+                let records = blocking(move || service.publish(bodies)).await?;
+                // Saved: gossip is best effort from here; sync guarantees delivery.
+                let bytes = records.iter().map(|r| r.bytes().to_vec()).collect();
+                if self.net.publish(bytes).await.is_err() {
+                    tracing::warn!("the network has stopped; the records are saved and will be synced later");
+                }
+                Ok(Response::Published { records: records.iter().map(crate::api::RecordBytes::from).collect() })
+            }
+            other => {
+                let service = self.service.clone();
+                blocking(move || service.handle(other)).await
+            }
+        }
+    }
+
+    /// Resolves when a shutdown was requested through the API.
+    pub async fn stop_requested(&self) {
+        self.stop.notified().await
+    }
+
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+
+    pub fn net(&self) -> &NetHandle {
+        &self.net
+    }
+}
+
+fn stopped(_: crate::net::handle::Stopped) -> ApiError {
+    ApiError::new(ErrorKind::Unavailable, "the node is shutting down")
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("a node task failed: {e}")))?
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct RunningNode {
+    api: NodeApi,
+    store: Arc<dyn Store>,
+    counters: Arc<Counters>,
+    peer_id: PeerId,
+    event_loop: tokio::task::JoinHandle<()>,
+    ingest: std::thread::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl RunningNode {
+    /// Opens the home's store and starts the node. Must be called within a tokio runtime.
+    pub async fn start(home: &Home, options: NodeOptions) -> Result<RunningNode, StartError> {
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&home.store_dir(), options.store.clone()).map_err(ApiError::from)?);
+        Self::start_with_store(home, store, options).await
+    }
+
+    /// Starts the node over an already opened store.
+    pub async fn start_with_store(home: &Home, store: Arc<dyn Store>, options: NodeOptions) -> Result<RunningNode, StartError> {
+        let service = Arc::new(Service::open(home, store.clone(), options.clock.clone(), "daemon")?);
+        // A node that has never written is still announced by its certificate and profile.
+        if store.head(&service.identity().node_key).map_err(ApiError::from)?.is_none() {
+            service.publish(vec![])?;
+        }
+        let federation = service.genesis().id();
+        let key = home.node_key().map_err(ApiError::from)?;
+        let peer_id = identity::keypair(&key).public().to_peer_id();
+        let counters = Arc::new(Counters::default());
+        let (ingest, ingest_thread) = ingest::spawn(store.clone(), federation, options.clock.clone(), counters.clone());
+        let swarm = behaviour::build_swarm(&key, &federation, options.transport, &options.net)
+            .map_err(|e| StartError::Network(e.to_string()))?;
+        let org_store = store.clone();
+        let ctx = LoopContext {
+            federation,
+            store: store.clone(),
+            ingest,
+            counters: counters.clone(),
+            clock: options.clock.clone(),
+            config: options.net.clone(),
+            org_of: Arc::new(move |k| registry::org_of(org_store.as_ref(), k).ok().flatten().map(|(_, ods)| ods)),
+        };
+        let (tx, rx) = mpsc::channel(256);
+        let mut event_loop = EventLoop::new(swarm, ctx, rx);
+        event_loop.start().map_err(StartError::Network)?;
+        let event_loop = tokio::spawn(event_loop.run());
+        let api = NodeApi { service, net: NetHandle::new(tx), stop: Arc::new(Notify::new()) };
+        Ok(RunningNode { api, store, counters, peer_id, event_loop, ingest: ingest_thread })
+    }
+
+    pub fn api(&self) -> &NodeApi {
+        &self.api
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Stops the network, lets the ingest thread finish and flushes the store.
+    pub async fn shutdown(self) {
+        let _ = self.api.net.shutdown().await;
+        let _ = self.event_loop.await;
+        // The event loop held the last ingest sender: the thread drains, flushes and exits.
+        let ingest = self.ingest;
+        let _ = tokio::task::spawn_blocking(move || ingest.join()).await;
+        if let Err(e) = self.store.flush() {
+            tracing::error!("flushing the store failed: {e}");
+        }
+    }
+}
