@@ -1,4 +1,5 @@
 //! Test harness for csx: federations of real nodes in one process (libp2p's memory transport),
+#![allow(missing_debug_implementations)] // test harness types hold nodes and swarms
 //! a scriptable raw peer, and helpers for driving `csx` processes.
 
 pub mod federation;

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use csx_node::store::Store;
 use csx_protocol::Record;
 use csx_tests::federation::{Federation, review};
 use csx_tests::wait_until;
