@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use std::time::Duration;
+
 use csx_node::api::{ApiError, Request, Response};
+use csx_node::control::ControlClient;
 use csx_node::home::Home;
 use csx_node::service::{Service, system_clock};
-use csx_node::store::{SledStore, StoreConfig};
+use csx_node::store::{SledStore, StoreConfig, StoreError};
 use csx_protocol::RecordId;
 
 use crate::output::Output;
@@ -28,6 +31,23 @@ impl Node for Offline {
     }
 }
 
+/// The running daemon, reached over its control socket.
+struct Daemon(ControlClient);
+
+/// How long a command waits for the daemon (a sync waits its own timeout and a margin).
+fn reply_timeout(request: &Request) -> Duration {
+    match request {
+        Request::Sync { timeout_ms } => Duration::from_millis(*timeout_ms) + Duration::from_secs(10),
+        _ => Duration::from_secs(300),
+    }
+}
+
+impl Node for Daemon {
+    fn call(&self, request: Request) -> Result<Response, ApiError> {
+        self.0.call(&request, reply_timeout(&request))
+    }
+}
+
 pub struct Ctx {
     pub home: Home,
     pub out: Output,
@@ -39,12 +59,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(home: PathBuf, json: bool, no_input: bool) -> Ctx {
         let interactive = !no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        Ctx {
-            home: Home::new(home),
-            out: Output { json },
-            interactive,
-            node: OnceCell::new(),
-        }
+        Ctx { home: Home::new(home), out: Output { json }, interactive, node: OnceCell::new() }
     }
 
     /// The node, connected on first use.
@@ -53,8 +68,20 @@ impl Ctx {
             return Ok(n.as_ref());
         }
         self.home.identity()?;
-        let store = SledStore::open(&self.home.store_dir(), StoreConfig::default())
-            .with_context(|| format!("opening the store of {}", self.home.root().display()))?;
+        if let Some(client) = ControlClient::connect(&self.home)? {
+            return Ok(self.node.get_or_init(|| Box::new(Daemon(client))).as_ref());
+        }
+        let store = match SledStore::open(&self.home.store_dir(), StoreConfig::default()) {
+            Ok(s) => s,
+            Err(e @ StoreError::Locked { .. }) => {
+                // A daemon may be starting: it takes the store before it opens its socket.
+                if let Some(client) = wait_for_daemon(&self.home)? {
+                    return Ok(self.node.get_or_init(|| Box::new(Daemon(client))).as_ref());
+                }
+                return Err(e).with_context(|| format!("opening the store of {}", self.home.root().display()));
+            }
+            Err(e) => return Err(e).with_context(|| format!("opening the store of {}", self.home.root().display())),
+        };
         let service = Service::open(&self.home, Arc::new(store), system_clock(), "offline")?;
         Ok(self.node.get_or_init(|| Box::new(Offline(service))).as_ref())
     }
@@ -70,6 +97,20 @@ impl Ctx {
             other => anyhow::bail!("unexpected reply {other:?}"),
         }
     }
+}
+
+/// How long a command waits for a starting daemon's control socket when the store is held.
+const DAEMON_START_WAIT: Duration = Duration::from_secs(10);
+
+fn wait_for_daemon(home: &Home) -> Result<Option<ControlClient>, ApiError> {
+    let deadline = std::time::Instant::now() + DAEMON_START_WAIT;
+    while std::time::Instant::now() < deadline {
+        if let Some(c) = ControlClient::connect(home)? {
+            return Ok(Some(c));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(None)
 }
 
 /// The default home: `$CSX_HOME`, else the platform's data directory (e.g. ~/.local/share/csx).

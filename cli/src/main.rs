@@ -70,18 +70,25 @@ enum Command {
     /// Show a record
     #[command(subcommand)]
     Record(record::RecordCommand),
-    /// Show this node's state
+    /// Show this node's state: identity, federation, store, network
     Status,
+    /// Run this member's node in the foreground (for systemd or a container)
+    Daemon(daemon::DaemonArgs),
+    /// Run a bootstrap server that helps members find each other (it holds no records)
+    Bootstrap(bootstrap::BootstrapArgs),
+    /// List the peers the running daemon knows and how in step with each it is
+    Peers,
+    /// Sync with every connected member now; exit code 7 if not level in time
+    Sync(node_cmds::SyncArgs),
+    /// Stop the running daemon (it flushes its store)
+    Shutdown,
     /// Run a guided session on a throwaway home
     Demo(demo::DemoArgs),
 }
 
 /// Unix milliseconds now.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -103,6 +110,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Feed(args) => feed::run(&ctx, args),
         Command::Record(cmd) => record::run(&ctx, cmd),
         Command::Status => status::run(&ctx),
+        Command::Daemon(args) => daemon::run(&ctx, args),
+        Command::Bootstrap(args) => bootstrap::run(&ctx, args),
+        Command::Peers => node_cmds::peers(&ctx),
+        Command::Sync(args) => node_cmds::sync(&ctx, args),
+        Command::Shutdown => node_cmds::shutdown(&ctx),
         Command::Demo(args) => demo::run(&ctx, args),
     }
 }

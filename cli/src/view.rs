@@ -21,13 +21,7 @@ pub struct Shown {
 pub fn decode(items: Vec<Listed>) -> anyhow::Result<Vec<Shown>> {
     items
         .into_iter()
-        .map(|l| {
-            Ok(Shown {
-                record: l.record.decode()?,
-                org: l.org,
-                retracted_by: l.retracted_by,
-            })
-        })
+        .map(|l| Ok(Shown { record: l.record.decode()?, org: l.org, retracted_by: l.retracted_by }))
         .collect()
 }
 
@@ -36,14 +30,7 @@ pub fn time(ms: u64) -> String {
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64) else {
         return ms.to_string();
     };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
+    format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute())
 }
 
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
@@ -52,12 +39,7 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
 
 fn ratings(r: &Review) -> String {
     let letters = ["Q", "T", "R", "D", "F", "V", "K"];
-    r.ratings()
-        .iter()
-        .zip(letters)
-        .filter_map(|(v, l)| v.map(|v| format!("{l}{v}")))
-        .collect::<Vec<_>>()
-        .join(" ")
+    r.ratings().iter().zip(letters).filter_map(|(v, l)| v.map(|v| format!("{l}{v}"))).collect::<Vec<_>>().join(" ")
 }
 
 /// £ per head, to the penny.
@@ -71,12 +53,9 @@ pub fn per_head(pence: u64, population: u64) -> String {
 /// One line saying what a record is.
 pub fn summary(body: &Body) -> String {
     match body {
-        Body::NodeCert(c) => format!(
-            "certifies node {} for {} until {}",
-            c.node_key.short(),
-            c.ods_code,
-            time(c.expires_at)
-        ),
+        Body::NodeCert(c) => {
+            format!("certifies node {} for {} until {}", c.node_key.short(), c.ods_code, time(c.expires_at))
+        }
         Body::Profile(p) => format!("{} ({}), population {}", p.name, p.org_kind, opt(&p.population)),
         Body::Endorse(e) => format!("endorses {} {} ({})", e.ods_code, e.name, e.org_key.short()),
         Body::Revoke(r) => format!("revokes {}: {}", r.org_key.short(), r.reason),
@@ -103,9 +82,7 @@ pub fn summary(body: &Body) -> String {
         Body::SwitchOutcome(o) => format!(
             "outcome of {}: cost {}, satisfaction {}",
             o.switch.short(),
-            o.cost_change_pence
-                .map(|p| pounds(p as i128))
-                .unwrap_or_else(|| "–".into()),
+            o.cost_change_pence.map(|p| pounds(p as i128)).unwrap_or_else(|| "–".into()),
             opt(&o.satisfaction_change)
         ),
         Body::Motion(m) => format!("motion \"{}\" needs {} by {}", m.title, m.support_needed, m.closes_on),
@@ -130,10 +107,7 @@ pub fn records_table(kind: Option<Kind>, items: &[Shown]) -> Table {
         return full;
     }
     let mut t = table(&[]);
-    let header: Vec<String> = full
-        .header()
-        .map(|h| h.cell_iter().map(|c| c.content()).collect())
-        .unwrap_or_default();
+    let header: Vec<String> = full.header().map(|h| h.cell_iter().map(|c| c.content()).collect()).unwrap_or_default();
     t.set_header(header[..header.len().saturating_sub(1)].to_vec());
     for row in full.row_iter() {
         let cells: Vec<String> = row.cell_iter().map(|c| c.content()).collect();
@@ -146,18 +120,8 @@ fn rows_table(kind: Option<Kind>, items: &[Shown]) -> Table {
     let org = |s: &Shown| s.org.clone().unwrap_or_else(|| s.record.author().short());
     match kind {
         Some(Kind::Review) => {
-            let mut t = table(&[
-                "id",
-                "org",
-                "provider",
-                "line",
-                "year",
-                "ratings",
-                "recommend",
-                "customer",
-                "role",
-                "",
-            ]);
+            let mut t =
+                table(&["id", "org", "provider", "line", "year", "ratings", "recommend", "customer", "role", ""]);
             for s in items {
                 if let Body::Review(r) = s.record.body() {
                     t.add_row(vec![
@@ -177,18 +141,8 @@ fn rows_table(kind: Option<Kind>, items: &[Shown]) -> Table {
             t
         }
         Some(Kind::Price) => {
-            let mut t = table(&[
-                "id",
-                "org",
-                "provider",
-                "line",
-                "year",
-                "annual value",
-                "model",
-                "population",
-                "£/head",
-                "",
-            ]);
+            let mut t =
+                table(&["id", "org", "provider", "line", "year", "annual value", "model", "population", "£/head", ""]);
             for s in items {
                 if let Body::Price(p) = s.record.body() {
                     t.add_row(vec![

@@ -39,7 +39,16 @@ impl Member {
         let id = m.home.parent().expect("parent").join("id.json");
         std::fs::write(&id, m.ok(&["id", "--json"])).expect("write id");
         let genesis = m.home.parent().expect("parent").join("genesis.json");
-        m.ok(&["federation", "create", "--name", "Test", "--founder", id.to_str().expect("utf8"), "--out", genesis.to_str().expect("utf8")]);
+        m.ok(&[
+            "federation",
+            "create",
+            "--name",
+            "Test",
+            "--founder",
+            id.to_str().expect("utf8"),
+            "--out",
+            genesis.to_str().expect("utf8"),
+        ]);
         m.ok(&["federation", "join", genesis.to_str().expect("utf8")]);
         m
     }
@@ -125,16 +134,56 @@ fn a_newcomers_first_session() {
     let saved = m.json(REVIEW);
     assert_eq!(saved[0]["kind"], "review");
     m.ok(&[
-        "price", "add", "--provider", "0DE", "--service-line", "BI", "--year", "2024", "--annual-value", "£1,680,000",
-        "--vat-included", "no", "--pricing-model", "fixed", "--notice-months", "6", "--efficiency", "4%",
+        "price",
+        "add",
+        "--provider",
+        "0DE",
+        "--service-line",
+        "BI",
+        "--year",
+        "2024",
+        "--annual-value",
+        "£1,680,000",
+        "--vat-included",
+        "no",
+        "--pricing-model",
+        "fixed",
+        "--notice-months",
+        "6",
+        "--efficiency",
+        "4%",
     ]);
     m.ok(&[
-        "switch", "add", "--service-line", "CHC", "--from", "0DE", "--to", "in_house", "--effective", "2024-10-01",
-        "--reasons", "cost,quality", "--notice-months", "6", "--exit-costs", "40k",
+        "switch",
+        "add",
+        "--service-line",
+        "CHC",
+        "--from",
+        "0DE",
+        "--to",
+        "in_house",
+        "--effective",
+        "2024-10-01",
+        "--reasons",
+        "cost,quality",
+        "--notice-months",
+        "6",
+        "--exit-costs",
+        "40k",
     ]);
     m.ok(&[
-        "motion", "propose", "--title", "Notice periods of at most 6 months", "--text", "We will not sign for more.",
-        "--term", "max_notice_months=6", "--support-needed", "5", "--closes-on", "2099-03-31",
+        "motion",
+        "propose",
+        "--title",
+        "Notice periods of at most 6 months",
+        "--text",
+        "We will not sign for more.",
+        "--term",
+        "max_notice_months=6",
+        "--support-needed",
+        "5",
+        "--closes-on",
+        "2099-03-31",
     ]);
     let csv = examples().join("prices.csv");
     m.ok(&["import", csv.to_str().expect("utf8"), "--kind", "price"]);
@@ -183,15 +232,30 @@ fn review_errors_name_the_field_and_store_nothing() {
 fn price_errors_name_the_field_and_store_nothing() {
     let m = Member::joined();
     let base: &[&str] = &[
-        "price", "add", "--provider", "0DE", "--service-line", "BI", "--year", "2024", "--annual-value", "250000",
-        "--vat-included", "no", "--pricing-model", "fixed",
+        "price",
+        "add",
+        "--provider",
+        "0DE",
+        "--service-line",
+        "BI",
+        "--year",
+        "2024",
+        "--annual-value",
+        "250000",
+        "--vat-included",
+        "no",
+        "--pricing-model",
+        "fixed",
     ];
     let before = m.record_count();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (with(base, "--annual-value", "-250000"), "--annual-value: `-250000` is negative"),
         (with(base, "--annual-value", "lots"), "--annual-value: `lots` is not an amount of money"),
         (with(base, "--annual-value", "0"), "price.annual_value_pence: must be more than £0"),
-        (with(base, "--pricing-model", "barter"), "--pricing-model: `barter` is not a valid pricing model; allowed values: fixed, per_head, per_unit, time_and_materials"),
+        (
+            with(base, "--pricing-model", "barter"),
+            "--pricing-model: `barter` is not a valid pricing model; allowed values: fixed, per_head, per_unit, time_and_materials",
+        ),
         (with(base, "--pricing-model", "per_unit"), "price.unit_name: is required when pricing_model is per_unit"),
         (with(base, "--notice-months", "48"), "--notice-months: 48 is out of range 0..=36"),
         (with(base, "--efficiency", "60%"), "--efficiency: `60%` is not a percentage between 0 and 50"),
@@ -213,17 +277,53 @@ fn price_errors_name_the_field_and_store_nothing() {
 fn switch_outcome_motion_support_and_retract() {
     let m = Member::joined();
     let sw = m.json(&[
-        "switch", "add", "--service-line", "CHC", "--from", "0DE", "--to", "shared:QOQ", "--effective", "2024-10-01",
-        "--reasons", "quality, cost",
+        "switch",
+        "add",
+        "--service-line",
+        "CHC",
+        "--from",
+        "0DE",
+        "--to",
+        "shared:QOQ",
+        "--effective",
+        "2024-10-01",
+        "--reasons",
+        "quality, cost",
     ]);
     let sw_id = sw[0]["id"].as_str().expect("id");
     let err = m.fails(
-        &["switch", "add", "--service-line", "CHC", "--from", "0DE", "--to", "0DE", "--effective", "2024-10-01", "--reasons", "cost"],
+        &[
+            "switch",
+            "add",
+            "--service-line",
+            "CHC",
+            "--from",
+            "0DE",
+            "--to",
+            "0DE",
+            "--effective",
+            "2024-10-01",
+            "--reasons",
+            "cost",
+        ],
         3,
     );
     assert!(err.contains("switch.to: must differ from `from`"), "{err}");
     let err = m.fails(
-        &["switch", "add", "--service-line", "CHC", "--from", "0DE", "--to", "in_house", "--effective", "2024-10-01", "--reasons", "boredom"],
+        &[
+            "switch",
+            "add",
+            "--service-line",
+            "CHC",
+            "--from",
+            "0DE",
+            "--to",
+            "in_house",
+            "--effective",
+            "2024-10-01",
+            "--reasons",
+            "boredom",
+        ],
         3,
     );
     assert!(err.contains("`boredom` is not a valid switch reason; allowed values: cost, quality"), "{err}");
@@ -233,12 +333,35 @@ fn switch_outcome_motion_support_and_retract() {
     assert_eq!(outcomes[0]["body"]["switch"], sw_id);
 
     let motion = m.json(&[
-        "motion", "propose", "--title", "Outcome-based KPIs", "--text", "KPIs on outcomes, not process.", "--term",
-        "kpi_basis=outcome", "--support-needed", "3", "--closes-on", "2099-01-01",
+        "motion",
+        "propose",
+        "--title",
+        "Outcome-based KPIs",
+        "--text",
+        "KPIs on outcomes, not process.",
+        "--term",
+        "kpi_basis=outcome",
+        "--support-needed",
+        "3",
+        "--closes-on",
+        "2099-01-01",
     ]);
     let motion_id = motion[0]["id"].as_str().expect("id");
     let err = m.fails(
-        &["motion", "propose", "--title", "x", "--text", "y", "--term", "notice=3", "--support-needed", "3", "--closes-on", "2099-01-01"],
+        &[
+            "motion",
+            "propose",
+            "--title",
+            "x",
+            "--text",
+            "y",
+            "--term",
+            "notice=3",
+            "--support-needed",
+            "3",
+            "--closes-on",
+            "2099-01-01",
+        ],
         3,
     );
     assert!(err.contains("--term: `notice=3` is not a contract term"), "{err}");
@@ -267,7 +390,18 @@ fn providers_can_be_added_and_are_then_known() {
     assert!(err.contains("provider.code: `ACME BI` is not a provider code"), "{err}");
     let err = m.fails(&["provider", "add", "--code", "ACME-BI", "--name", "Acme", "--kind", "startup"], 3);
     assert!(err.contains("allowed values: csu, private, nhs_body, local_authority, other"), "{err}");
-    m.ok(&["provider", "add", "--code", "ACME-BI", "--name", "Acme Analytics Ltd", "--kind", "private", "--aliases", "Acme, AA"]);
+    m.ok(&[
+        "provider",
+        "add",
+        "--code",
+        "ACME-BI",
+        "--name",
+        "Acme Analytics Ltd",
+        "--kind",
+        "private",
+        "--aliases",
+        "Acme, AA",
+    ]);
     let review = with(REVIEW, "--provider", "ACME-BI");
     m.ok(&strs(&review));
     let providers = m.json(&["provider", "list"]);
@@ -355,8 +489,19 @@ fn a_tampered_genesis_is_refused() {
     let id = m.home.parent().expect("parent").join("id.json");
     std::fs::write(&id, m.ok(&["id", "--json"])).expect("write");
     let genesis = m.home.parent().expect("parent").join("g.json");
-    m.ok(&["federation", "create", "--name", "Test", "--founder", id.to_str().expect("utf8"), "--out", genesis.to_str().expect("utf8")]);
-    let text = std::fs::read_to_string(&genesis).expect("read").replace("\"disclosure_threshold\": 3", "\"disclosure_threshold\": 1");
+    m.ok(&[
+        "federation",
+        "create",
+        "--name",
+        "Test",
+        "--founder",
+        id.to_str().expect("utf8"),
+        "--out",
+        genesis.to_str().expect("utf8"),
+    ]);
+    let text = std::fs::read_to_string(&genesis)
+        .expect("read")
+        .replace("\"disclosure_threshold\": 3", "\"disclosure_threshold\": 1");
     std::fs::write(&genesis, text).expect("write");
     let err = m.fails(&["federation", "join", genesis.to_str().expect("utf8")], 3);
     assert!(err.contains("does not match the file's content"), "{err}");

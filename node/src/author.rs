@@ -42,10 +42,7 @@ impl Author {
                 body,
             };
             let record = Record::sign(&self.key, draft)?;
-            head = Some(Head {
-                seq: record.seq(),
-                id: record.id(),
-            });
+            head = Some(Head { seq: record.seq(), id: record.id() });
             out.push(record);
         }
         Ok(out)
@@ -59,10 +56,7 @@ impl Author {
     /// Moves the head to the last of `records` once they are stored.
     pub fn advance(&mut self, records: &[Record]) {
         if let Some(last) = records.last() {
-            self.head = Some(Head {
-                seq: last.seq(),
-                id: last.id(),
-            });
+            self.head = Some(Head { seq: last.seq(), id: last.id() });
         }
     }
 }

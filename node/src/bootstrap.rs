@@ -70,7 +70,11 @@ pub async fn run(
             rendezvous: rendezvous::server::Behaviour::new(rendezvous::server::Config::default()),
             relay: relay::Behaviour::new(
                 key.public().to_peer_id(),
-                relay::Config { max_circuit_duration: Duration::from_secs(3600), max_circuit_bytes: 0, ..Default::default() },
+                relay::Config {
+                    max_circuit_duration: Duration::from_secs(3600),
+                    max_circuit_bytes: 0,
+                    ..Default::default()
+                },
             ),
         })
         .map_err(|e| e.to_string())?
@@ -89,12 +93,11 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => break,
             event = swarm.select_next_some() => match event {
-                SwarmEvent::NewListenAddr { address, .. } => {
-                    if options.external.is_empty() {
+                SwarmEvent::NewListenAddr { address, .. }
+                    if options.external.is_empty() => {
                         swarm.add_external_address(address.clone());
                         on_address(&address.with(Protocol::P2p(peer_id)));
                     }
-                }
                 SwarmEvent::ConnectionEstablished { peer_id, .. } => tracing::debug!(peer = %peer_id, "connected"),
                 SwarmEvent::Behaviour(BootstrapBehaviourEvent::Rendezvous(e)) => match e {
                     rendezvous::server::Event::PeerRegistered { peer, registration } => {

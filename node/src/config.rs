@@ -113,7 +113,8 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(source) => return Err(ConfigError::Read { path: path.display().to_string(), source }),
         };
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
     }
 
     /// The file as written by `csx init`: every setting at its default, with comments.
@@ -131,7 +132,11 @@ impl Config {
         let addrs = |setting: &'static str, list: &[String]| -> Result<Vec<Multiaddr>, ConfigError> {
             list.iter()
                 .map(|a| {
-                    a.parse::<Multiaddr>().map_err(|e| ConfigError::Address { setting, value: a.clone(), problem: e.to_string() })
+                    a.parse::<Multiaddr>().map_err(|e| ConfigError::Address {
+                        setting,
+                        value: a.clone(),
+                        problem: e.to_string(),
+                    })
                 })
                 .collect()
         };
@@ -142,7 +147,10 @@ impl Config {
             }
         }
         if self.sync_interval_secs == 0 || self.discover_interval_secs == 0 {
-            return Err(ConfigError::Value { setting: "sync_interval_secs", problem: "intervals must be at least 1 second".into() });
+            return Err(ConfigError::Value {
+                setting: "sync_interval_secs",
+                problem: "intervals must be at least 1 second".into(),
+            });
         }
         if self.limits.page_records == 0 || self.limits.page_bytes < 65_536 + 1024 {
             return Err(ConfigError::Value {

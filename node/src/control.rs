@@ -66,7 +66,8 @@ impl ControlServer {
             let _ = std::fs::remove_file(&socket);
         }
         let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| ApiError::internal(format!("no randomness for the control token: {e}")))?;
+        getrandom::fill(&mut secret)
+            .map_err(|e| ApiError::internal(format!("no randomness for the control token: {e}")))?;
         let token = hex::encode(secret);
         let _ = std::fs::remove_file(&token_file);
         crate::keyfile::write_private(&token_file, token.as_bytes())
@@ -172,7 +173,10 @@ impl ControlClient {
                 return Ok(None);
             }
             Err(e) => {
-                return Err(ApiError::new(ErrorKind::Unavailable, format!("cannot reach the daemon at {}: {e}", socket.display())));
+                return Err(ApiError::new(
+                    ErrorKind::Unavailable,
+                    format!("cannot reach the daemon at {}: {e}", socket.display()),
+                ));
             }
         }
         let token_file = token_path(home);
@@ -192,7 +196,8 @@ impl ControlClient {
 
     /// Sends one request and waits for its reply (up to `timeout`).
     pub fn call(&self, request: &Request, timeout: Duration) -> Result<Response, ApiError> {
-        let unavailable = |e: std::io::Error| ApiError::new(ErrorKind::Unavailable, format!("the daemon did not answer: {e}"));
+        let unavailable =
+            |e: std::io::Error| ApiError::new(ErrorKind::Unavailable, format!("the daemon did not answer: {e}"));
         let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).map_err(unavailable)?;
         stream.set_read_timeout(Some(timeout)).map_err(unavailable)?;
         #[derive(Serialize)]

@@ -38,11 +38,7 @@ pub enum HomeError {
     #[error("{path} is not set up: run `csx init --org-code CODE --name NAME` (or pass --home / set CSX_HOME)")]
     NotInitialised { path: PathBuf },
     #[error("{path} is already set up for {name} ({ods_code}); use another --home for another node")]
-    AlreadyInitialised {
-        path: PathBuf,
-        name: String,
-        ods_code: String,
-    },
+    AlreadyInitialised { path: PathBuf, name: String, ods_code: String },
     #[error("this node has not joined a federation: run `csx federation join GENESIS.json` (home {path})")]
     NoFederation { path: PathBuf },
     #[error("this node already belongs to federation {current}; a home belongs to one federation (use another --home)")]
@@ -124,10 +120,7 @@ impl Home {
         csx_protocol::validate::at("init", "org_code")
             .ods_code(&params.ods_code)
             .map_err(|e| HomeError::Invalid(e.to_string()))?;
-        create_private_dir(&self.root).map_err(|source| HomeError::Write {
-            path: self.root.clone(),
-            source,
-        })?;
+        create_private_dir(&self.root).map_err(|source| HomeError::Write { path: self.root.clone(), source })?;
         let org = SecretKey::generate().map_err(|e| KeyFileError::Randomness(e.to_string()))?;
         let node = SecretKey::generate().map_err(|e| KeyFileError::Randomness(e.to_string()))?;
         let cert = NodeCert::issue(&org, node.node_key(), &params.ods_code, params.cert_expires_at)
@@ -150,9 +143,7 @@ impl Home {
 
     pub fn identity(&self) -> Result<PublicIdentity, HomeError> {
         if !self.is_initialised() {
-            return Err(HomeError::NotInitialised {
-                path: self.root.clone(),
-            });
+            return Err(HomeError::NotInitialised { path: self.root.clone() });
         }
         self.read_json("identity.json")
     }
@@ -185,15 +176,10 @@ impl Home {
     pub fn genesis(&self) -> Result<Genesis, HomeError> {
         let path = self.path("genesis.json");
         if !path.exists() {
-            return Err(HomeError::NoFederation {
-                path: self.root.clone(),
-            });
+            return Err(HomeError::NoFederation { path: self.root.clone() });
         }
         let g: Genesis = self.read_json("genesis.json")?;
-        g.validate().map_err(|e| HomeError::Damaged {
-            path,
-            problem: e.to_string(),
-        })?;
+        g.validate().map_err(|e| HomeError::Damaged { path, problem: e.to_string() })?;
         Ok(g)
     }
 
@@ -216,14 +202,8 @@ impl Home {
 
     fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, HomeError> {
         let path = self.path(name);
-        let text = fs::read_to_string(&path).map_err(|source| HomeError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|e| HomeError::Damaged {
-            path,
-            problem: e.to_string(),
-        })
+        let text = fs::read_to_string(&path).map_err(|source| HomeError::Read { path: path.clone(), source })?;
+        serde_json::from_str(&text).map_err(|e| HomeError::Damaged { path, problem: e.to_string() })
     }
 
     fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), HomeError> {
@@ -236,19 +216,13 @@ impl Home {
 
 /// Reads a public identity file (the output of `csx id --json`).
 pub fn read_identity_file(path: &Path) -> Result<PublicIdentity, HomeError> {
-    let text = fs::read_to_string(path).map_err(|source| HomeError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = fs::read_to_string(path).map_err(|source| HomeError::Read { path: path.to_path_buf(), source })?;
     let id: PublicIdentity = serde_json::from_str(&text).map_err(|e| HomeError::Damaged {
         path: path.to_path_buf(),
         problem: format!("not a csx identity (the output of `csx id --json`): {e}"),
     })?;
     if id.format != IDENTITY_FORMAT {
-        return Err(HomeError::Damaged {
-            path: path.to_path_buf(),
-            problem: format!("format is `{}`", id.format),
-        });
+        return Err(HomeError::Damaged { path: path.to_path_buf(), problem: format!("format is `{}`", id.format) });
     }
     Ok(id)
 }

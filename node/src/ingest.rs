@@ -19,13 +19,23 @@ pub enum Verdict {
     Appended,
     Duplicate,
     /// Valid, but ahead of its feed: waiting for the gap to be filled.
-    Held { author: NodeKey, seq: u64 },
+    Held {
+        author: NodeKey,
+        seq: u64,
+    },
     /// A second record at a held seq: the author forked.
-    Fork { author: NodeKey },
+    Fork {
+        author: NodeKey,
+    },
     /// Invalid (bad signature, malformed, wrong federation, …): the sender should be penalised.
-    Invalid { reason: &'static str, detail: String },
+    Invalid {
+        reason: &'static str,
+        detail: String,
+    },
     /// Valid but refused by the store (wrong prev, forked author, too many waiting).
-    Refused { reason: &'static str },
+    Refused {
+        reason: &'static str,
+    },
 }
 
 /// Counts of what the node received and why it refused what it refused, for `csx status`.

@@ -73,9 +73,7 @@ fn derive(passphrase: &[u8], salt: &[u8], m: u32, t: u32, p: u32) -> Result<Zero
     let params = argon2::Params::new(m, t, p, Some(32)).map_err(|e| e.to_string())?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = Zeroizing::new([0u8; 32]);
-    argon
-        .hash_password_into(passphrase, salt, out.as_mut())
-        .map_err(|e| e.to_string())?;
+    argon.hash_password_into(passphrase, salt, out.as_mut()).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
@@ -88,9 +86,7 @@ fn random<const N: usize>() -> Result<[u8; N], KeyFileError> {
 /// Writes `key` to a new file at `path`, readable and writable by the owner only.
 pub fn write(path: &Path, purpose: &str, key: &SecretKey, passphrase: Option<&[u8]>) -> Result<(), KeyFileError> {
     if path.exists() {
-        return Err(KeyFileError::Exists {
-            path: path.to_path_buf(),
-        });
+        return Err(KeyFileError::Exists { path: path.to_path_buf() });
     }
     let seed = key.seed();
     let (encryption, secret) = match passphrase {
@@ -123,10 +119,7 @@ pub fn write(path: &Path, purpose: &str, key: &SecretKey, passphrase: Option<&[u
         secret,
     };
     let text = Zeroizing::new(serde_json::to_string_pretty(&file).expect("a key file serialises"));
-    write_private(path, text.as_bytes()).map_err(|source| KeyFileError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+    write_private(path, text.as_bytes()).map_err(|source| KeyFileError::Write { path: path.to_path_buf(), source })
 }
 
 /// Whether the key file at `path` needs a passphrase.
@@ -136,38 +129,24 @@ pub fn is_encrypted(path: &Path) -> Result<bool, KeyFileError> {
 
 fn parse(path: &Path) -> Result<KeyFile, KeyFileError> {
     check_permissions(path)?;
-    let text = Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyFileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?);
-    serde_json::from_str(&text).map_err(|e| KeyFileError::Damaged {
-        path: path.to_path_buf(),
-        problem: e.to_string(),
-    })
+    let text = Zeroizing::new(
+        fs::read_to_string(path).map_err(|source| KeyFileError::Read { path: path.to_path_buf(), source })?,
+    );
+    serde_json::from_str(&text).map_err(|e| KeyFileError::Damaged { path: path.to_path_buf(), problem: e.to_string() })
 }
 
 /// Reads the key at `path`, decrypting it with `passphrase` if it is protected.
 pub fn read(path: &Path, passphrase: Option<&[u8]>) -> Result<SecretKey, KeyFileError> {
-    let damaged = |problem: &str| KeyFileError::Damaged {
-        path: path.to_path_buf(),
-        problem: problem.into(),
-    };
+    let damaged = |problem: &str| KeyFileError::Damaged { path: path.to_path_buf(), problem: problem.into() };
     let file = parse(path)?;
     if file.format != FORMAT {
         return Err(damaged("unknown format"));
     }
     let secret = Zeroizing::new(hex::decode(&file.secret).map_err(|_| damaged("secret is not hex"))?);
     let seed: Zeroizing<[u8; 32]> = match &file.encryption {
-        None => Zeroizing::new(
-            secret
-                .as_slice()
-                .try_into()
-                .map_err(|_| damaged("secret is not 32 bytes"))?,
-        ),
+        None => Zeroizing::new(secret.as_slice().try_into().map_err(|_| damaged("secret is not 32 bytes"))?),
         Some(enc) => {
-            let pass = passphrase.ok_or_else(|| KeyFileError::NeedsPassphrase {
-                path: path.to_path_buf(),
-            })?;
+            let pass = passphrase.ok_or_else(|| KeyFileError::NeedsPassphrase { path: path.to_path_buf() })?;
             if enc.kdf != "argon2id" || enc.cipher != "xchacha20poly1305" {
                 return Err(damaged("unknown encryption"));
             }
@@ -178,17 +157,12 @@ pub fn read(path: &Path, passphrase: Option<&[u8]>) -> Result<SecretKey, KeyFile
                 .ok_or_else(|| damaged("nonce is not 24 bytes"))?;
             let k = derive(pass, &salt, enc.m_cost_kib, enc.t_cost, enc.p_cost).map_err(|e| damaged(&e))?;
             let cipher = XChaCha20Poly1305::new(&Key::from(*k));
-            let plain = Zeroizing::new(cipher.decrypt(&XNonce::from(nonce), secret.as_slice()).map_err(|_| {
-                KeyFileError::WrongPassphrase {
-                    path: path.to_path_buf(),
-                }
-            })?);
-            Zeroizing::new(
-                plain
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| damaged("secret is not 32 bytes"))?,
-            )
+            let plain = Zeroizing::new(
+                cipher
+                    .decrypt(&XNonce::from(nonce), secret.as_slice())
+                    .map_err(|_| KeyFileError::WrongPassphrase { path: path.to_path_buf() })?,
+            );
+            Zeroizing::new(plain.as_slice().try_into().map_err(|_| damaged("secret is not 32 bytes"))?)
         }
     };
     let key = SecretKey::from_seed(&seed);
@@ -201,16 +175,10 @@ pub fn read(path: &Path, passphrase: Option<&[u8]>) -> Result<SecretKey, KeyFile
 #[cfg(unix)]
 fn check_permissions(path: &Path) -> Result<(), KeyFileError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = fs::metadata(path).map_err(|source| KeyFileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let meta = fs::metadata(path).map_err(|source| KeyFileError::Read { path: path.to_path_buf(), source })?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(KeyFileError::LoosePermissions {
-            path: path.to_path_buf(),
-            mode,
-        });
+        return Err(KeyFileError::LoosePermissions { path: path.to_path_buf(), mode });
     }
     Ok(())
 }
@@ -260,24 +228,11 @@ mod tests {
         let enc = dir.path().join("enc.key");
         write(&enc, "organisation", &key, Some(b"correct horse")).expect("write");
         assert!(is_encrypted(&enc).expect("parse"));
-        assert!(
-            !fs::read_to_string(&enc)
-                .expect("text")
-                .contains(&hex::encode([5u8; 32]))
-        );
+        assert!(!fs::read_to_string(&enc).expect("text").contains(&hex::encode([5u8; 32])));
         assert!(matches!(read(&enc, None), Err(KeyFileError::NeedsPassphrase { .. })));
-        assert!(matches!(
-            read(&enc, Some(b"wrong")),
-            Err(KeyFileError::WrongPassphrase { .. })
-        ));
-        assert_eq!(
-            read(&enc, Some(b"correct horse")).expect("read").public_bytes(),
-            key.public_bytes()
-        );
-        assert!(matches!(
-            write(&enc, "organisation", &key, None),
-            Err(KeyFileError::Exists { .. })
-        ));
+        assert!(matches!(read(&enc, Some(b"wrong")), Err(KeyFileError::WrongPassphrase { .. })));
+        assert_eq!(read(&enc, Some(b"correct horse")).expect("read").public_bytes(), key.public_bytes());
+        assert!(matches!(write(&enc, "organisation", &key, None), Err(KeyFileError::Exists { .. })));
     }
 
     #[cfg(unix)]

@@ -5,10 +5,10 @@
 //! uses the service directly when no daemon runs.
 
 pub mod api;
-pub mod control;
 pub mod author;
 pub mod bootstrap;
 pub mod config;
+pub mod control;
 pub mod home;
 pub mod ingest;
 pub mod keyfile;

@@ -16,17 +16,7 @@ pub fn provider_known(store: &dyn Store, code: &str) -> Result<bool, StoreError>
     if refdata::builtin_provider(code).is_some() {
         return Ok(true);
     }
-    Ok(store
-        .scan(
-            Scan::Provider {
-                code,
-                kind: Some(Kind::Provider),
-            },
-            false,
-        )
-        .next()
-        .transpose()?
-        .is_some())
+    Ok(store.scan(Scan::Provider { code, kind: Some(Kind::Provider) }, false).next().transpose()?.is_some())
 }
 
 /// Every provider: built-ins, overridden or extended by the latest provider record per code.
@@ -71,17 +61,7 @@ pub fn providers(store: &dyn Store) -> Result<Vec<ProviderEntry>, StoreError> {
 
 /// The retraction of `id`, if it has been withdrawn.
 pub fn retracted_by(store: &dyn Store, id: &RecordId) -> Result<Option<RecordId>, StoreError> {
-    Ok(store
-        .scan(
-            Scan::RefersTo {
-                id: *id,
-                kind: Some(Kind::Retract),
-            },
-            false,
-        )
-        .next()
-        .transpose()?
-        .map(|r| r.id()))
+    Ok(store.scan(Scan::RefersTo { id: *id, kind: Some(Kind::Retract) }, false).next().transpose()?.map(|r| r.id()))
 }
 
 /// The organisation (key and ODS code) whose node wrote `record`, from the author's certificate.
@@ -169,10 +149,7 @@ pub fn check_references(
                 provider("provider", p)?;
             }
             if m.closes_on < today {
-                return Err(ApiError::invalid(format!(
-                    "motion.closes_on: {} is in the past",
-                    m.closes_on
-                )));
+                return Err(ApiError::invalid(format!("motion.closes_on: {} is in the past", m.closes_on)));
             }
             Ok(())
         }

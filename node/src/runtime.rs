@@ -15,6 +15,10 @@ use crate::registry;
 use crate::service::{Clock, Service};
 use crate::store::{SledStore, Store, StoreConfig};
 
+/// How long a starting node waits for a store another process holds (a `csx` command reading
+/// it offline holds it for well under a second; a daemon holds it for good).
+const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How to run a node.
 #[derive(Clone)]
 pub struct NodeOptions {
@@ -69,9 +73,10 @@ impl NodeApi {
                         format!("sync did not complete within {:.1}s", wait.as_secs_f64()),
                     )),
                     Ok(Err(e)) => Err(stopped(e)),
-                    Ok(Ok(report)) if report.peers.is_empty() => {
-                        Err(ApiError::new(ErrorKind::Unavailable, "not connected to any member's node: nothing to sync with"))
-                    }
+                    Ok(Ok(report)) if report.peers.is_empty() => Err(ApiError::new(
+                        ErrorKind::Unavailable,
+                        "not connected to any member's node: nothing to sync with",
+                    )),
                     Ok(Ok(report)) => Ok(Response::Synced(report)),
                 }
             }
@@ -145,12 +150,25 @@ impl std::fmt::Debug for dyn Store {
 impl RunningNode {
     /// Opens the home's store and starts the node. Must be called within a tokio runtime.
     pub async fn start(home: &Home, options: NodeOptions) -> Result<RunningNode, StartError> {
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&home.store_dir(), options.store.clone()).map_err(ApiError::from)?);
-        Self::start_with_store(home, store, options).await
+        // A `csx` command may hold the store for a moment (it reads it offline): wait for it.
+        let deadline = tokio::time::Instant::now() + STORE_LOCK_WAIT;
+        let store = loop {
+            match SledStore::open(&home.store_dir(), options.store.clone()) {
+                Err(crate::store::StoreError::Locked { .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                }
+                other => break other.map_err(ApiError::from)?,
+            }
+        };
+        Self::start_with_store(home, Arc::new(store), options).await
     }
 
     /// Starts the node over an already opened store.
-    pub async fn start_with_store(home: &Home, store: Arc<dyn Store>, options: NodeOptions) -> Result<RunningNode, StartError> {
+    pub async fn start_with_store(
+        home: &Home,
+        store: Arc<dyn Store>,
+        options: NodeOptions,
+    ) -> Result<RunningNode, StartError> {
         let service = Arc::new(Service::open(home, store.clone(), options.clock.clone(), "daemon")?);
         // A node that has never written is still announced by its certificate and profile.
         if store.head(&service.identity().node_key).map_err(ApiError::from)?.is_none() {

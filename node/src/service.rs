@@ -17,10 +17,7 @@ pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 pub fn system_clock() -> Clock {
     Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
     })
 }
 
@@ -43,9 +40,7 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service")
-            .field("node", &self.identity.node_key.short())
-            .finish()
+        f.debug_struct("Service").field("node", &self.identity.node_key.short()).finish()
     }
 }
 
@@ -103,25 +98,15 @@ impl Service {
         match request {
             Request::Publish { bodies } => {
                 let records = self.publish(bodies)?;
-                Ok(Response::Published {
-                    records: records.iter().map(RecordBytes::from).collect(),
-                })
+                Ok(Response::Published { records: records.iter().map(RecordBytes::from).collect() })
             }
             Request::Record { id } => {
                 let id = self.resolve_id(&id)?;
-                let record = self
-                    .store
-                    .get(&id)?
-                    .ok_or_else(|| ApiError::not_found(format!("no record {id} is held")))?;
-                Ok(Response::Record {
-                    record: self.listed(&record)?,
-                })
+                let record =
+                    self.store.get(&id)?.ok_or_else(|| ApiError::not_found(format!("no record {id} is held")))?;
+                Ok(Response::Record { record: self.listed(&record)? })
             }
-            Request::Feed {
-                author,
-                from_seq,
-                limit,
-            } => {
+            Request::Feed { author, from_seq, limit } => {
                 let author = match author {
                     Some(a) => self.resolve_author(&a)?,
                     None => self.identity.node_key,
@@ -135,30 +120,16 @@ impl Service {
                     .collect::<Result<_, _>>()?;
                 Ok(Response::Records { records })
             }
-            Request::List {
-                kind,
-                service_line,
-                provider,
-                limit,
-            } => {
+            Request::List { kind, service_line, provider, limit } => {
                 let scan = match (&provider, &service_line) {
-                    (Some(p), _) => Scan::Provider {
-                        code: p,
-                        kind: Some(kind),
-                    },
-                    (None, Some(l)) => Scan::ServiceLine {
-                        code: l,
-                        kind: Some(kind),
-                    },
+                    (Some(p), _) => Scan::Provider { code: p, kind: Some(kind) },
+                    (None, Some(l)) => Scan::ServiceLine { code: l, kind: Some(kind) },
                     (None, None) => Scan::Kind(kind),
                 };
                 let mut records = Vec::new();
                 for r in self.store.scan(scan, true) {
                     let r = r?;
-                    if service_line
-                        .as_deref()
-                        .is_some_and(|l| r.body().service_line() != Some(l))
-                    {
+                    if service_line.as_deref().is_some_and(|l| r.body().service_line() != Some(l)) {
                         continue;
                     }
                     records.push(self.listed(&r)?);
@@ -168,9 +139,7 @@ impl Service {
                 }
                 Ok(Response::Records { records })
             }
-            Request::Providers => Ok(Response::Providers {
-                providers: registry::providers(self.store.as_ref())?,
-            }),
+            Request::Providers => Ok(Response::Providers { providers: registry::providers(self.store.as_ref())? }),
             Request::Status => Ok(Response::Status(Box::new(self.status()?))),
             Request::Peers | Request::Sync { .. } | Request::Shutdown => Err(ApiError::new(
                 ErrorKind::Unavailable,
@@ -182,10 +151,7 @@ impl Service {
     /// Signs `bodies` as this node's next records and stores them durably, all or nothing. The
     /// node's certificate and profile are written first if its feed is still empty.
     pub fn publish(&self, bodies: Vec<Body>) -> Result<Vec<Record>, ApiError> {
-        let mut author = self
-            .author
-            .lock()
-            .map_err(|_| ApiError::internal("author lock poisoned"))?;
+        let mut author = self.author.lock().map_err(|_| ApiError::internal("author lock poisoned"))?;
         let now = self.now();
         let today = Date::from_unix_ms(now).ok_or_else(|| ApiError::internal("the system clock is out of range"))?;
         let mut all = Vec::with_capacity(bodies.len() + 2);
@@ -196,11 +162,7 @@ impl Service {
         for (i, body) in bodies.iter().enumerate() {
             registry::check_references(self.store.as_ref(), &self.identity.org_key, body, &bodies[..i], today)
                 .map_err(|e| {
-                    if bodies.len() > 1 {
-                        ApiError::new(e.kind, format!("row {}: {}", i + 1, e.message))
-                    } else {
-                        e
-                    }
+                    if bodies.len() > 1 { ApiError::new(e.kind, format!("row {}: {}", i + 1, e.message)) } else { e }
                 })?;
         }
         all.extend(bodies);
@@ -235,9 +197,7 @@ impl Service {
         match self.store.ids_with_prefix(&t, 2)?.as_slice() {
             [id] => Ok(*id),
             [] => Err(ApiError::not_found(format!("no record id starts with `{t}`"))),
-            _ => Err(ApiError::not_found(format!(
-                "`{t}` matches several records; give more digits"
-            ))),
+            _ => Err(ApiError::not_found(format!("`{t}` matches several records; give more digits"))),
         }
     }
 
@@ -246,30 +206,18 @@ impl Service {
         if t == "me" || t == "self" {
             return Ok(self.identity.node_key);
         }
-        let matches: Vec<NodeKey> = self
-            .store
-            .heads()?
-            .into_iter()
-            .map(|(k, _)| k)
-            .filter(|k| k.to_hex().starts_with(&t))
-            .collect();
+        let matches: Vec<NodeKey> =
+            self.store.heads()?.into_iter().map(|(k, _)| k).filter(|k| k.to_hex().starts_with(&t)).collect();
         match matches.as_slice() {
             [k] if t.len() >= MIN_PREFIX => Ok(*k),
             [] => Err(ApiError::not_found(format!("no feed's node key starts with `{t}`"))),
-            [_] => Err(ApiError::invalid(format!(
-                "give at least {MIN_PREFIX} hex digits of the node key"
-            ))),
-            _ => Err(ApiError::not_found(format!(
-                "`{t}` matches several node keys; give more digits"
-            ))),
+            [_] => Err(ApiError::invalid(format!("give at least {MIN_PREFIX} hex digits of the node key"))),
+            _ => Err(ApiError::not_found(format!("`{t}` matches several node keys; give more digits"))),
         }
     }
 
     fn org_of(&self, author: &NodeKey) -> Result<Option<(OrgKey, String)>, ApiError> {
-        let mut cache = self
-            .orgs
-            .lock()
-            .map_err(|_| ApiError::internal("org cache lock poisoned"))?;
+        let mut cache = self.orgs.lock().map_err(|_| ApiError::internal("org cache lock poisoned"))?;
         if let Some(v) = cache.get(author) {
             return Ok(v.clone());
         }
@@ -287,11 +235,7 @@ impl Service {
     }
 
     pub fn status(&self) -> Result<Status, ApiError> {
-        let own_head = self
-            .author
-            .lock()
-            .map_err(|_| ApiError::internal("author lock poisoned"))?
-            .head();
+        let own_head = self.author.lock().map_err(|_| ApiError::internal("author lock poisoned"))?.head();
         let mut forks: Vec<ForkSummary> = self.store.forks()?.iter().map(ForkSummary::from).collect();
         for f in &mut forks {
             f.org = self.org_of(&f.author)?.map(|(k, _)| k);

@@ -22,11 +22,7 @@ fn cert(a: &Author) -> Body {
 fn review(n: u8) -> Body {
     Body::Review(Review {
         provider: "0DE".into(),
-        service_line: if n.is_multiple_of(2) {
-            "BI".into()
-        } else {
-            "CONTRACT".into()
-        },
+        service_line: if n.is_multiple_of(2) { "BI".into() } else { "CONTRACT".into() },
         year: FinancialYear(2024),
         quality: Some(1 + n % 5),
         timeliness: None,
@@ -46,9 +42,7 @@ fn verified(records: &[Record]) -> Vec<Verified<Record>> {
     records
         .iter()
         .map(|r| {
-            Record::decode(r.bytes().to_vec())
-                .and_then(|r| r.verify(&VerifyContext::new(FED, NOW)))
-                .expect("valid")
+            Record::decode(r.bytes().to_vec()).and_then(|r| r.verify(&VerifyContext::new(FED, NOW))).expect("valid")
         })
         .collect()
 }
@@ -72,11 +66,7 @@ fn records_survive_a_restart_and_are_indexed() {
     {
         let store = open(dir.path());
         let report = store.insert(verified(&records)).expect("insert");
-        assert!(
-            report.outcomes.iter().all(|o| *o == Outcome::Appended),
-            "{:?}",
-            report.outcomes
-        );
+        assert!(report.outcomes.iter().all(|o| *o == Outcome::Appended), "{:?}", report.outcomes);
         store.flush().expect("flush");
     }
     let store = open(dir.path());
@@ -87,31 +77,14 @@ fn records_survive_a_restart_and_are_indexed() {
     assert_eq!((head.seq, head.id), (5, records[4].id()));
     let stats = store.stats().expect("stats");
     assert_eq!((stats.records, stats.feeds, stats.pending), (5, 1, 0));
-    let reviews: Vec<_> = store
-        .scan(Scan::Kind(Kind::Review), false)
-        .collect::<Result<_, _>>()
-        .expect("scan");
+    let reviews: Vec<_> = store.scan(Scan::Kind(Kind::Review), false).collect::<Result<_, _>>().expect("scan");
     assert_eq!(reviews.len(), 4);
     let bi: Vec<_> = store
-        .scan(
-            Scan::ServiceLine {
-                code: "BI",
-                kind: Some(Kind::Review),
-            },
-            false,
-        )
+        .scan(Scan::ServiceLine { code: "BI", kind: Some(Kind::Review) }, false)
         .collect::<Result<_, _>>()
         .expect("scan");
     assert_eq!(bi.len(), 2, "reviews 0 and 2 are about BI");
-    let by_provider = store
-        .scan(
-            Scan::Provider {
-                code: "0DE",
-                kind: None,
-            },
-            true,
-        )
-        .count();
+    let by_provider = store.scan(Scan::Provider { code: "0DE", kind: None }, true).count();
     assert_eq!(by_provider, 4);
     let prefix = &records[2].id().to_hex()[..10];
     assert_eq!(store.ids_with_prefix(prefix, 5).expect("prefix"), vec![records[2].id()]);
@@ -179,12 +152,7 @@ fn a_fork_is_detected_kept_and_the_author_refused() {
     next.advance(&records);
     let more = next.sign(vec![review(10)], NOW).expect("signs");
     let report = store.insert(verified(&more)).expect("insert");
-    assert_eq!(
-        report.outcomes,
-        vec![Outcome::Refused {
-            reason: Refusal::ForkedAuthor
-        }]
-    );
+    assert_eq!(report.outcomes, vec![Outcome::Refused { reason: Refusal::ForkedAuthor }]);
     assert_eq!(store.stats().expect("stats").forks, 1);
 }
 
@@ -225,32 +193,20 @@ fn wrong_prev_is_refused() {
     let records = feed(&a, 1);
     store.insert(verified(&records[..1])).expect("cert");
     // A seq-2 record that follows a different seq 1 (signed at another time) than the one held.
-    let other_cert = Author::new(SecretKey::from_seed(&[6; 32]), FED, None)
-        .sign(vec![cert(&a)], NOW + 1)
-        .expect("signs");
+    let other_cert =
+        Author::new(SecretKey::from_seed(&[6; 32]), FED, None).sign(vec![cert(&a)], NOW + 1).expect("signs");
     let mut from_other = Author::new(SecretKey::from_seed(&[6; 32]), FED, None);
     from_other.advance(&other_cert);
     let r2 = from_other.sign(vec![review(1)], NOW).expect("signs");
     let report = store.insert(verified(&r2)).expect("insert");
-    assert_eq!(
-        report.outcomes,
-        vec![Outcome::Refused {
-            reason: Refusal::WrongPrev
-        }]
-    );
+    assert_eq!(report.outcomes, vec![Outcome::Refused { reason: Refusal::WrongPrev }]);
 }
 
 #[test]
 fn waiting_records_per_author_are_bounded() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SledStore::open(
-        dir.path(),
-        StoreConfig {
-            max_pending_per_author: 2,
-            ..StoreConfig::default()
-        },
-    )
-    .expect("opens");
+    let store = SledStore::open(dir.path(), StoreConfig { max_pending_per_author: 2, ..StoreConfig::default() })
+        .expect("opens");
     let records = feed(&author(7), 5);
     let report = store.insert(verified(&records[2..])).expect("insert"); // seq 3..=6
     assert_eq!(
@@ -258,12 +214,8 @@ fn waiting_records_per_author_are_bounded() {
         vec![
             Outcome::Held,
             Outcome::Held,
-            Outcome::Refused {
-                reason: Refusal::PendingFull
-            },
-            Outcome::Refused {
-                reason: Refusal::PendingFull
-            }
+            Outcome::Refused { reason: Refusal::PendingFull },
+            Outcome::Refused { reason: Refusal::PendingFull }
         ]
     );
 }
@@ -326,12 +278,7 @@ fn flushed_writes_survive_a_kill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let exe = std::env::current_exe().expect("test binary");
     let mut child = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "child_writes_until_killed",
-            "--nocapture",
-            "--include-ignored",
-        ])
+        .args(["--exact", "child_writes_until_killed", "--nocapture", "--include-ignored"])
         .env("CSX_TEST_STORE", dir.path())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -352,9 +299,6 @@ fn flushed_writes_survive_a_kill() {
     assert_eq!(saved.len(), 150, "the child reported 150 saves before being killed");
     let store = open(dir.path());
     for id in &saved {
-        assert!(
-            store.get(id).expect("read").is_some(),
-            "record {id} was reported saved but is gone"
-        );
+        assert!(store.get(id).expect("read").is_some(), "record {id} was reported saved but is gone");
     }
 }

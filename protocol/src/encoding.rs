@@ -15,9 +15,7 @@ pub struct Writer {
 
 impl Writer {
     pub fn with_capacity(cap: usize) -> Self {
-        Writer {
-            buf: Vec::with_capacity(cap),
-        }
+        Writer { buf: Vec::with_capacity(cap) }
     }
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
@@ -95,10 +93,7 @@ impl<'a> Reader<'a> {
     /// Fails unless every byte has been consumed.
     pub fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
         if self.remaining() != 0 {
-            return Err(DecodeError::TrailingBytes {
-                what,
-                count: self.remaining(),
-            });
+            return Err(DecodeError::TrailingBytes { what, count: self.remaining() });
         }
         Ok(())
     }
@@ -183,11 +178,7 @@ impl<'a> Fields<'a> {
                 return Err(DecodeError::ZeroTag { context });
             }
             if tag < last {
-                return Err(DecodeError::FieldOrder {
-                    context,
-                    tag,
-                    after: last,
-                });
+                return Err(DecodeError::FieldOrder { context, tag, after: last });
             }
             last = tag;
             let len = r.u16("field length")? as usize;
@@ -206,19 +197,13 @@ impl<'a> Fields<'a> {
         let mut it = self.all(tag);
         let first = it.next();
         if it.next().is_some() {
-            return Err(DecodeError::RepeatedField {
-                context: self.context,
-                field,
-            });
+            return Err(DecodeError::RepeatedField { context: self.context, field });
         }
         Ok(first)
     }
 
     pub fn req(&self, tag: u8, field: &'static str) -> Result<&'a [u8], DecodeError> {
-        self.get(tag, field)?.ok_or(DecodeError::MissingField {
-            context: self.context,
-            field,
-        })
+        self.get(tag, field)?.ok_or(DecodeError::MissingField { context: self.context, field })
     }
 
     pub fn list(&self, tag: u8) -> Vec<&'a [u8]> {
@@ -226,22 +211,14 @@ impl<'a> Fields<'a> {
     }
 
     fn fixed<const N: usize>(&self, v: &[u8], field: &'static str) -> Result<[u8; N], DecodeError> {
-        v.try_into().map_err(|_| DecodeError::FieldLength {
-            context: self.context,
-            field,
-            expected: N,
-            got: v.len(),
-        })
+        v.try_into().map_err(|_| DecodeError::FieldLength { context: self.context, field, expected: N, got: v.len() })
     }
 
     pub fn opt_array<const N: usize>(&self, tag: u8, field: &'static str) -> Result<Option<[u8; N]>, DecodeError> {
         self.get(tag, field)?.map(|v| self.fixed::<N>(v, field)).transpose()
     }
     pub fn array<const N: usize>(&self, tag: u8, field: &'static str) -> Result<[u8; N], DecodeError> {
-        self.opt_array(tag, field)?.ok_or(DecodeError::MissingField {
-            context: self.context,
-            field,
-        })
+        self.opt_array(tag, field)?.ok_or(DecodeError::MissingField { context: self.context, field })
     }
     pub fn opt_u8(&self, tag: u8, field: &'static str) -> Result<Option<u8>, DecodeError> {
         Ok(self.opt_array::<1>(tag, field)?.map(|a| a[0]))
@@ -275,34 +252,21 @@ impl<'a> Fields<'a> {
             .map(|b| match b {
                 0 => Ok(false),
                 1 => Ok(true),
-                _ => Err(DecodeError::BadBool {
-                    context: self.context,
-                    field,
-                    value: b,
-                }),
+                _ => Err(DecodeError::BadBool { context: self.context, field, value: b }),
             })
             .transpose()
     }
     pub fn bool(&self, tag: u8, field: &'static str) -> Result<bool, DecodeError> {
-        self.opt_bool(tag, field)?.ok_or(DecodeError::MissingField {
-            context: self.context,
-            field,
-        })
+        self.opt_bool(tag, field)?.ok_or(DecodeError::MissingField { context: self.context, field })
     }
     pub fn utf8(&self, v: &[u8], field: &'static str) -> Result<String, DecodeError> {
-        String::from_utf8(v.to_vec()).map_err(|_| DecodeError::BadUtf8 {
-            context: self.context,
-            field,
-        })
+        String::from_utf8(v.to_vec()).map_err(|_| DecodeError::BadUtf8 { context: self.context, field })
     }
     pub fn opt_str(&self, tag: u8, field: &'static str) -> Result<Option<String>, DecodeError> {
         self.get(tag, field)?.map(|v| self.utf8(v, field)).transpose()
     }
     pub fn str(&self, tag: u8, field: &'static str) -> Result<String, DecodeError> {
-        self.opt_str(tag, field)?.ok_or(DecodeError::MissingField {
-            context: self.context,
-            field,
-        })
+        self.opt_str(tag, field)?.ok_or(DecodeError::MissingField { context: self.context, field })
     }
     pub fn str_list(&self, tag: u8, field: &'static str) -> Result<Vec<String>, DecodeError> {
         self.all(tag).map(|v| self.utf8(v, field)).collect()
@@ -329,10 +293,7 @@ mod tests {
     #[test]
     fn out_of_order_tags_are_rejected() {
         let bytes = [2u8, 0, 1, b'x', 1, 0, 1, b'y'];
-        assert!(matches!(
-            Fields::parse("t", &bytes),
-            Err(DecodeError::FieldOrder { tag: 1, after: 2, .. })
-        ));
+        assert!(matches!(Fields::parse("t", &bytes), Err(DecodeError::FieldOrder { tag: 1, after: 2, .. })));
     }
 
     #[test]
@@ -347,14 +308,7 @@ mod tests {
     fn wrong_fixed_length_is_rejected() {
         let bytes = [1u8, 0, 3, 0, 0, 1];
         let f = Fields::parse("t", &bytes).expect("well formed");
-        assert!(matches!(
-            f.u64(1, "n"),
-            Err(DecodeError::FieldLength {
-                expected: 8,
-                got: 3,
-                ..
-            })
-        ));
+        assert!(matches!(f.u64(1, "n"), Err(DecodeError::FieldLength { expected: 8, got: 3, .. })));
     }
 
     #[test]

@@ -20,26 +20,13 @@ pub enum DecodeError {
     #[error("{context}: required field `{field}` is missing")]
     MissingField { context: &'static str, field: &'static str },
     #[error("{context}: field `{field}` must be {expected} bytes, found {got}")]
-    FieldLength {
-        context: &'static str,
-        field: &'static str,
-        expected: usize,
-        got: usize,
-    },
+    FieldLength { context: &'static str, field: &'static str, expected: usize, got: usize },
     #[error("{context}: field `{field}` is a boolean and must be 0 or 1, found {value}")]
-    BadBool {
-        context: &'static str,
-        field: &'static str,
-        value: u8,
-    },
+    BadBool { context: &'static str, field: &'static str, value: u8 },
     #[error("{context}: field `{field}` is not valid UTF-8")]
     BadUtf8 { context: &'static str, field: &'static str },
     #[error("{context}: field `{field}` has unknown code {code}")]
-    UnknownCode {
-        context: &'static str,
-        field: &'static str,
-        code: u8,
-    },
+    UnknownCode { context: &'static str, field: &'static str, code: u8 },
     #[error("{context}: field `{field}` is not a date between 2000-01-01 and 2100-12-31")]
     BadDate { context: &'static str, field: &'static str },
     #[error("record declares a body of {declared} bytes but {actual} remain")]
@@ -57,11 +44,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(context: &'static str, field: &'static str, rule: impl Into<String>) -> Self {
-        FieldError {
-            context,
-            field,
-            rule: rule.into(),
-        }
+        FieldError { context, field, rule: rule.into() }
     }
 }
 
@@ -93,11 +76,7 @@ pub enum RecordError {
     #[error("record belongs to federation {got}, not this federation {expected}")]
     WrongFederation { expected: String, got: String },
     #[error("record created_at {created_at} is {ahead_ms} ms ahead of this node's clock (limit {limit_ms} ms)")]
-    FromTheFuture {
-        created_at: u64,
-        ahead_ms: u64,
-        limit_ms: u64,
-    },
+    FromTheFuture { created_at: u64, ahead_ms: u64, limit_ms: u64 },
     #[error("record {id}: signature does not verify")]
     BadSignature { id: String },
     #[error("record author key is not a valid ed25519 public key")]

@@ -67,10 +67,7 @@ mod tests {
     fn next_record_must_name_the_head() {
         let head = Some(Head { seq: 1, id: id(1) });
         assert_eq!(place(head, None, 2, Some(id(1)), id(2)), Placement::Append);
-        assert_eq!(
-            place(head, None, 2, Some(id(9)), id(2)),
-            Placement::WrongPrev { expected: id(1) }
-        );
+        assert_eq!(place(head, None, 2, Some(id(9)), id(2)), Placement::WrongPrev { expected: id(1) });
     }
 
     #[test]
@@ -84,9 +81,6 @@ mod tests {
     fn same_seq_is_duplicate_or_fork() {
         let head = Some(Head { seq: 3, id: id(3) });
         assert_eq!(place(head, Some(id(2)), 2, Some(id(1)), id(2)), Placement::Duplicate);
-        assert_eq!(
-            place(head, Some(id(2)), 2, Some(id(1)), id(7)),
-            Placement::Fork { existing: id(2) }
-        );
+        assert_eq!(place(head, Some(id(2)), 2, Some(id(1)), id(7)), Placement::Fork { existing: id(2) });
     }
 }

@@ -151,9 +151,7 @@ impl Genesis {
                         .into());
                 }
                 if a.ods_code == b.ods_code {
-                    return Err(at(c, "founders")
-                        .err(format!("ODS code {} is listed twice", a.ods_code))
-                        .into());
+                    return Err(at(c, "founders").err(format!("ODS code {} is listed twice", a.ods_code)).into());
                 }
             }
         }
@@ -168,10 +166,7 @@ impl Genesis {
         if let Some(stated) = self.federation_id
             && stated != actual
         {
-            return Err(GenesisError::IdMismatch {
-                stated: stated.to_hex(),
-                actual: actual.to_hex(),
-            });
+            return Err(GenesisError::IdMismatch { stated: stated.to_hex(), actual: actual.to_hex() });
         }
         Ok(())
     }
@@ -218,11 +213,6 @@ mod tests {
         let mut f = founders();
         f.push(f[0].clone());
         let g = Genesis::new("Test", 1, f);
-        assert!(
-            g.validate()
-                .expect_err("duplicate")
-                .to_string()
-                .contains("listed twice")
-        );
+        assert!(g.validate().expect_err("duplicate").to_string().contains("listed twice"));
     }
 }

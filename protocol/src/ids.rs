@@ -117,10 +117,7 @@ mod tests {
     #[test]
     fn bad_hex_names_what_was_expected() {
         let err = "xyz".parse::<NodeKey>().expect_err("not hex");
-        assert_eq!(
-            err.to_string(),
-            "`xyz` is not a node key: expected 64 hexadecimal digits"
-        );
+        assert_eq!(err.to_string(), "`xyz` is not a node key: expected 64 hexadecimal digits");
     }
 
     #[test]

@@ -42,9 +42,7 @@ impl SecretKey {
     }
 
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        SecretKey {
-            key: SigningKey::from_bytes(seed),
-        }
+        SecretKey { key: SigningKey::from_bytes(seed) }
     }
 
     /// The 32-byte seed. Handle with care: this is the secret.
@@ -113,9 +111,7 @@ impl PublicKey {
 
 /// Verifies `signature` by the key with these bytes over `domain ‖ 0x00 ‖ message`.
 pub fn verify(key: &[u8; 32], domain: &[u8], message: &[u8], signature: &[u8; 64]) -> bool {
-    PublicKey::from_bytes(key)
-        .map(|k| k.verify(domain, message, signature))
-        .unwrap_or(false)
+    PublicKey::from_bytes(key).map(|k| k.verify(domain, message, signature)).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -127,14 +123,8 @@ mod tests {
         let k = SecretKey::from_seed(&[7; 32]);
         let sig = k.sign(DOMAIN_RECORD, b"hello");
         assert!(verify(&k.public_bytes(), DOMAIN_RECORD, b"hello", &sig));
-        assert!(
-            !verify(&k.public_bytes(), DOMAIN_NODE_CERT, b"hello", &sig),
-            "other domain must fail"
-        );
-        assert!(
-            !verify(&k.public_bytes(), DOMAIN_RECORD, b"hellp", &sig),
-            "other message must fail"
-        );
+        assert!(!verify(&k.public_bytes(), DOMAIN_NODE_CERT, b"hello", &sig), "other domain must fail");
+        assert!(!verify(&k.public_bytes(), DOMAIN_RECORD, b"hellp", &sig), "other message must fail");
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub mod genesis;
 pub mod ids;
 pub mod keys;
 pub mod record;
-pub mod sync;
 pub mod refdata;
+pub mod sync;
 pub mod types;
 pub mod validate;
 #[doc(hidden)]

@@ -53,10 +53,7 @@ impl Header {
     /// Cheap: used to route records (author, seq) before full decoding.
     pub fn parse(bytes: &[u8]) -> Result<Header, RecordError> {
         if bytes.len() > MAX_RECORD_BYTES {
-            return Err(RecordError::TooLarge {
-                size: bytes.len(),
-                max: MAX_RECORD_BYTES,
-            });
+            return Err(RecordError::TooLarge { size: bytes.len(), max: MAX_RECORD_BYTES });
         }
         let mut r = Reader::new(bytes);
         if r.array::<4>("magic")? != MAGIC {
@@ -75,38 +72,20 @@ impl Header {
         let body_len = r.u32("body_len")?;
         let actual = r.remaining().saturating_sub(SIGNATURE_LEN);
         if r.remaining() < SIGNATURE_LEN || body_len as usize != actual {
-            return Err(crate::error::DecodeError::BodyLength {
-                declared: body_len,
-                actual,
-            }
-            .into());
+            return Err(crate::error::DecodeError::BodyLength { declared: body_len, actual }.into());
         }
         let prev = match (seq, prev.is_zero()) {
             (0, _) => return Err(RecordError::SeqZero),
             (1, true) => None,
             (1, false) => {
-                return Err(RecordError::BadPrev {
-                    seq,
-                    rule: "have an all-zero prev (it is the first)",
-                });
+                return Err(RecordError::BadPrev { seq, rule: "have an all-zero prev (it is the first)" });
             }
             (_, true) => {
-                return Err(RecordError::BadPrev {
-                    seq,
-                    rule: "name its predecessor in prev",
-                });
+                return Err(RecordError::BadPrev { seq, rule: "name its predecessor in prev" });
             }
             (_, false) => Some(prev),
         };
-        Ok(Header {
-            version,
-            kind,
-            federation,
-            author,
-            seq,
-            prev,
-            created_at,
-        })
+        Ok(Header { version, kind, federation, author, seq, prev, created_at })
     }
 
     fn write(&self, w: &mut Writer, body_len: u32) {
@@ -188,19 +167,15 @@ impl Record {
             Ok(body) => body,
             // A newer author may write fields or values this version cannot read: keep the
             // record (it is signed and chained) but treat its body as unknown.
-            Err(_) if header.version > PROTOCOL_VERSION => Body::Unknown {
-                code: header.kind,
-                bytes: body_bytes.to_vec(),
-            },
+            Err(_) if header.version > PROTOCOL_VERSION => {
+                Body::Unknown { code: header.kind, bytes: body_bytes.to_vec() }
+            }
             Err(RecordBodyError::Decode(e)) => return Err(e.into()),
             Err(RecordBodyError::Field(e)) => return Err(e.into()),
         };
         let is_cert = header.kind == Kind::NodeCert.code() as u16;
         if is_cert != (header.seq == 1) {
-            return Err(RecordError::CertPlacement {
-                kind: header.kind,
-                seq: header.seq,
-            });
+            return Err(RecordError::CertPlacement { kind: header.kind, seq: header.seq });
         }
         if let Body::NodeCert(cert) = &body {
             if cert.node_key != header.author {
@@ -211,18 +186,10 @@ impl Record {
             }
         } else if is_cert {
             // Record 1 must carry a certificate this version can read.
-            return Err(RecordError::CertPlacement {
-                kind: header.kind,
-                seq: header.seq,
-            });
+            return Err(RecordError::CertPlacement { kind: header.kind, seq: header.seq });
         }
         let id = record_id(&bytes);
-        Ok(Record {
-            bytes,
-            header,
-            body,
-            id,
-        })
+        Ok(Record { bytes, header, body, id })
     }
 
     /// Checks the record belongs to this federation, is not from the future, and that its
@@ -340,11 +307,7 @@ pub struct VerifyContext {
 
 impl VerifyContext {
     pub fn new(federation: FederationId, now_ms: u64) -> Self {
-        VerifyContext {
-            federation,
-            now_ms,
-            max_clock_skew_ms: DEFAULT_MAX_CLOCK_SKEW_MS,
-        }
+        VerifyContext { federation, now_ms, max_clock_skew_ms: DEFAULT_MAX_CLOCK_SKEW_MS }
     }
 }
 

@@ -34,26 +34,14 @@ pub const SERVICE_LINES: &[ServiceLine] = &[
         name: "Service redesign and transformation",
         scope: "pathway redesign, transformation programmes",
     },
-    ServiceLine {
-        code: "HNA",
-        name: "Health needs assessment",
-        scope: "population health analysis, needs assessment",
-    },
-    ServiceLine {
-        code: "MEDS",
-        name: "Medicines optimisation",
-        scope: "medicines management, prescribing support",
-    },
+    ServiceLine { code: "HNA", name: "Health needs assessment", scope: "population health analysis, needs assessment" },
+    ServiceLine { code: "MEDS", name: "Medicines optimisation", scope: "medicines management, prescribing support" },
     ServiceLine {
         code: "CHC",
         name: "Continuing healthcare",
         scope: "NHS continuing healthcare assessments and case management",
     },
-    ServiceLine {
-        code: "IFR",
-        name: "Individual funding requests",
-        scope: "IFR panels and case handling",
-    },
+    ServiceLine { code: "IFR", name: "Individual funding requests", scope: "IFR panels and case handling" },
     ServiceLine {
         code: "COMMS",
         name: "Communications and engagement",
@@ -69,16 +57,8 @@ pub const SERVICE_LINES: &[ServiceLine] = &[
         name: "HR and organisational development",
         scope: "HR, payroll, organisational development",
     },
-    ServiceLine {
-        code: "IT",
-        name: "IT and GP IT",
-        scope: "corporate IT, GP IT",
-    },
-    ServiceLine {
-        code: "CORP",
-        name: "Corporate governance",
-        scope: "governance, legal, information governance",
-    },
+    ServiceLine { code: "IT", name: "IT and GP IT", scope: "corporate IT, GP IT" },
+    ServiceLine { code: "CORP", name: "Corporate governance", scope: "governance, legal, information governance" },
 ];
 
 pub fn service_line(code: &str) -> Option<&'static ServiceLine> {
@@ -102,48 +82,20 @@ pub struct BuiltinProvider {
 
 /// Commissioning Support Units past and present, by ODS code.
 pub const PROVIDERS: &[BuiltinProvider] = &[
-    csu(
-        "0AD",
-        "NHS Central Midlands CSU",
-        "merged with Staffs & Lancs -> Midlands and Lancashire (2014)",
-    ),
+    csu("0AD", "NHS Central Midlands CSU", "merged with Staffs & Lancs -> Midlands and Lancashire (2014)"),
     csu("0AE", "NHS Central Southern CSU", "merged into SCW (2015)"),
-    csu(
-        "0AJ",
-        "NHS Greater Manchester CSU",
-        "part of North West CSU; not on LPF Lot 1 (2015)",
-    ),
-    csu(
-        "0AM",
-        "NHS Kent and Medway CSU",
-        "partnered SE; merged into South East CSU",
-    ),
+    csu("0AJ", "NHS Greater Manchester CSU", "part of North West CSU; not on LPF Lot 1 (2015)"),
+    csu("0AM", "NHS Kent and Medway CSU", "partnered SE; merged into South East CSU"),
     csu("0AP", "NHS Anglia CSU", "2013-era"),
     csu("0AQ", "NHS North and East London CSU", "-> NEL CSU"),
-    csu(
-        "0AR",
-        "NHS North of England CSU (NECS)",
-        "LPF 2015 all lots; later among the last CSUs (4 remained c.2024)",
-    ),
-    csu(
-        "0AT",
-        "NHS North West London CSU",
-        "lost ~3/4 of business 2014; merged South East",
-    ),
+    csu("0AR", "NHS North of England CSU (NECS)", "LPF 2015 all lots; later among the last CSUs (4 remained c.2024)"),
+    csu("0AT", "NHS North West London CSU", "lost ~3/4 of business 2014; merged South East"),
     csu("0AX", "NHS South London CSU", "merged into South East CSU"),
     csu("0CC", "NHS Surrey and Sussex CSU", "2013-era"),
     csu("0CE", "NHS Cheshire and Merseyside CSU", "part of North West CSU"),
-    csu(
-        "0CF",
-        "NHS West and South Yorkshire and Bassetlaw CSU",
-        "Y&H; not on LPF Lot 1",
-    ),
+    csu("0CF", "NHS West and South Yorkshire and Bassetlaw CSU", "Y&H; not on LPF Lot 1"),
     csu("0CG", "NHS Central Eastern CSU", "closed Oct 2014"),
-    csu(
-        "0CH",
-        "NHS Staffordshire and Lancashire CSU",
-        "-> Midlands and Lancashire",
-    ),
+    csu("0CH", "NHS Staffordshire and Lancashire CSU", "-> Midlands and Lancashire"),
     csu(
         "0CX",
         "NHS Midlands and Lancashire CSU (MLCSU)",
@@ -154,16 +106,8 @@ pub const PROVIDERS: &[BuiltinProvider] = &[
         "NHS Arden and Greater East Midlands CSU (AGEM)",
         "LPF 2015 all lots; later among the last CSUs (4 remained c.2024)",
     ),
-    csu(
-        "0DF",
-        "NHS South, Central and West CSU (SCW)",
-        "formed 2014/15; LPF 2015; later among the last CSUs",
-    ),
-    csu(
-        "0DJ",
-        "NHS NEL CSU",
-        "NEL + South East merged Apr 2017; later among the last CSUs",
-    ),
+    csu("0DF", "NHS South, Central and West CSU (SCW)", "formed 2014/15; LPF 2015; later among the last CSUs"),
+    csu("0DJ", "NHS NEL CSU", "NEL + South East merged Apr 2017; later among the last CSUs"),
     BuiltinProvider {
         code: "0DG",
         name: "Optum Health Solutions (UK) Ltd",
@@ -173,12 +117,7 @@ pub const PROVIDERS: &[BuiltinProvider] = &[
 ];
 
 const fn csu(code: &'static str, name: &'static str, note: &'static str) -> BuiltinProvider {
-    BuiltinProvider {
-        code,
-        name,
-        kind: ProviderKind::Csu,
-        note,
-    }
+    BuiltinProvider { code, name, kind: ProviderKind::Csu, note }
 }
 
 pub fn builtin_provider(code: &str) -> Option<&'static BuiltinProvider> {
@@ -193,9 +132,7 @@ mod tests {
     #[test]
     fn builtin_codes_pass_the_protocol_rules() {
         for s in SERVICE_LINES {
-            at("t", "service_line")
-                .service_line(s.code)
-                .expect("valid service-line code");
+            at("t", "service_line").service_line(s.code).expect("valid service-line code");
         }
         for p in PROVIDERS {
             at("t", "provider").provider_code(p.code).expect("valid provider code");

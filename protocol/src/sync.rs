@@ -78,7 +78,12 @@ pub struct HeadsIndex {
 
 impl Default for HeadsIndex {
     fn default() -> Self {
-        HeadsIndex { heads: BTreeMap::new(), buckets: vec![[0; BUCKET_DIGEST_LEN]; BUCKETS], dirty: vec![false; BUCKETS], root: None }
+        HeadsIndex {
+            heads: BTreeMap::new(),
+            buckets: vec![[0; BUCKET_DIGEST_LEN]; BUCKETS],
+            dirty: vec![false; BUCKETS],
+            root: None,
+        }
     }
 }
 
@@ -177,12 +182,21 @@ pub enum SyncRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncResponse {
     InSync,
-    Differs { buckets: Vec<BucketDigest> },
-    Heads { heads: Vec<(NodeKey, Head)> },
+    Differs {
+        buckets: Vec<BucketDigest>,
+    },
+    Heads {
+        heads: Vec<(NodeKey, Head)>,
+    },
     /// Contiguous records of the requested feed, from the requested seq.
-    Records { records: Vec<Vec<u8>> },
+    Records {
+        records: Vec<Vec<u8>>,
+    },
     /// The request was refused.
-    Refused { code: RefusalCode, message: String },
+    Refused {
+        code: RefusalCode,
+        message: String,
+    },
 }
 
 crate::types::coded_enum!(
@@ -232,11 +246,18 @@ impl SyncRequest {
     pub fn decode(bytes: &[u8]) -> Result<SyncRequest, DecodeError> {
         let mut r = Reader::new(bytes);
         let req = match r.u8("sync request type")? {
-            T_SUMMARY => SyncRequest::Summary { federation: FederationId(r.array("federation")?), root: r.array("root")? },
+            T_SUMMARY => {
+                SyncRequest::Summary { federation: FederationId(r.array("federation")?), root: r.array("root")? }
+            }
             T_HEADS => {
                 let n = r.u16("bucket count")? as usize;
                 if n > BUCKETS {
-                    return Err(DecodeError::FieldLength { context: "sync", field: "buckets", expected: BUCKETS, got: n });
+                    return Err(DecodeError::FieldLength {
+                        context: "sync",
+                        field: "buckets",
+                        expected: BUCKETS,
+                        got: n,
+                    });
                 }
                 SyncRequest::Heads { buckets: r.take(n, "buckets")?.to_vec() }
             }
@@ -300,7 +321,12 @@ impl SyncResponse {
             R_DIFFERS => {
                 let n = r.u16("bucket count")? as usize;
                 if n != BUCKETS {
-                    return Err(DecodeError::FieldLength { context: "sync", field: "buckets", expected: BUCKETS, got: n });
+                    return Err(DecodeError::FieldLength {
+                        context: "sync",
+                        field: "buckets",
+                        expected: BUCKETS,
+                        got: n,
+                    });
                 }
                 let buckets = (0..n).map(|_| r.array("bucket digest")).collect::<Result<_, _>>()?;
                 SyncResponse::Differs { buckets }
@@ -308,7 +334,12 @@ impl SyncResponse {
             R_HEADS => {
                 let n = r.u32("head count")? as usize;
                 if n > MAX_HEADS || n * 72 > r.remaining() {
-                    return Err(DecodeError::FieldLength { context: "sync", field: "heads", expected: r.remaining() / 72, got: n });
+                    return Err(DecodeError::FieldLength {
+                        context: "sync",
+                        field: "heads",
+                        expected: r.remaining() / 72,
+                        got: n,
+                    });
                 }
                 let heads = (0..n)
                     .map(|_| {
@@ -320,13 +351,23 @@ impl SyncResponse {
             R_RECORDS => {
                 let n = r.u32("record count")? as usize;
                 if n * 4 > r.remaining() {
-                    return Err(DecodeError::FieldLength { context: "sync", field: "records", expected: r.remaining() / 4, got: n });
+                    return Err(DecodeError::FieldLength {
+                        context: "sync",
+                        field: "records",
+                        expected: r.remaining() / 4,
+                        got: n,
+                    });
                 }
                 let mut records = Vec::with_capacity(n);
                 for _ in 0..n {
                     let len = r.u32("record length")? as usize;
                     if len > MAX_RECORD_BYTES {
-                        return Err(DecodeError::FieldLength { context: "sync", field: "record", expected: MAX_RECORD_BYTES, got: len });
+                        return Err(DecodeError::FieldLength {
+                            context: "sync",
+                            field: "record",
+                            expected: MAX_RECORD_BYTES,
+                            got: len,
+                        });
                     }
                     records.push(r.take(len, "record")?.to_vec());
                 }
@@ -334,7 +375,11 @@ impl SyncResponse {
             }
             R_REFUSED => {
                 let c = r.u8("refusal code")?;
-                let code = RefusalCode::from_code(c).ok_or(DecodeError::UnknownCode { context: "sync", field: "refusal", code: c })?;
+                let code = RefusalCode::from_code(c).ok_or(DecodeError::UnknownCode {
+                    context: "sync",
+                    field: "refusal",
+                    code: c,
+                })?;
                 let n = r.u16("message length")? as usize;
                 let message = String::from_utf8_lossy(r.take(n, "message")?).into_owned();
                 SyncResponse::Refused { code, message }
@@ -494,7 +539,12 @@ impl SyncSession {
     }
 
     /// Feeds the response to request `tag`. An error means the peer broke the protocol.
-    pub fn on_response(&mut self, tag: u64, response: SyncResponse, local: &mut HeadsIndex) -> Result<Vec<SyncAction>, SyncViolation> {
+    pub fn on_response(
+        &mut self,
+        tag: u64,
+        response: SyncResponse,
+        local: &mut HeadsIndex,
+    ) -> Result<Vec<SyncAction>, SyncViolation> {
         let Some(asked) = self.outstanding.remove(&tag) else { return Ok(vec![]) };
         let name = |r: &SyncResponse| match r {
             SyncResponse::InSync => "in-sync",
@@ -522,7 +572,9 @@ impl SyncSession {
                     self.end = Some(SyncEnd::InSync);
                     return Ok(actions);
                 }
-                actions.push(self.send(Asked::Heads { buckets: differing.clone() }, SyncRequest::Heads { buckets: differing }));
+                actions.push(
+                    self.send(Asked::Heads { buckets: differing.clone() }, SyncRequest::Heads { buckets: differing }),
+                );
                 return Ok(actions);
             }
             (Asked::Heads { buckets }, SyncResponse::Heads { heads }) => {
@@ -542,7 +594,9 @@ impl SyncSession {
                         Some(m) if head.seq > m.seq => self.wanted.push_back((author, m.seq + 1, head.seq)),
                         None => self.wanted.push_back((author, 1, head.seq)),
                         // Same seq, another record: fetch it, which proves a fork.
-                        Some(m) if head.seq == m.seq && head.id != m.id => self.wanted.push_back((author, m.seq, m.seq)),
+                        Some(m) if head.seq == m.seq && head.id != m.id => {
+                            self.wanted.push_back((author, m.seq, m.seq))
+                        }
                         _ => {}
                     }
                 }
@@ -608,7 +662,8 @@ impl SyncSession {
                 skipped.push_back((author, last + 1, to));
             }
             self.busy.insert(author, ());
-            let request = SyncRequest::Fetch { author, from_seq: from, to_seq: last, max_bytes: self.limits.page_bytes };
+            let request =
+                SyncRequest::Fetch { author, from_seq: from, to_seq: last, max_bytes: self.limits.page_bytes };
             out.push(self.send(Asked::Fetch { author, from_seq: from, to_seq: last }, request));
         }
         // Keep order: what was skipped goes back in front.
@@ -631,7 +686,10 @@ pub fn respond(
     match request {
         SyncRequest::Summary { federation: theirs, root } => {
             if theirs != federation {
-                return SyncResponse::Refused { code: RefusalCode::WrongFederation, message: format!("this is federation {}", federation.short()) };
+                return SyncResponse::Refused {
+                    code: RefusalCode::WrongFederation,
+                    message: format!("this is federation {}", federation.short()),
+                };
             }
             if *root == local.root() {
                 SyncResponse::InSync
@@ -642,7 +700,10 @@ pub fn respond(
         SyncRequest::Heads { buckets } => SyncResponse::Heads { heads: local.heads_in(buckets) },
         SyncRequest::Fetch { author, from_seq, to_seq, max_bytes } => {
             if from_seq > to_seq || *from_seq == 0 {
-                return SyncResponse::Refused { code: RefusalCode::BadRequest, message: "empty or invalid seq range".into() };
+                return SyncResponse::Refused {
+                    code: RefusalCode::BadRequest,
+                    message: "empty or invalid seq range".into(),
+                };
             }
             let held = local.get(author).map_or(0, |h| h.seq);
             if *from_seq > held {
@@ -808,7 +869,9 @@ mod tests {
         let SyncAction::Send { tag, request } = &actions[0] else { panic!("expected a heads request") };
         let heads = b.respond(request);
         let actions = s.on_response(*tag, heads, &mut a.heads).expect("fine");
-        let SyncAction::Send { tag, request: SyncRequest::Fetch { author, .. } } = &actions[0] else { panic!("expected a fetch") };
+        let SyncAction::Send { tag, request: SyncRequest::Fetch { author, .. } } = &actions[0] else {
+            panic!("expected a fetch")
+        };
         let other = b.feeds.keys().find(|k| *k != author).copied().expect("another author");
         let wrong = SyncResponse::Records { records: b.feeds[&other].clone() };
         assert!(matches!(s.on_response(*tag, wrong, &mut a.heads), Err(SyncViolation::RecordNotAsked(_))));
@@ -819,10 +882,14 @@ mod tests {
         let mut a = Side::new();
         let (mut s, _) = SyncSession::start(FED, SyncLimits::default(), &mut a.heads);
         let mut theirs = HeadsIndex::from_heads([(key(9, 9), head(1))]);
-        let actions = s.on_response(0, SyncResponse::Differs { buckets: theirs.buckets().to_vec() }, &mut a.heads).expect("fine");
+        let actions =
+            s.on_response(0, SyncResponse::Differs { buckets: theirs.buckets().to_vec() }, &mut a.heads).expect("fine");
         let SyncAction::Send { tag, .. } = &actions[0] else { panic!("expected heads request") };
         let sneaky = SyncResponse::Heads { heads: vec![(key(9, 9), head(1)), (key(77, 1), head(5))] };
-        assert!(matches!(s.on_response(*tag, sneaky, &mut a.heads), Err(SyncViolation::HeadNotAsked { bucket: 77, .. })));
+        assert!(matches!(
+            s.on_response(*tag, sneaky, &mut a.heads),
+            Err(SyncViolation::HeadNotAsked { bucket: 77, .. })
+        ));
     }
 
     #[test]

@@ -87,8 +87,7 @@ impl Check {
     /// A provider code: an ODS code where it has one, or 2–16 of upper-case letters, digits and `-`.
     pub fn provider_code(self, s: &str) -> Result<(), FieldError> {
         let ok = (2..=16).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-');
         if !ok {
@@ -104,8 +103,7 @@ impl Check {
     pub fn service_line(self, s: &str) -> Result<(), FieldError> {
         let ok = (2..=16).contains(&s.len())
             && s.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
-            && s.bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
         if !ok {
             return Err(self.err(format!(
                 "`{}` is not a service-line code: 2 to 16 upper-case letters, digits and _, e.g. BI",
@@ -149,10 +147,7 @@ impl Check {
             return Err(self.err("must be more than £0"));
         }
         if v > MAX_PENCE {
-            return Err(self.err(format!(
-                "{} is more than the limit of £1,000,000,000",
-                pounds(v as i128)
-            )));
+            return Err(self.err(format!("{} is more than the limit of £1,000,000,000", pounds(v as i128))));
         }
         Ok(())
     }
@@ -201,10 +196,7 @@ mod tests {
         let c = at("review", "comment");
         assert!(c.text("fine\nmultiline", 100).is_ok());
         let e = c.line("two\nlines", 100).expect_err("newline in a line");
-        assert_eq!(
-            e.to_string(),
-            "review.comment: must be a single line without control characters"
-        );
+        assert_eq!(e.to_string(), "review.comment: must be a single line without control characters");
         assert!(c.text("  ", 100).is_err());
         assert!(c.text("\u{1b}[2J", 100).is_err(), "terminal escapes are refused");
         assert!(c.text(&"x".repeat(101), 100).is_err());

@@ -20,23 +20,13 @@ pub fn vectors() -> Vec<(&'static str, String)> {
     let genesis = Genesis::new(
         "csx test vector federation",
         1_700_000_000_000,
-        vec![Founder {
-            org_key: org.org_key(),
-            ods_code: "02A".into(),
-            name: "NHS Test Vector CCG".into(),
-        }],
+        vec![Founder { org_key: org.org_key(), ods_code: "02A".into(), name: "NHS Test Vector CCG".into() }],
     );
     let federation = genesis.id();
     let cert = NodeCert::issue(&org, node.node_key(), "02A", 1_900_000_000_000).expect("valid vector cert");
     let r1 = Record::sign(
         &node,
-        Draft {
-            federation,
-            seq: 1,
-            prev: None,
-            created_at: 1_700_000_000_000,
-            body: Body::NodeCert(cert.clone()),
-        },
+        Draft { federation, seq: 1, prev: None, created_at: 1_700_000_000_000, body: Body::NodeCert(cert.clone()) },
     )
     .expect("vector record 1 signs");
     let review = Review {
@@ -57,13 +47,7 @@ pub fn vectors() -> Vec<(&'static str, String)> {
     };
     let r2 = Record::sign(
         &node,
-        Draft {
-            federation,
-            seq: 2,
-            prev: Some(r1.id()),
-            created_at: 1_700_000_060_000,
-            body: Body::Review(review),
-        },
+        Draft { federation, seq: 2, prev: Some(r1.id()), created_at: 1_700_000_060_000, body: Body::Review(review) },
     )
     .expect("vector record 2 signs");
     vec![
@@ -75,12 +59,7 @@ pub fn vectors() -> Vec<(&'static str, String)> {
         ("federation_id", federation.to_hex()),
         (
             "cert_signing_bytes",
-            hex::encode(NodeCert::signing_bytes(
-                &cert.node_key,
-                &cert.org_key,
-                "02A",
-                cert.expires_at,
-            )),
+            hex::encode(NodeCert::signing_bytes(&cert.node_key, &cert.org_key, "02A", cert.expires_at)),
         ),
         ("cert_org_signature", hex::encode(cert.org_signature)),
         ("record1", hex::encode(r1.bytes())),

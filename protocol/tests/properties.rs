@@ -14,13 +14,7 @@ fn ctx() -> VerifyContext {
 
 fn signed(body: Body, seq: u64) -> Record {
     let prev = (seq > 1).then_some(RecordId([9; 32]));
-    let draft = Draft {
-        federation: FEDERATION,
-        seq,
-        prev,
-        created_at: NOW - 1000,
-        body,
-    };
+    let draft = Draft { federation: FEDERATION, seq, prev, created_at: NOW - 1000, body };
     Record::sign(&node_key(), draft).expect("a valid body signs")
 }
 
@@ -103,9 +97,7 @@ proptest! {
 fn every_bit_of_a_certificate_and_a_review_is_covered() {
     assert_every_bit_flip_fails(&cert_record());
     let review = proptest::strategy::ValueTree::current(
-        &review()
-            .new_tree(&mut proptest::test_runner::TestRunner::deterministic())
-            .expect("a tree"),
+        &review().new_tree(&mut proptest::test_runner::TestRunner::deterministic()).expect("a tree"),
     );
     assert_every_bit_flip_fails(&signed(review, 2));
 }
@@ -114,9 +106,7 @@ fn every_bit_of_a_certificate_and_a_review_is_covered() {
 fn a_record_from_another_federation_is_refused() {
     let record = cert_record();
     let other = VerifyContext::new(csx_protocol::FederationId([1; 32]), NOW);
-    let err = Record::decode(record.into_bytes())
-        .and_then(|r| r.verify(&other))
-        .expect_err("wrong federation");
+    let err = Record::decode(record.into_bytes()).and_then(|r| r.verify(&other)).expect_err("wrong federation");
     assert_eq!(err.reason(), "wrong_federation");
 }
 
@@ -124,42 +114,20 @@ fn a_record_from_another_federation_is_refused() {
 fn a_record_from_the_future_is_refused() {
     let record = cert_record();
     let early = VerifyContext::new(FEDERATION, NOW - 1000 - 11 * 60 * 1000);
-    let err = Record::decode(record.into_bytes())
-        .and_then(|r| r.verify(&early))
-        .expect_err("too far ahead");
+    let err = Record::decode(record.into_bytes()).and_then(|r| r.verify(&early)).expect_err("too far ahead");
     assert_eq!(err.reason(), "from_the_future");
 }
 
 #[test]
 fn record_one_must_be_a_certificate_and_only_record_one() {
     let review = proptest::strategy::ValueTree::current(
-        &review()
-            .new_tree(&mut proptest::test_runner::TestRunner::deterministic())
-            .expect("a tree"),
+        &review().new_tree(&mut proptest::test_runner::TestRunner::deterministic()).expect("a tree"),
     );
-    let draft = Draft {
-        federation: FEDERATION,
-        seq: 1,
-        prev: None,
-        created_at: NOW,
-        body: review,
-    };
-    assert!(matches!(
-        Record::sign(&node_key(), draft),
-        Err(RecordError::CertPlacement { .. })
-    ));
+    let draft = Draft { federation: FEDERATION, seq: 1, prev: None, created_at: NOW, body: review };
+    assert!(matches!(Record::sign(&node_key(), draft), Err(RecordError::CertPlacement { .. })));
     let cert = cert_record().body().clone();
-    let draft = Draft {
-        federation: FEDERATION,
-        seq: 2,
-        prev: Some(RecordId([1; 32])),
-        created_at: NOW,
-        body: cert,
-    };
-    assert!(matches!(
-        Record::sign(&node_key(), draft),
-        Err(RecordError::CertPlacement { .. })
-    ));
+    let draft = Draft { federation: FEDERATION, seq: 2, prev: Some(RecordId([1; 32])), created_at: NOW, body: cert };
+    assert!(matches!(Record::sign(&node_key(), draft), Err(RecordError::CertPlacement { .. })));
 }
 
 #[test]
@@ -167,17 +135,8 @@ fn a_certificate_for_another_node_is_refused() {
     let org = SecretKey::from_seed(&[0x41; 32]);
     let other = SecretKey::from_seed(&[0x43; 32]);
     let cert = NodeCert::issue(&org, other.node_key(), "02A", NOW).expect("valid cert");
-    let draft = Draft {
-        federation: FEDERATION,
-        seq: 1,
-        prev: None,
-        created_at: NOW,
-        body: Body::NodeCert(cert),
-    };
-    assert!(matches!(
-        Record::sign(&node_key(), draft),
-        Err(RecordError::CertNotForAuthor { .. })
-    ));
+    let draft = Draft { federation: FEDERATION, seq: 1, prev: None, created_at: NOW, body: Body::NodeCert(cert) };
+    assert!(matches!(Record::sign(&node_key(), draft), Err(RecordError::CertNotForAuthor { .. })));
 }
 
 #[test]
@@ -190,10 +149,7 @@ fn oversized_records_are_refused() {
 #[test]
 fn unknown_kinds_are_kept_as_unknown() {
     // Kind 200 from a future version: the body is opaque but the record is valid and signed.
-    let body = Body::Unknown {
-        code: 200,
-        bytes: vec![1, 0, 3, b'n', b'e', b'w'],
-    };
+    let body = Body::Unknown { code: 200, bytes: vec![1, 0, 3, b'n', b'e', b'w'] };
     let record = signed(body.clone(), 4);
     let decoded = Record::decode(record.bytes().to_vec()).expect("unknown kinds decode");
     assert_eq!(decoded.body(), &body);
@@ -223,10 +179,7 @@ fn a_newer_versions_unreadable_body_is_kept_but_an_old_versions_is_refused() {
     };
     let v1 = Record::sign_unchecked(&node_key(), &header(1), &body);
     let err = Record::decode(v1).expect_err("v1 body breaks a v1 rule");
-    assert!(
-        err.to_string().contains("review.quality: 9 is out of range 1..=5"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("review.quality: 9 is out of range 1..=5"), "{err}");
     let v2 = Record::sign_unchecked(&node_key(), &header(2), &body);
     let kept = Record::decode(v2).expect("a newer version's body is kept");
     assert!(matches!(kept.body(), Body::Unknown { code: 7, .. }));

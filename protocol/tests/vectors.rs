@@ -31,19 +31,9 @@ fn published() -> BTreeMap<String, String> {
 fn published_vectors_match_the_code() {
     let doc = published();
     let code = csx_protocol::vectors::vectors();
-    assert_eq!(
-        doc.len(),
-        code.len(),
-        "the document lists {} vectors, the code {}",
-        doc.len(),
-        code.len()
-    );
+    assert_eq!(doc.len(), code.len(), "the document lists {} vectors, the code {}", doc.len(), code.len());
     for (name, value) in code {
-        assert_eq!(
-            doc.get(name),
-            Some(&value),
-            "vector `{name}` differs between docs/PROTOCOL.md and the code"
-        );
+        assert_eq!(doc.get(name), Some(&value), "vector `{name}` differs between docs/PROTOCOL.md and the code");
     }
 }
 
@@ -54,10 +44,7 @@ fn published_records_verify_as_published() {
     let ctx = VerifyContext::new(federation, 1_800_000_000_000);
     for n in ["record1", "record2"] {
         let bytes = hex::decode(&doc[n]).expect("hex record");
-        let record = Record::decode(bytes)
-            .expect("published record decodes")
-            .verify(&ctx)
-            .expect("and verifies");
+        let record = Record::decode(bytes).expect("published record decodes").verify(&ctx).expect("and verifies");
         assert_eq!(record.id().to_hex(), doc[&format!("{n}_id")]);
         assert_eq!(hex::encode(record.signature()), doc[&format!("{n}_signature")]);
     }

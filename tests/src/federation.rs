@@ -103,7 +103,8 @@ impl Federation {
     pub async fn start(&mut self, i: usize) {
         let m = &self.members[i];
         let net = NetConfig { listen: vec![m.listen.clone()], peers: m.dials.clone(), ..self.net.clone() };
-        let options = NodeOptions { net, transport: TransportKind::Memory, store: StoreConfig::default(), clock: system_clock() };
+        let options =
+            NodeOptions { net, transport: TransportKind::Memory, store: StoreConfig::default(), clock: system_clock() };
         let node = RunningNode::start(&m.home, options).await.expect("node starts");
         self.members[i].node = Some(node);
     }
@@ -168,7 +169,7 @@ pub fn review(n: u32) -> Body {
         value_for_money: None,
         kpi_delivery: None,
         would_recommend: Some((n % 11) as u8),
-        still_customer: n % 3 != 0,
+        still_customer: !n.is_multiple_of(3),
         reviewer_role: "Head of Contracting".into(),
         comment: Some(format!("Review number {n}: {}", "service notes ".repeat(40))),
     })

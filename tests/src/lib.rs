@@ -4,6 +4,7 @@
 
 pub mod federation;
 pub mod peer;
+pub mod process;
 
 use std::time::{Duration, Instant};
 

@@ -28,11 +28,15 @@ impl RawPeer {
         let t = topic(&self.federation).hash();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let ev = tokio::time::timeout_at(deadline, self.swarm.select_next_some()).await.expect("peer subscribed in time");
-            if let SwarmEvent::Behaviour(NodeBehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic })) = ev {
-                if peer_id == peer && topic == t {
-                    return;
-                }
+            let ev = tokio::time::timeout_at(deadline, self.swarm.select_next_some())
+                .await
+                .expect("peer subscribed in time");
+            if let SwarmEvent::Behaviour(NodeBehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic })) =
+                ev
+                && peer_id == peer
+                && topic == t
+            {
+                return;
             }
         }
     }

@@ -16,7 +16,8 @@ async fn a_record_published_on_one_node_reaches_all_twelve() {
     fed.start_all().await;
     // Everyone first learns everyone's certificate and profile.
     let n = fed.members.len() as u64;
-    wait_until("every node holds every certificate and profile", SETTLE, || (0..12).all(|i| fed.records(i) == 2 * n)).await;
+    wait_until("every node holds every certificate and profile", SETTLE, || (0..12).all(|i| fed.records(i) == 2 * n))
+        .await;
     let written = fed.publish(5, vec![review(1)]).await;
     wait_until("the review reached all 12 nodes", SETTLE, || (0..12).all(|i| fed.holds(i, &written[0]))).await;
     let digest = fed.digest(0);
@@ -40,10 +41,7 @@ async fn a_node_offline_while_1000_records_are_written_catches_up() {
         written.extend(fed.publish(author, bodies).await);
     }
     assert_eq!(written.len(), 1000);
-    wait_until("the 1000 records reached the running nodes", SETTLE, || {
-        (0..9).all(|i| fed.records(i) == 1020)
-    })
-    .await;
+    wait_until("the 1000 records reached the running nodes", SETTLE, || (0..9).all(|i| fed.records(i) == 1020)).await;
     fed.start(9).await;
     wait_until("the returning node holds all 1020 records", SETTLE, || fed.records(9) == 1020).await;
     assert!(written.iter().all(|r| fed.holds(9, r)));

@@ -67,11 +67,7 @@ fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
     let mut founders = Vec::new();
     for path in &args.founders {
         let id = read_identity_file(path).map_err(|e| CliError::invalid(e.to_string()))?;
-        founders.push(Founder {
-            org_key: id.org_key,
-            ods_code: id.ods_code,
-            name: id.name,
-        });
+        founders.push(Founder { org_key: id.org_key, ods_code: id.ods_code, name: id.name });
     }
     let mut g = Genesis::new(&args.name, crate::now_ms(), founders);
     if let Some(t) = args.endorsement_threshold {
@@ -103,8 +99,7 @@ pub fn read_genesis(path: &std::path::Path) -> anyhow::Result<Genesis> {
         .map_err(|e| CliError::not_found(format!("cannot read genesis file {}: {e}", path.display())))?;
     let g: Genesis = serde_json::from_str(&text)
         .map_err(|e| CliError::invalid(format!("{} is not a csx genesis file: {e}", path.display())))?;
-    g.validate()
-        .map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
+    g.validate().map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
     Ok(g)
 }
 
@@ -115,8 +110,7 @@ fn join(ctx: &Ctx, file: &std::path::Path) -> anyhow::Result<()> {
     // Writes this node's certificate and profile as the first records of its feed.
     ctx.node()?;
     super::write::publish_setup(ctx)?;
-    ctx.out
-        .note(format!("joined federation \"{}\" ({})", g.name, g.id().short()));
+    ctx.out.note(format!("joined federation \"{}\" ({})", g.name, g.id().short()));
     show(ctx, &g)
 }
 
@@ -127,39 +121,18 @@ fn show(ctx: &Ctx, g: &Genesis) -> anyhow::Result<()> {
         #[serde(flatten)]
         genesis: &'a Genesis,
     }
-    let shown = Shown {
-        federation_id: g.id().to_hex(),
-        genesis: g,
-    };
+    let shown = Shown { federation_id: g.id().to_hex(), genesis: g };
     ctx.out.print(&shown, || {
-        let founders = g
-            .founders
-            .iter()
-            .map(|f| format!("{} {}", f.ods_code, f.name))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let founders = g.founders.iter().map(|f| format!("{} {}", f.ods_code, f.name)).collect::<Vec<_>>().join("\n");
         fields(vec![
             ("federation".into(), g.name.clone()),
             ("id".into(), g.id().to_hex()),
             ("founders".into(), founders),
             ("endorsements to admit".into(), g.endorsement_threshold.to_string()),
             ("revocations to remove".into(), g.revocation_threshold.to_string()),
-            (
-                "disclosure threshold".into(),
-                format!("{} members", g.disclosure_threshold),
-            ),
-            (
-                "max share of one member".into(),
-                format!("{}%", g.max_member_share_bp as f64 / 100.0),
-            ),
-            (
-                "bootstrap".into(),
-                if g.bootstrap.is_empty() {
-                    "–".into()
-                } else {
-                    g.bootstrap.join("\n")
-                },
-            ),
+            ("disclosure threshold".into(), format!("{} members", g.disclosure_threshold)),
+            ("max share of one member".into(), format!("{}%", g.max_member_share_bp as f64 / 100.0)),
+            ("bootstrap".into(), if g.bootstrap.is_empty() { "–".into() } else { g.bootstrap.join("\n") }),
         ])
     })
 }

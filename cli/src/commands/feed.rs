@@ -20,11 +20,8 @@ pub struct FeedArgs {
 }
 
 pub fn run(ctx: &Ctx, args: FeedArgs) -> anyhow::Result<()> {
-    let Response::Records { records } = ctx.call(Request::Feed {
-        author: args.author,
-        from_seq: args.from_seq,
-        limit: args.limit,
-    })?
+    let Response::Records { records } =
+        ctx.call(Request::Feed { author: args.author, from_seq: args.from_seq, limit: args.limit })?
     else {
         anyhow::bail!("unexpected reply")
     };

@@ -47,13 +47,7 @@ const MAX_ERRORS_SHOWN: usize = 20;
 pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
     let format = match args.format {
         Some(f) => f,
-        None => match args
-            .file
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        None => match args.file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("csv") => FileFormat::Csv,
             Some("json") => FileFormat::Json,
             _ => {
@@ -78,8 +72,7 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
     }
     let n = bodies.len();
     super::write::publish(ctx, bodies)?;
-    ctx.out
-        .note(format!("imported {n} records from {}", args.file.display()));
+    ctx.out.note(format!("imported {n} records from {}", args.file.display()));
     Ok(())
 }
 
@@ -111,12 +104,7 @@ fn convert<T: KindInput>(ctx: &Ctx, path: &Path, format: FileFormat) -> anyhow::
             errors.len(),
             errors.len() + bodies.len(),
             path.display(),
-            errors
-                .iter()
-                .take(MAX_ERRORS_SHOWN)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n  ")
+            errors.iter().take(MAX_ERRORS_SHOWN).cloned().collect::<Vec<_>>().join("\n  ")
         );
         if more > 0 {
             text.push_str(&format!("\n  … and {more} more"));
@@ -151,10 +139,7 @@ fn read_csv<T: KindInput>(path: &Path) -> anyhow::Result<Vec<Result<T, String>>>
             .into());
         }
     }
-    Ok(reader
-        .deserialize::<T>()
-        .map(|r| r.map_err(|e| csv_error(&e)))
-        .collect())
+    Ok(reader.deserialize::<T>().map(|r| r.map_err(|e| csv_error(&e))).collect())
 }
 
 fn csv_error(e: &csv::Error) -> String {
@@ -174,12 +159,9 @@ fn read_json<T: KindInput>(path: &Path) -> anyhow::Result<Vec<Result<T, String>>
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| CliError::invalid(format!("{} is not valid JSON: {e}", path.display())))?;
     let serde_json::Value::Array(items) = value else {
-        return Err(CliError::invalid(format!(
-            "{}: expected a JSON array of {} objects",
-            path.display(),
-            T::KIND
-        ))
-        .into());
+        return Err(
+            CliError::invalid(format!("{}: expected a JSON array of {} objects", path.display(), T::KIND)).into()
+        );
     };
     Ok(items
         .into_iter()

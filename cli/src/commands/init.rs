@@ -69,9 +69,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
         predecessors: vec![],
         successors: vec![],
     };
-    Body::Profile(profile.clone())
-        .validate()
-        .map_err(|e| CliError::invalid(e.to_string()))?;
+    Body::Profile(profile.clone()).validate().map_err(|e| CliError::invalid(e.to_string()))?;
     let passphrase = if args.protect_org_key || args.passphrase_file.is_some() {
         Some(super::secret::passphrase(ctx, args.passphrase_file.as_deref(), true)?)
     } else {
@@ -84,12 +82,14 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
         cert_expires_at: now + u64::from(args.cert_years) * 365 * 24 * 3600 * 1000,
     };
     let identity = ctx.home.init(&params, passphrase.as_ref().map(|p| p.as_bytes()))?;
+    let config = ctx.home.path("config.toml");
+    if !config.exists() {
+        std::fs::write(&config, csx_node::config::Config::documented_default())
+            .map_err(|e| CliError::invalid(format!("cannot write {}: {e}", config.display())))?;
+    }
     ctx.out.print(&identity, || {
         fields(vec![
-            (
-                "organisation".into(),
-                format!("{} ({})", identity.name, identity.ods_code),
-            ),
+            ("organisation".into(), format!("{} ({})", identity.name, identity.ods_code)),
             ("organisation key".into(), identity.org_key.to_hex()),
             ("node key".into(), identity.node_key.to_hex()),
             ("home".into(), ctx.home.root().display().to_string()),

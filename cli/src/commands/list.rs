@@ -27,9 +27,7 @@ pub fn run(ctx: &Ctx, kind: Kind, args: ListArgs) -> anyhow::Result<()> {
         provider: args.provider.map(|s| s.trim().to_ascii_uppercase()),
         limit: args.limit,
     };
-    let Response::Records { records } = ctx.call(request)? else {
-        anyhow::bail!("unexpected reply")
-    };
+    let Response::Records { records } = ctx.call(request)? else { anyhow::bail!("unexpected reply") };
     let shown = view::decode(records)?;
     ctx.out.print(&shown, || view::records_table(Some(kind), &shown))
 }

@@ -1,13 +1,16 @@
 //! One module per command (or command group).
 
-pub mod federation;
+pub mod bootstrap;
+pub mod daemon;
 pub mod demo;
+pub mod federation;
 pub mod feed;
 pub mod id;
 pub mod import;
 pub mod init;
 pub mod list;
 pub mod motion;
+pub mod node_cmds;
 pub mod price;
 pub mod profile;
 pub mod prompt;

@@ -61,16 +61,10 @@ pub fn run(ctx: &Ctx, cmd: ProfileCommand) -> anyhow::Result<()> {
             profile.region = Some(r);
         }
         if a.predecessors.is_some() {
-            profile.predecessors = input::list(&a.predecessors)
-                .iter()
-                .map(|c| c.to_ascii_uppercase())
-                .collect();
+            profile.predecessors = input::list(&a.predecessors).iter().map(|c| c.to_ascii_uppercase()).collect();
         }
         if a.successors.is_some() {
-            profile.successors = input::list(&a.successors)
-                .iter()
-                .map(|c| c.to_ascii_uppercase())
-                .collect();
+            profile.successors = input::list(&a.successors).iter().map(|c| c.to_ascii_uppercase()).collect();
         }
         let body = Body::Profile(profile.clone());
         body.validate().map_err(|e| CliError::invalid(e.to_string()))?;
@@ -84,17 +78,8 @@ pub fn run(ctx: &Ctx, cmd: ProfileCommand) -> anyhow::Result<()> {
         fields(vec![
             ("name".into(), profile.name.clone()),
             ("kind".into(), profile.org_kind.to_string()),
-            (
-                "population".into(),
-                profile.population.map(|p| p.to_string()).unwrap_or_else(|| "–".into()),
-            ),
-            (
-                "population year".into(),
-                profile
-                    .population_year
-                    .map(|y| y.to_string())
-                    .unwrap_or_else(|| "–".into()),
-            ),
+            ("population".into(), profile.population.map(|p| p.to_string()).unwrap_or_else(|| "–".into())),
+            ("population year".into(), profile.population_year.map(|y| y.to_string()).unwrap_or_else(|| "–".into())),
             ("region".into(), profile.region.clone().unwrap_or_else(|| "–".into())),
             ("predecessors".into(), profile.predecessors.join(", ")),
             ("successors".into(), profile.successors.join(", ")),

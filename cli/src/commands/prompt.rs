@@ -15,9 +15,7 @@ pub fn fill_missing<T: Serialize + DeserializeOwned>(input: T, required: &[&str]
             _ => false,
         };
         if missing {
-            let answer: String = dialoguer::Input::new()
-                .with_prompt(field.replace('_', " "))
-                .interact_text()?;
+            let answer: String = dialoguer::Input::new().with_prompt(field.replace('_', " ")).interact_text()?;
             map.insert(field.to_string(), serde_json::Value::String(answer));
         }
     }

@@ -25,18 +25,9 @@ pub fn run(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<()> {
             ctx.out.print(&providers, || {
                 let mut t = table(&["code", "name", "kind", "aliases", "source"]);
                 for p in &providers {
-                    let source = if p.source == "builtin" {
-                        "built-in".to_string()
-                    } else {
-                        p.source[..12].to_string()
-                    };
-                    t.add_row(vec![
-                        p.code.clone(),
-                        p.name.clone(),
-                        p.kind.clone(),
-                        p.aliases.join(", "),
-                        source,
-                    ]);
+                    let source =
+                        if p.source == "builtin" { "built-in".to_string() } else { p.source[..12].to_string() };
+                    t.add_row(vec![p.code.clone(), p.name.clone(), p.kind.clone(), p.aliases.join(", "), source]);
                 }
                 t
             })

@@ -18,34 +18,20 @@ pub enum RecordCommand {
 
 pub fn run(ctx: &Ctx, cmd: RecordCommand) -> anyhow::Result<()> {
     let RecordCommand::Show { id } = cmd;
-    let Response::Record { record } = ctx.call(Request::Record { id })? else {
-        anyhow::bail!("unexpected reply")
-    };
+    let Response::Record { record } = ctx.call(Request::Record { id })? else { anyhow::bail!("unexpected reply") };
     let shown = view::decode(vec![record])?.remove(0);
     ctx.out.print(&shown, || {
         let r = &shown.record;
         let mut rows = vec![
             ("id".into(), r.id().to_hex()),
             ("kind".into(), r.body().kind_name()),
-            (
-                "organisation".into(),
-                shown.org.clone().unwrap_or_else(|| "unknown".into()),
-            ),
+            ("organisation".into(), shown.org.clone().unwrap_or_else(|| "unknown".into())),
             ("author (node)".into(), r.author().to_hex()),
             ("seq".into(), r.seq().to_string()),
-            (
-                "prev".into(),
-                r.prev().map(|p| p.to_hex()).unwrap_or_else(|| "–".into()),
-            ),
+            ("prev".into(), r.prev().map(|p| p.to_hex()).unwrap_or_else(|| "–".into())),
             ("created".into(), format!("{} UTC", view::time(r.created_at()))),
             ("size".into(), format!("{} bytes", r.bytes().len())),
-            (
-                "retracted".into(),
-                shown
-                    .retracted_by
-                    .map(|id| format!("yes, by {id}"))
-                    .unwrap_or_else(|| "no".into()),
-            ),
+            ("retracted".into(), shown.retracted_by.map(|id| format!("yes, by {id}")).unwrap_or_else(|| "no".into())),
         ];
         if let Ok(serde_json::Value::Object(body)) = serde_json::to_value(r.body()) {
             for (k, v) in body {

@@ -1,51 +1,69 @@
-//! `csx status`: this node, its federation and its store.
+//! `csx status`: this node, its federation, its store and (with a daemon) its network.
 
-use csx_node::api::{Request, Response};
+use csx_node::api::{NetStatus, Request, Response, Status};
 
 use crate::context::Ctx;
 use crate::output::fields;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let Response::Status(status) = ctx.call(Request::Status)? else {
-        anyhow::bail!("unexpected reply")
+    let Response::Status(status) = ctx.call(Request::Status)? else { anyhow::bail!("unexpected reply") };
+    ctx.out.print(&status, || fields(rows(&status)))
+}
+
+fn rows(s: &Status) -> Vec<(String, String)> {
+    let forks = if s.forks.is_empty() {
+        "none".to_string()
+    } else {
+        s.forks.iter().map(|f| format!("node {} at seq {}", f.author.short(), f.seq)).collect::<Vec<_>>().join("\n")
     };
-    ctx.out.print(&status, || {
-        let s = &status;
-        let forks = if s.forks.is_empty() {
-            "none".to_string()
-        } else {
-            s.forks
-                .iter()
-                .map(|f| format!("node {} at seq {}", f.author.short(), f.seq))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        fields(vec![
-            (
-                "organisation".into(),
-                format!("{} ({})", s.identity.name, s.identity.ods_code),
+    let mut rows = vec![
+        ("organisation".into(), format!("{} ({})", s.identity.name, s.identity.ods_code)),
+        ("node key".into(), s.identity.node_key.to_hex()),
+        ("federation".into(), format!("{} ({})", s.federation.name, s.federation.id.short())),
+        ("mode".into(), s.mode.clone()),
+        ("records".into(), format!("{} in {} feeds ({} bytes)", s.store.records, s.store.feeds, s.store.record_bytes)),
+        ("waiting for gaps".into(), s.store.pending.to_string()),
+        (
+            "own feed".into(),
+            s.own_head.map(|h| format!("seq {} ({})", h.seq, h.id.short())).unwrap_or_else(|| "empty".into()),
+        ),
+        ("forks seen".into(), forks),
+        ("heads digest".into(), s.heads_digest.clone()),
+    ];
+    match &s.network {
+        None => rows.push(("network".into(), "no daemon running (start one with `csx daemon`)".into())),
+        Some(n) => rows.extend(network_rows(n)),
+    }
+    rows
+}
+
+fn network_rows(n: &NetStatus) -> Vec<(String, String)> {
+    let now = crate::now_ms();
+    let connected = |bootstrap: bool| n.peers.iter().filter(move |p| p.connected && p.bootstrap == bootstrap);
+    let members = connected(false).count();
+    let level = connected(false).filter(|p| p.in_sync == Some(true)).count();
+    let lag: u64 = connected(false).map(|p| p.behind).sum();
+    let count = |k: &str| n.counters.get(k).copied().unwrap_or(0);
+    let refused: Vec<String> =
+        n.counters.iter().filter_map(|(k, v)| k.strip_prefix("rejected.").map(|r| format!("{r} {v}"))).collect();
+    vec![
+        ("peer id".into(), n.peer_id.clone()),
+        ("listening on".into(), n.listen.join("\n")),
+        (
+            "connected".into(),
+            format!(
+                "{members} members ({level} level at last sync, {lag} records behind), {} bootstrap servers",
+                connected(true).count()
             ),
-            ("node key".into(), s.identity.node_key.to_hex()),
-            (
-                "federation".into(),
-                format!("{} ({})", s.federation.name, s.federation.id.short()),
-            ),
-            ("mode".into(), s.mode.clone()),
-            (
-                "records".into(),
-                format!(
-                    "{} in {} feeds ({} bytes)",
-                    s.store.records, s.store.feeds, s.store.record_bytes
-                ),
-            ),
-            ("waiting for gaps".into(), s.store.pending.to_string()),
-            (
-                "own feed".into(),
-                s.own_head
-                    .map(|h| format!("seq {} ({})", h.seq, h.id.short()))
-                    .unwrap_or_else(|| "empty".into()),
-            ),
-            ("forks seen".into(), forks),
-        ])
-    })
+        ),
+        (
+            "last sync".into(),
+            n.last_sync_at.map(|t| format!("{}s ago", now.saturating_sub(t) / 1000)).unwrap_or_else(|| "never".into()),
+        ),
+        (
+            "received".into(),
+            format!("{} records ({} new, {} waited for a gap)", count("received"), count("appended"), count("held")),
+        ),
+        ("refused".into(), if refused.is_empty() { "none".into() } else { refused.join(", ") }),
+    ]
 }

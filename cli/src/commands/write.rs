@@ -12,11 +12,7 @@ use crate::view;
 
 /// Converts `input` (prompting on a terminal for missing required fields) and publishes it.
 pub fn add<T: KindInput>(ctx: &Ctx, input: T) -> anyhow::Result<()> {
-    let input = if ctx.interactive {
-        super::prompt::fill_missing(input, T::REQUIRED)?
-    } else {
-        input
-    };
+    let input = if ctx.interactive { super::prompt::fill_missing(input, T::REQUIRED)? } else { input };
     let body = with_input_ctx(ctx, |ictx| input.to_body(ictx)).map_err(|e| CliError::invalid(e.as_flag()))?;
     publish(ctx, vec![body])
 }
@@ -25,10 +21,7 @@ pub fn add<T: KindInput>(ctx: &Ctx, input: T) -> anyhow::Result<()> {
 pub fn with_input_ctx<R>(ctx: &Ctx, f: impl FnOnce(&InputCtx<'_>) -> R) -> R {
     let own_population = ctx.home.profile().ok().and_then(|p| p.population);
     let resolve = |s: &str| ctx.resolve(s).map_err(|e| format!("{e:#}"));
-    f(&InputCtx {
-        own_population,
-        resolve: &resolve,
-    })
+    f(&InputCtx { own_population, resolve: &resolve })
 }
 
 #[derive(Serialize)]
@@ -56,23 +49,12 @@ pub fn publish(ctx: &Ctx, bodies: Vec<Body>) -> anyhow::Result<()> {
     };
     // A first write also publishes the node's certificate and profile; report the user's records.
     let mine = &records[records.len().saturating_sub(n)..];
-    let saved: Vec<Saved> = mine
-        .iter()
-        .map(|r| Saved {
-            id: r.id().to_hex(),
-            seq: r.seq(),
-            kind: r.body().kind_name(),
-        })
-        .collect();
+    let saved: Vec<Saved> =
+        mine.iter().map(|r| Saved { id: r.id().to_hex(), seq: r.seq(), kind: r.body().kind_name() }).collect();
     ctx.out.print(&saved, || {
         let mut t = table(&["saved", "id", "seq", "what"]);
         for r in mine {
-            t.add_row(vec![
-                r.body().kind_name(),
-                r.id().short(),
-                r.seq().to_string(),
-                view::summary(r.body()),
-            ]);
+            t.add_row(vec![r.body().kind_name(), r.id().short(), r.seq().to_string(), view::summary(r.body())]);
         }
         t
     })

@@ -183,14 +183,8 @@ pub struct PriceInput {
 
 impl KindInput for PriceInput {
     const KIND: &'static str = "price";
-    const REQUIRED: &'static [&'static str] = &[
-        "provider",
-        "service_line",
-        "year",
-        "annual_value",
-        "vat_included",
-        "pricing_model",
-    ];
+    const REQUIRED: &'static [&'static str] =
+        &["provider", "service_line", "year", "annual_value", "vat_included", "pricing_model"];
     fn to_body(&self, ctx: &InputCtx<'_>) -> FieldResult<Body> {
         let population_covered = match opt_with("population_covered", &self.population_covered, population)? {
             Some(p) => p,
@@ -214,9 +208,7 @@ impl KindInput for PriceInput {
             unit_count: opt_with("unit_count", &self.unit_count, unit_count)?,
             scope: opt_string(&self.scope),
             contract_start: opt_with("contract_start", &self.contract_start, date)?,
-            contract_months: opt_with("contract_months", &self.contract_months, |f, s| {
-                integer(f, s, 1u16, 120)
-            })?,
+            contract_months: opt_with("contract_months", &self.contract_months, |f, s| integer(f, s, 1u16, 120))?,
             notice_months: opt_with("notice_months", &self.notice_months, |f, s| integer(f, s, 0u8, 36))?,
             efficiency_bp: opt_with("efficiency", &self.efficiency, percent_bp)?,
             kpi_basis: opt_with("kpi_basis", &self.kpi_basis, choice)?,
@@ -271,10 +263,7 @@ impl KindInput for SwitchInput {
             .map(|r| choice::<SwitchReason>("reasons", r))
             .collect::<FieldResult<Vec<_>>>()?;
         if reasons.is_empty() {
-            return Err(FieldErr::new(
-                "reasons",
-                format!("is required: one or more of {}", SwitchReason::allowed()),
-            ));
+            return Err(FieldErr::new("reasons", format!("is required: one or more of {}", SwitchReason::allowed())));
         }
         reasons.sort();
         reasons.dedup();
@@ -362,12 +351,7 @@ impl KindInput for MotionInput {
             term: opt_with("term", &self.term, term)?,
             service_line: opt_with("service_line", &self.service_line, code)?,
             provider: opt_with("provider", &self.provider, code)?,
-            support_needed: integer(
-                "support_needed",
-                req("support_needed", &self.support_needed)?,
-                1u16,
-                10_000,
-            )?,
+            support_needed: integer("support_needed", req("support_needed", &self.support_needed)?, 1u16, 10_000)?,
             closes_on: date("closes_on", req("closes_on", &self.closes_on)?)?,
         }))
     }

@@ -17,10 +17,7 @@ pub struct FieldErr {
 
 impl FieldErr {
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        FieldErr {
-            field,
-            message: message.into(),
-        }
+        FieldErr { field, message: message.into() }
     }
     /// `--annual-value: ...` for the command line.
     pub fn as_flag(&self) -> String {
@@ -72,12 +69,9 @@ pub fn integer<T: std::str::FromStr + std::fmt::Display + PartialOrd>(
     max: T,
 ) -> FieldResult<T> {
     let clean = s.trim().replace(',', "");
-    let v: T = clean.parse().map_err(|_| {
-        FieldErr::new(
-            field,
-            format!("`{}` is not a whole number between {min} and {max}", clip(s)),
-        )
-    })?;
+    let v: T = clean
+        .parse()
+        .map_err(|_| FieldErr::new(field, format!("`{}` is not a whole number between {min} and {max}", clip(s))))?;
     if v < min || v > max {
         return Err(FieldErr::new(field, format!("{v} is out of range {min}..={max}")));
     }
@@ -109,21 +103,18 @@ pub fn boolean(field: &'static str, s: &str) -> FieldResult<bool> {
 }
 
 pub fn year(field: &'static str, s: &str) -> FieldResult<FinancialYear> {
-    s.parse()
-        .map_err(|e: csx_protocol::types::BadYear| FieldErr::new(field, e.to_string()))
+    s.parse().map_err(|e: csx_protocol::types::BadYear| FieldErr::new(field, e.to_string()))
 }
 
 pub fn date(field: &'static str, s: &str) -> FieldResult<Date> {
-    s.parse()
-        .map_err(|e: csx_protocol::types::BadDate| FieldErr::new(field, e.to_string()))
+    s.parse().map_err(|e: csx_protocol::types::BadDate| FieldErr::new(field, e.to_string()))
 }
 
 pub fn choice<T: std::str::FromStr<Err = csx_protocol::types::BadChoice>>(
     field: &'static str,
     s: &str,
 ) -> FieldResult<T> {
-    s.parse()
-        .map_err(|e: csx_protocol::types::BadChoice| FieldErr::new(field, e.to_string()))
+    s.parse().map_err(|e: csx_protocol::types::BadChoice| FieldErr::new(field, e.to_string()))
 }
 
 /// Money in pounds, as people write it: `250000`, `£250,000.50`, `250k`, `1.2m`. Returns pence.
@@ -132,20 +123,14 @@ pub fn money(field: &'static str, s: &str, signed: bool) -> FieldResult<i64> {
     let bad = || {
         FieldErr::new(
             field,
-            format!(
-                "`{}` is not an amount of money in pounds (e.g. 250000, £250,000.50, 250k, 1.2m)",
-                clip(s)
-            ),
+            format!("`{}` is not an amount of money in pounds (e.g. 250000, £250,000.50, 250k, 1.2m)", clip(s)),
         )
     };
     let mut t = s.trim().replace([',', ' '], "");
     let negative = t.starts_with('-');
     if negative {
         if !signed {
-            return Err(FieldErr::new(
-                field,
-                format!("`{}` is negative; amounts must be zero or more", clip(s)),
-            ));
+            return Err(FieldErr::new(field, format!("`{}` is negative; amounts must be zero or more", clip(s))));
         }
         t.remove(0);
     }
@@ -167,34 +152,17 @@ pub fn money(field: &'static str, s: &str, signed: bool) -> FieldResult<i64> {
     // Pence with up to 2 decimals for plain amounts; more digits allowed with k/m suffixes.
     let scale = 10i128.pow(frac.len() as u32);
     if frac.len() > 8 || (mult == 1 && frac.len() > 2) {
-        return Err(FieldErr::new(
-            field,
-            format!("`{}` has more than 2 decimal places", clip(s)),
-        ));
+        return Err(FieldErr::new(field, format!("`{}` has more than 2 decimal places", clip(s))));
     }
-    let whole: i128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad())?
-    };
-    let frac_v: i128 = if frac.is_empty() {
-        0
-    } else {
-        frac.parse().map_err(|_| bad())?
-    };
+    let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let frac_v: i128 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
     let pence_num = (whole * scale + frac_v) * mult * 100;
     if pence_num % scale != 0 {
-        return Err(FieldErr::new(
-            field,
-            format!("`{}` is not a whole number of pence", clip(s)),
-        ));
+        return Err(FieldErr::new(field, format!("`{}` is not a whole number of pence", clip(s))));
     }
     let pence = pence_num / scale;
     if pence > csx_protocol::validate::MAX_PENCE as i128 {
-        return Err(FieldErr::new(
-            field,
-            format!("`{}` is more than the limit of £1,000,000,000", clip(s)),
-        ));
+        return Err(FieldErr::new(field, format!("`{}` is more than the limit of £1,000,000,000", clip(s))));
     }
     Ok(if negative { -(pence as i64) } else { pence as i64 })
 }
@@ -209,12 +177,7 @@ pub fn signed_pence(field: &'static str, s: &str) -> FieldResult<i64> {
 
 /// A percentage (`4`, `4%`, `4.5%`) as basis points.
 pub fn percent_bp(field: &'static str, s: &str) -> FieldResult<u16> {
-    let bad = || {
-        FieldErr::new(
-            field,
-            format!("`{}` is not a percentage between 0 and 50 (e.g. 4 or 4.5%)", clip(s)),
-        )
-    };
+    let bad = || FieldErr::new(field, format!("`{}` is not a percentage between 0 and 50 (e.g. 4 or 4.5%)", clip(s)));
     let t = s.trim().trim_end_matches('%').trim();
     let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
     if whole.is_empty()
@@ -225,11 +188,7 @@ pub fn percent_bp(field: &'static str, s: &str) -> FieldResult<u16> {
         return Err(bad());
     }
     let w: u32 = whole.parse().map_err(|_| bad())?;
-    let f: u32 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<2}").parse().map_err(|_| bad())?
-    };
+    let f: u32 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| bad())? };
     let bp = w * 100 + f;
     if bp > 5000 {
         return Err(bad());
@@ -240,12 +199,7 @@ pub fn percent_bp(field: &'static str, s: &str) -> FieldResult<u16> {
 /// A list separated by `,` or `;`.
 pub fn list(s: &Option<String>) -> Vec<String> {
     trimmed(s)
-        .map(|s| {
-            s.split([',', ';'])
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect()
-        })
+        .map(|s| s.split([',', ';']).map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
         .unwrap_or_default()
 }
 
@@ -265,12 +219,7 @@ mod tests {
         assert_eq!(money("v", "1.2m", false), Ok(120_000_000));
         assert_eq!(money("v", "0.5", false), Ok(50));
         assert_eq!(money("v", "-£3", true), Ok(-300));
-        assert!(
-            money("v", "-3", false)
-                .expect_err("negative")
-                .message
-                .contains("negative")
-        );
+        assert!(money("v", "-3", false).expect_err("negative").message.contains("negative"));
         assert!(money("v", "3.001", false).is_err());
         assert!(money("v", "abc", false).is_err());
         assert!(money("v", "2000000000", false).is_err(), "over £1bn");

@@ -57,7 +57,9 @@ fn gossipsub(federation: &FederationId) -> Result<gossipsub::Behaviour, Box<dyn 
         // Records carry their own signatures: libp2p-level signing is off (anonymous), and the
         // message id is the record id, so a record is one message however many paths it takes.
         .validation_mode(gossipsub::ValidationMode::Anonymous)
-        .message_id_fn(|m: &gossipsub::Message| gossipsub::MessageId::from(csx_protocol::record::record_id(&m.data).0.to_vec()))
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(csx_protocol::record::record_id(&m.data).0.to_vec())
+        })
         .validate_messages()
         .max_transmit_size(MAX_GOSSIP_BYTES)
         .heartbeat_interval(Duration::from_millis(700))

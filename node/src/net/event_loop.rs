@@ -41,12 +41,22 @@ const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub enum Command {
     /// Gossip these records (already stored).
-    Publish { records: Vec<Vec<u8>> },
-    Status { reply: oneshot::Sender<NetStatus> },
+    Publish {
+        records: Vec<Vec<u8>>,
+    },
+    Status {
+        reply: oneshot::Sender<NetStatus>,
+    },
     /// Sync with every connected member; reply when level with all (or a round failed).
-    Sync { reply: oneshot::Sender<SyncReport> },
-    Dial { addr: Multiaddr },
-    Shutdown { reply: oneshot::Sender<()> },
+    Sync {
+        reply: oneshot::Sender<SyncReport>,
+    },
+    Dial {
+        addr: Multiaddr,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// Results of work done off the event loop.
@@ -81,6 +91,9 @@ struct Waiter {
     reply: oneshot::Sender<SyncReport>,
 }
 
+/// Finds the ODS code of a node key's organisation.
+pub type OrgLookup = Arc<dyn Fn(&NodeKey) -> Option<String> + Send + Sync>;
+
 /// The context the event loop works in.
 #[allow(missing_debug_implementations)] // holds closures and the swarm
 pub struct LoopContext {
@@ -91,7 +104,7 @@ pub struct LoopContext {
     pub clock: Clock,
     pub config: NetConfig,
     /// ODS code of a node key's organisation, when known (for status displays).
-    pub org_of: Arc<dyn Fn(&NodeKey) -> Option<String> + Send + Sync>,
+    pub org_of: OrgLookup,
 }
 
 #[allow(missing_debug_implementations)]
@@ -342,18 +355,17 @@ impl EventLoop {
 
     fn at_bootstrap(&mut self, bootstrap: PeerId) {
         let ns = namespace(&self.ctx.federation);
-        if self.swarm.external_addresses().next().is_some() {
-            if let Err(e) = self.swarm.behaviour_mut().rendezvous.register(ns.clone(), bootstrap, None) {
-                tracing::warn!(bootstrap = %bootstrap, "could not register at the bootstrap server: {e}");
-            }
+        if self.swarm.external_addresses().next().is_some()
+            && let Err(e) = self.swarm.behaviour_mut().rendezvous.register(ns.clone(), bootstrap, None)
+        {
+            tracing::warn!(bootstrap = %bootstrap, "could not register at the bootstrap server: {e}");
         }
         self.swarm.behaviour_mut().rendezvous.discover(Some(ns), None, None, bootstrap);
-        if self.ctx.config.relay {
-            if let Some(addr) = self.bootstrap.get(&bootstrap).cloned() {
-                if let Err(e) = self.swarm.listen_on(addr.with(Protocol::P2pCircuit)) {
-                    tracing::warn!("cannot listen through the relay of {bootstrap}: {e}");
-                }
-            }
+        if self.ctx.config.relay
+            && let Some(addr) = self.bootstrap.get(&bootstrap).cloned()
+            && let Err(e) = self.swarm.listen_on(addr.with(Protocol::P2pCircuit))
+        {
+            tracing::warn!("cannot listen through the relay of {bootstrap}: {e}");
         }
     }
 
@@ -425,7 +437,11 @@ impl EventLoop {
             NodeBehaviourEvent::Rendezvous(rendezvous::client::Event::Registered { rendezvous_node, .. }) => {
                 tracing::debug!(bootstrap = %rendezvous_node, "registered at bootstrap server");
             }
-            NodeBehaviourEvent::Rendezvous(rendezvous::client::Event::RegisterFailed { rendezvous_node, error, .. }) => {
+            NodeBehaviourEvent::Rendezvous(rendezvous::client::Event::RegisterFailed {
+                rendezvous_node,
+                error,
+                ..
+            }) => {
                 tracing::warn!(bootstrap = %rendezvous_node, "registration refused: {error:?}");
             }
             _ => {}
@@ -470,7 +486,10 @@ impl EventLoop {
                     }
                 };
                 self.swarm.behaviour_mut().gossipsub.report_message_validation_result(&message_id, &source, acceptance);
-                if matches!(verdict, Verdict::Held { .. }) && self.is_member_peer(&source) && !self.rounds.contains_key(&source) {
+                if matches!(verdict, Verdict::Held { .. })
+                    && self.is_member_peer(&source)
+                    && !self.rounds.contains_key(&source)
+                {
                     self.start_round(source);
                 }
             }
@@ -505,10 +524,10 @@ impl EventLoop {
                 }
             }
             Event::InboundFailure { peer, error, .. } => {
-                if let request_response::InboundFailure::Io(e) = &error {
-                    if e.kind() == std::io::ErrorKind::InvalidData {
-                        self.ctx.counters.add("rejected.malformed_sync_request", 1);
-                    }
+                if let request_response::InboundFailure::Io(e) = &error
+                    && e.kind() == std::io::ErrorKind::InvalidData
+                {
+                    self.ctx.counters.add("rejected.malformed_sync_request", 1);
                 }
                 tracing::debug!(peer = %peer, "inbound sync request failed: {error}");
             }
@@ -637,7 +656,9 @@ impl EventLoop {
             // Something was fetched (or the peer lacked what it advertised): confirm with a new
             // round, unless nothing arrived, which would only repeat the same round.
             SyncEnd::Fetched if s.received > 0 => self.start_round(peer),
-            SyncEnd::Fetched => self.resolve_waiters(peer, false, Some("the peer did not send what it advertised".into())),
+            SyncEnd::Fetched => {
+                self.resolve_waiters(peer, false, Some("the peer did not send what it advertised".into()))
+            }
         }
     }
 
@@ -657,8 +678,12 @@ impl EventLoop {
     }
 
     fn sync_random_peer(&mut self) {
-        let candidates: Vec<PeerId> =
-            self.peers.iter().filter(|(id, p)| p.connected && !p.bootstrap && !self.rounds.contains_key(id)).map(|(id, _)| *id).collect();
+        let candidates: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(id, p)| p.connected && !p.bootstrap && !self.rounds.contains_key(id))
+            .map(|(id, _)| *id)
+            .collect();
         if candidates.is_empty() {
             return;
         }
@@ -667,7 +692,8 @@ impl EventLoop {
     }
 
     fn sync_all(&mut self, reply: oneshot::Sender<SyncReport>) {
-        let members: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.connected && !p.bootstrap).map(|(id, _)| *id).collect();
+        let members: Vec<PeerId> =
+            self.peers.iter().filter(|(_, p)| p.connected && !p.bootstrap).map(|(id, _)| *id).collect();
         if members.is_empty() {
             let _ = reply.send(SyncReport { level: false, peers: vec![], heads_digest: self.digest() });
             return;
@@ -688,7 +714,13 @@ impl EventLoop {
         let mut done = Vec::new();
         for (i, w) in self.waiters.iter_mut().enumerate() {
             if w.pending.remove(&peer) {
-                w.results.push(PeerSync { peer_id: peer.to_string(), org: org.clone(), in_sync, received, error: error.clone() });
+                w.results.push(PeerSync {
+                    peer_id: peer.to_string(),
+                    org: org.clone(),
+                    in_sync,
+                    received,
+                    error: error.clone(),
+                });
                 if w.pending.is_empty() {
                     done.push(i);
                 }

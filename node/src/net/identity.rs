@@ -2,8 +2,8 @@
 
 use csx_protocol::NodeKey;
 use csx_protocol::keys::SecretKey;
-use libp2p::identity::{self, Keypair, PublicKey};
 use libp2p::PeerId;
+use libp2p::identity::{self, Keypair, PublicKey};
 
 /// The libp2p keypair of a node key.
 pub fn keypair(key: &SecretKey) -> Keypair {

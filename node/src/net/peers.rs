@@ -65,10 +65,10 @@ impl PeerBook {
         e.addrs.truncate(MAX_ADDRS);
         e.last_seen = now;
         self.dirty = true;
-        if self.peers.len() > MAX_PEERS {
-            if let Some(oldest) = self.peers.iter().min_by_key(|(_, e)| e.last_seen).map(|(k, _)| k.clone()) {
-                self.peers.remove(&oldest);
-            }
+        if self.peers.len() > MAX_PEERS
+            && let Some(oldest) = self.peers.iter().min_by_key(|(_, e)| e.last_seen).map(|(k, _)| k.clone())
+        {
+            self.peers.remove(&oldest);
         }
     }
 

@@ -107,10 +107,7 @@ pub fn line_prefix(line: &str, kind: Option<u16>) -> Vec<u8> {
     }
 }
 pub fn provider(code: &str, kind: u16, created_at: u64, p: &Pos) -> Vec<u8> {
-    key(
-        PROVIDER,
-        &[&lp(code), &kind.to_be_bytes(), &created_at.to_be_bytes(), p],
-    )
+    key(PROVIDER, &[&lp(code), &kind.to_be_bytes(), &created_at.to_be_bytes(), p])
 }
 pub fn provider_prefix(code: &str, kind: Option<u16>) -> Vec<u8> {
     match kind {

@@ -24,12 +24,7 @@ pub enum StoreError {
     )]
     Locked { path: PathBuf },
     #[error("the store at {path} has schema version {found}, but this csx supports version {supported}; {hint}")]
-    Schema {
-        path: PathBuf,
-        found: u32,
-        supported: u32,
-        hint: &'static str,
-    },
+    Schema { path: PathBuf, found: u32, supported: u32, hint: &'static str },
     #[error("the store at {path} could not be opened: {source}")]
     Open { path: PathBuf, source: sled::Error },
     #[error("storage I/O failed: {0}")]

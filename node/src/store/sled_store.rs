@@ -23,10 +23,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig {
-            cache_bytes: 64 * 1024 * 1024,
-            max_pending_per_author: 10_000,
-        }
+        StoreConfig { cache_bytes: 64 * 1024 * 1024, max_pending_per_author: 10_000 }
     }
 }
 
@@ -87,11 +84,8 @@ impl SledStore {
             }
             None => Err(StoreError::corrupt("schema version missing from a non-empty store")),
             Some(v) => {
-                let found = u32::from_be_bytes(
-                    v.as_ref()
-                        .try_into()
-                        .map_err(|_| StoreError::corrupt("schema version entry"))?,
-                );
+                let found =
+                    u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::corrupt("schema version entry"))?);
                 if found == SCHEMA_VERSION {
                     return Ok(());
                 }
@@ -100,21 +94,13 @@ impl SledStore {
                 } else {
                     "no migration exists from that version: move the store aside and resync from peers"
                 };
-                Err(StoreError::Schema {
-                    path: self.path.clone(),
-                    found,
-                    supported: SCHEMA_VERSION,
-                    hint,
-                })
+                Err(StoreError::Schema { path: self.path.clone(), found, supported: SCHEMA_VERSION, hint })
             }
         }
     }
 
     fn load_pending_counts(&self) -> Result<(), StoreError> {
-        let mut state = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::corrupt("writer lock poisoned"))?;
+        let mut state = self.writer.lock().map_err(|_| StoreError::corrupt("writer lock poisoned"))?;
         for item in self.tree.scan_prefix([keys::PENDING]) {
             let (k, _) = item?;
             let (author, _) = keys::split_pos(&k[1..]).ok_or_else(|| StoreError::corrupt("pending key"))?;
@@ -125,11 +111,9 @@ impl SledStore {
 
     fn counter(&self, name: &str) -> Result<u64, StoreError> {
         Ok(match self.tree.get(keys::meta(name))? {
-            Some(v) => u64::from_be_bytes(
-                v.as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::corrupt(format!("counter {name}")))?,
-            ),
+            Some(v) => {
+                u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::corrupt(format!("counter {name}")))?)
+            }
             None => 0,
         })
     }
@@ -159,25 +143,17 @@ fn decode_head(v: &[u8]) -> Result<Head, StoreError> {
     seq.copy_from_slice(&v[..8]);
     let mut id = [0u8; 32];
     id.copy_from_slice(&v[8..]);
-    Ok(Head {
-        seq: u64::from_be_bytes(seq),
-        id: RecordId(id),
-    })
+    Ok(Head { seq: u64::from_be_bytes(seq), id: RecordId(id) })
 }
 
 fn open_error(path: &Path, e: sled::Error) -> StoreError {
     if let sled::Error::Io(io) = &e {
         let text = io.to_string();
         if io.kind() == std::io::ErrorKind::WouldBlock || text.contains("lock") {
-            return StoreError::Locked {
-                path: path.to_path_buf(),
-            };
+            return StoreError::Locked { path: path.to_path_buf() };
         }
     }
-    StoreError::Open {
-        path: path.to_path_buf(),
-        source: e,
-    }
+    StoreError::Open { path: path.to_path_buf(), source: e }
 }
 
 /// One atomic batch of writes, with an overlay so later records in the batch see earlier ones.
@@ -201,11 +177,7 @@ impl<'a> Tx<'a> {
         if let Some(h) = self.heads.get(author) {
             return Ok(*h);
         }
-        let h = self
-            .tree
-            .get(keys::head(author))?
-            .map(|v| decode_head(&v))
-            .transpose()?;
+        let h = self.tree.get(keys::head(author))?.map(|v| decode_head(&v)).transpose()?;
         self.heads.insert(*author, h);
         Ok(h)
     }
@@ -242,9 +214,7 @@ impl<'a> Tx<'a> {
     fn offer(&mut self, record: &Record) -> Result<Outcome, StoreError> {
         let author = record.author();
         if self.is_forked(&author)? {
-            return Ok(Outcome::Refused {
-                reason: Refusal::ForkedAuthor,
-            });
+            return Ok(Outcome::Refused { reason: Refusal::ForkedAuthor });
         }
         if self.has_id(&record.id())? {
             return Ok(Outcome::Duplicate);
@@ -254,22 +224,14 @@ impl<'a> Tx<'a> {
             Some(h) if record.seq() <= h.seq => Some(self.held_id(&author, record.seq())?),
             _ => None,
         };
-        match place(
-            head,
-            held.as_ref().map(|(id, _)| *id),
-            record.seq(),
-            record.prev(),
-            record.id(),
-        ) {
+        match place(head, held.as_ref().map(|(id, _)| *id), record.seq(), record.prev(), record.id()) {
             Placement::Duplicate => Ok(Outcome::Duplicate),
             Placement::Fork { .. } => {
                 let first = held.map(|(_, bytes)| bytes).unwrap_or_default();
                 self.record_fork(author, record.seq(), first, record.bytes().to_vec());
                 Ok(Outcome::Fork)
             }
-            Placement::WrongPrev { .. } => Ok(Outcome::Refused {
-                reason: Refusal::WrongPrev,
-            }),
+            Placement::WrongPrev { .. } => Ok(Outcome::Refused { reason: Refusal::WrongPrev }),
             Placement::Ahead => self.hold(record),
             Placement::Append => {
                 self.append(record);
@@ -301,15 +263,12 @@ impl<'a> Tx<'a> {
         }
         let count = self.pending_counts.entry(author).or_default();
         if *count >= self.max_pending {
-            return Ok(Outcome::Refused {
-                reason: Refusal::PendingFull,
-            });
+            return Ok(Outcome::Refused { reason: Refusal::PendingFull });
         }
         *count += 1;
         self.delta[2] += 1;
         self.batch.insert(keys::pending(&author, record.seq()), record.bytes());
-        self.pending
-            .insert((author, record.seq()), Some(record.bytes().to_vec()));
+        self.pending.insert((author, record.seq()), Some(record.bytes().to_vec()));
         Ok(Outcome::Held)
     }
 
@@ -321,12 +280,7 @@ impl<'a> Tx<'a> {
         self.batch.insert(keys::fork(&author), v);
         self.forked.insert(author, true);
         self.delta[3] += 1;
-        self.report.forks.push(ForkProof {
-            author,
-            seq,
-            first,
-            second,
-        });
+        self.report.forks.push(ForkProof { author, seq, first, second });
     }
 
     fn append(&mut self, record: &Record) {
@@ -404,10 +358,7 @@ impl<'a> Tx<'a> {
 
 impl Store for SledStore {
     fn insert(&self, records: Vec<Verified<Record>>) -> Result<InsertReport, StoreError> {
-        let mut state = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::corrupt("writer lock poisoned"))?;
+        let mut state = self.writer.lock().map_err(|_| StoreError::corrupt("writer lock poisoned"))?;
         let snapshot = state.pending.clone();
         let mut tx = Tx {
             tree: &self.tree,
@@ -456,10 +407,7 @@ impl Store for SledStore {
     }
 
     fn get_at(&self, author: &NodeKey, seq: u64) -> Result<Option<Record>, StoreError> {
-        self.tree
-            .get(keys::feed(author, seq))?
-            .map(|b| Self::decode(&b))
-            .transpose()
+        self.tree.get(keys::feed(author, seq))?.map(|b| Self::decode(&b)).transpose()
     }
 
     fn ids_with_prefix(&self, hex_prefix: &str, limit: usize) -> Result<Vec<RecordId>, StoreError> {
@@ -540,20 +488,14 @@ impl Store for SledStore {
             Scan::RefersTo { id, kind } => keys::refs_prefix(&id, kind.map(code)),
             Scan::Author(author) => {
                 let iter = self.tree.scan_prefix(keys::feed_prefix(&author));
-                let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send> = if newest_first {
-                    Box::new(iter.rev())
-                } else {
-                    Box::new(iter)
-                };
+                let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send> =
+                    if newest_first { Box::new(iter.rev()) } else { Box::new(iter) };
                 return Box::new(iter.map(|item| Self::decode(&item?.1)));
             }
         };
         let iter = self.tree.scan_prefix(prefix);
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send> = if newest_first {
-            Box::new(iter.rev())
-        } else {
-            Box::new(iter)
-        };
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send> =
+            if newest_first { Box::new(iter.rev()) } else { Box::new(iter) };
         Box::new(iter.map(move |item| {
             let (k, _) = item?;
             let pos = keys::pos_suffix(&k).ok_or_else(|| StoreError::corrupt("index key"))?;
@@ -586,12 +528,7 @@ impl Store for SledStore {
                 let seq = Record::decode(second.clone()).map(|r| r.seq()).map_err(|_| bad())?;
                 let mut a = [0u8; 32];
                 a.copy_from_slice(&k[1..]);
-                Ok(ForkProof {
-                    author: NodeKey(a),
-                    seq,
-                    first,
-                    second,
-                })
+                Ok(ForkProof { author: NodeKey(a), seq, first, second })
             })
             .collect()
     }
@@ -601,9 +538,7 @@ impl Store for SledStore {
             .scan_prefix(keys::pending_prefix(author))
             .map(|item| {
                 let (k, _) = item?;
-                keys::split_pos(&k[1..])
-                    .map(|(_, s)| s)
-                    .ok_or_else(|| StoreError::corrupt("pending key"))
+                keys::split_pos(&k[1..]).map(|(_, s)| s).ok_or_else(|| StoreError::corrupt("pending key"))
             })
             .collect()
     }

@@ -238,17 +238,10 @@ impl KindBody for Revoke {
                 key.copy_from_slice(&a[..32]);
                 let mut seq = [0u8; 8];
                 seq.copy_from_slice(&a[32..]);
-                Ok(RevokedNode {
-                    node_key: NodeKey(key),
-                    last_valid_seq: u64::from_be_bytes(seq),
-                })
+                Ok(RevokedNode { node_key: NodeKey(key), last_valid_seq: u64::from_be_bytes(seq) })
             })
             .collect::<Result<_, DecodeError>>()?;
-        Ok(Revoke {
-            org_key: OrgKey(f.array(1, "org_key")?),
-            reason: f.str(2, "reason")?,
-            nodes,
-        })
+        Ok(Revoke { org_key: OrgKey(f.array(1, "org_key")?), reason: f.str(2, "reason")?, nodes })
     }
     fn validate(&self) -> Result<(), FieldError> {
         let c = Self::CONTEXT;

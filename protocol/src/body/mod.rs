@@ -174,10 +174,7 @@ impl Body {
     /// Decodes and validates a body of kind `code`. Unknown codes give [`Body::Unknown`].
     pub fn decode(code: u16, bytes: &[u8]) -> Result<Body, RecordBodyError> {
         let Some(kind) = Kind::from_u16(code) else {
-            return Ok(Body::Unknown {
-                code,
-                bytes: bytes.to_vec(),
-            });
+            return Ok(Body::Unknown { code, bytes: bytes.to_vec() });
         };
         match kind {
             Kind::NodeCert => decode_as(bytes, Body::NodeCert),
@@ -238,13 +235,7 @@ pub(crate) fn enum_field<T>(
     from_code: fn(u8) -> Option<T>,
 ) -> Result<Option<T>, DecodeError> {
     f.opt_u8(tag, field)?
-        .map(|c| {
-            from_code(c).ok_or(DecodeError::UnknownCode {
-                context: f.context,
-                field,
-                code: c,
-            })
-        })
+        .map(|c| from_code(c).ok_or(DecodeError::UnknownCode { context: f.context, field, code: c }))
         .transpose()
 }
 
@@ -254,10 +245,7 @@ pub(crate) fn req_enum<T>(
     field: &'static str,
     from_code: fn(u8) -> Option<T>,
 ) -> Result<T, DecodeError> {
-    enum_field(f, tag, field, from_code)?.ok_or(DecodeError::MissingField {
-        context: f.context,
-        field,
-    })
+    enum_field(f, tag, field, from_code)?.ok_or(DecodeError::MissingField { context: f.context, field })
 }
 
 /// Reads a date field (u32 days since 1970-01-01).
@@ -267,12 +255,7 @@ pub(crate) fn date_field(
     field: &'static str,
 ) -> Result<Option<crate::types::Date>, DecodeError> {
     f.opt_u32(tag, field)?
-        .map(|d| {
-            crate::types::Date::from_days(d).ok_or(DecodeError::BadDate {
-                context: f.context,
-                field,
-            })
-        })
+        .map(|d| crate::types::Date::from_days(d).ok_or(DecodeError::BadDate { context: f.context, field }))
         .transpose()
 }
 

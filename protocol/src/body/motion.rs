@@ -91,31 +91,20 @@ impl ContractTerm {
     fn decode(v: &[u8]) -> Result<Self, DecodeError> {
         let context = Motion::CONTEXT;
         let field = "term";
-        let len_err = |expected| DecodeError::FieldLength {
-            context,
-            field,
-            expected,
-            got: v.len(),
-        };
+        let len_err = |expected| DecodeError::FieldLength { context, field, expected, got: v.len() };
         match v {
             [1, n] => Ok(ContractTerm::MaxNoticeMonths(*n)),
-            [2, k] => KpiBasis::from_code(*k)
-                .map(ContractTerm::KpiBasis)
-                .ok_or(DecodeError::UnknownCode {
-                    context,
-                    field,
-                    code: *k,
-                }),
+            [2, k] => KpiBasis::from_code(*k).map(ContractTerm::KpiBasis).ok_or(DecodeError::UnknownCode {
+                context,
+                field,
+                code: *k,
+            }),
             [3, a, b] => Ok(ContractTerm::MinEfficiencyBp(u16::from_be_bytes([*a, *b]))),
             [4] => Ok(ContractTerm::SatisfactionSurvey),
             [1, ..] | [2, ..] => Err(len_err(2)),
             [3, ..] => Err(len_err(3)),
             [4, ..] => Err(len_err(1)),
-            [t, ..] => Err(DecodeError::UnknownCode {
-                context,
-                field,
-                code: *t,
-            }),
+            [t, ..] => Err(DecodeError::UnknownCode { context, field, code: *t }),
             [] => Err(len_err(1)),
         }
     }
@@ -167,10 +156,8 @@ impl KindBody for Motion {
             service_line: f.opt_str(4, "service_line")?,
             provider: f.opt_str(5, "provider")?,
             support_needed: f.u16(6, "support_needed")?,
-            closes_on: date_field(f, 7, "closes_on")?.ok_or(DecodeError::MissingField {
-                context: Self::CONTEXT,
-                field: "closes_on",
-            })?,
+            closes_on: date_field(f, 7, "closes_on")?
+                .ok_or(DecodeError::MissingField { context: Self::CONTEXT, field: "closes_on" })?,
         })
     }
     fn validate(&self) -> Result<(), FieldError> {
@@ -232,12 +219,7 @@ mod tests {
 
     #[test]
     fn contract_terms_parse_and_print() {
-        for s in [
-            "max_notice_months=6",
-            "kpi_basis=outcome",
-            "min_efficiency_bp=400",
-            "satisfaction_survey",
-        ] {
+        for s in ["max_notice_months=6", "kpi_basis=outcome", "min_efficiency_bp=400", "satisfaction_survey"] {
             let t: ContractTerm = s.parse().expect("valid term");
             assert_eq!(t.to_string(), s);
             assert_eq!(ContractTerm::decode(&t.encode()).expect("round trip"), t);

@@ -23,10 +23,7 @@ impl KindBody for Retract {
         w.str(2, &self.reason);
     }
     fn decode_fields(f: &Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(Retract {
-            target: RecordId(f.array(1, "target")?),
-            reason: f.str(2, "reason")?,
-        })
+        Ok(Retract { target: RecordId(f.array(1, "target")?), reason: f.str(2, "reason")? })
     }
     fn validate(&self) -> Result<(), FieldError> {
         at(Self::CONTEXT, "reason").text(&self.reason, MAX_TEXT)

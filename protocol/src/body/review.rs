@@ -9,15 +9,8 @@ use crate::types::FinancialYear;
 use crate::validate::{MAX_LABEL, MAX_TEXT, at};
 
 /// The rating dimensions of a review, in field order, with their JSON/CSV names.
-pub const RATING_DIMENSIONS: [&str; 7] = [
-    "quality",
-    "timeliness",
-    "responsiveness",
-    "data_accuracy",
-    "flexibility",
-    "value_for_money",
-    "kpi_delivery",
-];
+pub const RATING_DIMENSIONS: [&str; 7] =
+    ["quality", "timeliness", "responsiveness", "data_accuracy", "flexibility", "value_for_money", "kpi_delivery"];
 
 /// How a provider served one service line in one financial year. Ratings are 1 (poor) to 5
 /// (excellent), each optional; at least one rating or `would_recommend` must be given.
@@ -108,10 +101,8 @@ impl KindBody for Review {
         }
         at(c, "would_recommend").opt_range(self.would_recommend, 0, 10)?;
         if self.ratings().iter().all(Option::is_none) && self.would_recommend.is_none() {
-            return Err(at(c, "ratings").err(format!(
-                "give at least one rating ({}) or would_recommend",
-                RATING_DIMENSIONS.join(", ")
-            )));
+            return Err(at(c, "ratings")
+                .err(format!("give at least one rating ({}) or would_recommend", RATING_DIMENSIONS.join(", "))));
         }
         at(c, "reviewer_role").line(&self.reviewer_role, MAX_LABEL)?;
         at(c, "comment").opt_text(&self.comment, MAX_TEXT)

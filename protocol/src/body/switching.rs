@@ -54,25 +54,14 @@ impl Party {
     }
     fn decode(bytes: &[u8], field: &'static str) -> Result<Party, DecodeError> {
         let context = Switch::CONTEXT;
-        let (&tag, rest) = bytes
-            .split_first()
-            .ok_or(DecodeError::MissingField { context, field })?;
+        let (&tag, rest) = bytes.split_first().ok_or(DecodeError::MissingField { context, field })?;
         let code = || String::from_utf8(rest.to_vec()).map_err(|_| DecodeError::BadUtf8 { context, field });
         match tag {
             1 => Ok(Party::Provider(code()?)),
             2 if rest.is_empty() => Ok(Party::InHouse),
-            2 => Err(DecodeError::FieldLength {
-                context,
-                field,
-                expected: 1,
-                got: bytes.len(),
-            }),
+            2 => Err(DecodeError::FieldLength { context, field, expected: 1, got: bytes.len() }),
             3 => Ok(Party::Shared(code()?)),
-            _ => Err(DecodeError::UnknownCode {
-                context,
-                field,
-                code: tag,
-            }),
+            _ => Err(DecodeError::UnknownCode { context, field, code: tag }),
         }
     }
     fn validate(&self, field: &'static str) -> Result<(), FieldError> {
@@ -189,10 +178,8 @@ impl KindBody for Switch {
             service_line: f.str(1, "service_line")?,
             from: Party::decode(f.req(2, "from")?, "from")?,
             to: Party::decode(f.req(3, "to")?, "to")?,
-            effective: date_field(f, 4, "effective")?.ok_or(DecodeError::MissingField {
-                context: Self::CONTEXT,
-                field: "effective",
-            })?,
+            effective: date_field(f, 4, "effective")?
+                .ok_or(DecodeError::MissingField { context: Self::CONTEXT, field: "effective" })?,
             reasons,
             reason_text: f.opt_str(6, "reason_text")?,
             notice_months: f.opt_u8(7, "notice_months")?,

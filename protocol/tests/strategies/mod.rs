@@ -71,35 +71,18 @@ pub fn profile() -> impl Strategy<Value = Body> {
 }
 
 pub fn endorse() -> impl Strategy<Value = Body> {
-    (key32(), ods(), line(), option::of(text())).prop_map(|(k, ods_code, name, comment)| {
-        Body::Endorse(Endorse {
-            org_key: OrgKey(k),
-            ods_code,
-            name,
-            comment,
-        })
-    })
+    (key32(), ods(), line(), option::of(text()))
+        .prop_map(|(k, ods_code, name, comment)| Body::Endorse(Endorse { org_key: OrgKey(k), ods_code, name, comment }))
 }
 
 pub fn revoke() -> impl Strategy<Value = Body> {
-    (
-        key32(),
-        text(),
-        proptest::collection::btree_map(key32(), any::<u64>(), 0..4),
-    )
-        .prop_map(|(k, reason, nodes)| {
-            Body::Revoke(Revoke {
-                org_key: OrgKey(k),
-                reason,
-                nodes: nodes
-                    .into_iter()
-                    .map(|(k, s)| RevokedNode {
-                        node_key: NodeKey(k),
-                        last_valid_seq: s,
-                    })
-                    .collect(),
-            })
+    (key32(), text(), proptest::collection::btree_map(key32(), any::<u64>(), 0..4)).prop_map(|(k, reason, nodes)| {
+        Body::Revoke(Revoke {
+            org_key: OrgKey(k),
+            reason,
+            nodes: nodes.into_iter().map(|(k, s)| RevokedNode { node_key: NodeKey(k), last_valid_seq: s }).collect(),
         })
+    })
 }
 
 pub fn retire() -> impl Strategy<Value = Body> {
@@ -116,14 +99,7 @@ pub fn retire() -> impl Strategy<Value = Body> {
 
 pub fn provider() -> impl Strategy<Value = Body> {
     (provider_code(), line(), pick(ProviderKind::ALL), vec(line(), 0..3)).prop_map(
-        |(code, name, provider_kind, aliases)| {
-            Body::Provider(Provider {
-                code,
-                name,
-                provider_kind,
-                aliases,
-            })
-        },
+        |(code, name, provider_kind, aliases)| Body::Provider(Provider { code, name, provider_kind, aliases }),
     )
 }
 
@@ -161,27 +137,10 @@ pub fn review() -> impl Strategy<Value = Body> {
 
 pub fn price() -> impl Strategy<Value = Body> {
     (
-        (
-            provider_code(),
-            service_line(),
-            fy(),
-            1u64..=100_000_000_000,
-            any::<bool>(),
-            pick(PricingModel::ALL),
-        ),
-        (
-            1u64..=3_000_000,
-            line(),
-            1u64..=1_000_000,
-            option::of(text()),
-            option::of(date()),
-        ),
+        (provider_code(), service_line(), fy(), 1u64..=100_000_000_000, any::<bool>(), pick(PricingModel::ALL)),
+        (1u64..=3_000_000, line(), 1u64..=1_000_000, option::of(text()), option::of(date())),
         (option::of(1u16..=120), option::of(0u8..=36), option::of(0u16..=5000)),
-        (
-            option::of(pick(KpiBasis::ALL)),
-            option::of(pick(BuyingRoute::ALL)),
-            option::of(any::<bool>()),
-        ),
+        (option::of(pick(KpiBasis::ALL)), option::of(pick(BuyingRoute::ALL)), option::of(any::<bool>())),
     )
         .prop_map(|(a, b, c, d)| {
             let per_unit = a.5 == PricingModel::PerUnit;
@@ -208,11 +167,7 @@ pub fn price() -> impl Strategy<Value = Body> {
 }
 
 pub fn party() -> impl Strategy<Value = Party> {
-    prop_oneof![
-        provider_code().prop_map(Party::Provider),
-        Just(Party::InHouse),
-        ods().prop_map(Party::Shared)
-    ]
+    prop_oneof![provider_code().prop_map(Party::Provider), Just(Party::InHouse), ods().prop_map(Party::Shared)]
 }
 
 pub fn switch() -> impl Strategy<Value = Body> {
@@ -223,11 +178,7 @@ pub fn switch() -> impl Strategy<Value = Body> {
         date(),
         proptest::collection::btree_set(pick(SwitchReason::ALL), 1..4),
         option::of(text()),
-        (
-            option::of(0u8..=36),
-            option::of(0u64..=100_000_000_000),
-            option::of(0u8..=60),
-        ),
+        (option::of(0u8..=36), option::of(0u64..=100_000_000_000), option::of(0u8..=60)),
     )
         .prop_filter("from and to differ", |(_, f, t, ..)| f != t)
         .prop_map(|(service_line, from, to, effective, reasons, reason_text, n)| {
@@ -246,13 +197,8 @@ pub fn switch() -> impl Strategy<Value = Body> {
 }
 
 pub fn outcome() -> impl Strategy<Value = Body> {
-    (
-        key32(),
-        option::of(-100_000_000_000i64..=100_000_000_000),
-        option::of(-4i8..=4),
-        option::of(text()),
-    )
-        .prop_map(|(s, cost, sat, comment)| {
+    (key32(), option::of(-100_000_000_000i64..=100_000_000_000), option::of(-4i8..=4), option::of(text())).prop_map(
+        |(s, cost, sat, comment)| {
             let satisfaction_change = if cost.is_none() && sat.is_none() { Some(1) } else { sat };
             Body::SwitchOutcome(SwitchOutcome {
                 switch: RecordId(s),
@@ -260,7 +206,8 @@ pub fn outcome() -> impl Strategy<Value = Body> {
                 satisfaction_change,
                 comment,
             })
-        })
+        },
+    )
 }
 
 pub fn term() -> impl Strategy<Value = ContractTerm> {
@@ -273,47 +220,19 @@ pub fn term() -> impl Strategy<Value = ContractTerm> {
 }
 
 pub fn motion() -> impl Strategy<Value = Body> {
-    (
-        line(),
-        text(),
-        option::of(term()),
-        option::of(service_line()),
-        option::of(provider_code()),
-        1u16..=500,
-        date(),
-    )
-        .prop_map(
-            |(title, text, term, service_line, provider, support_needed, closes_on)| {
-                Body::Motion(Motion {
-                    title,
-                    text,
-                    term,
-                    service_line,
-                    provider,
-                    support_needed,
-                    closes_on,
-                })
-            },
-        )
+    (line(), text(), option::of(term()), option::of(service_line()), option::of(provider_code()), 1u16..=500, date())
+        .prop_map(|(title, text, term, service_line, provider, support_needed, closes_on)| {
+            Body::Motion(Motion { title, text, term, service_line, provider, support_needed, closes_on })
+        })
 }
 
 pub fn support() -> impl Strategy<Value = Body> {
-    (key32(), pick(Stance::ALL), option::of(text())).prop_map(|(m, stance, comment)| {
-        Body::Support(Support {
-            motion: RecordId(m),
-            stance,
-            comment,
-        })
-    })
+    (key32(), pick(Stance::ALL), option::of(text()))
+        .prop_map(|(m, stance, comment)| Body::Support(Support { motion: RecordId(m), stance, comment }))
 }
 
 pub fn retract() -> impl Strategy<Value = Body> {
-    (key32(), text()).prop_map(|(t, reason)| {
-        Body::Retract(Retract {
-            target: RecordId(t),
-            reason,
-        })
-    })
+    (key32(), text()).prop_map(|(t, reason)| Body::Retract(Retract { target: RecordId(t), reason }))
 }
 
 /// Any valid body that may appear after seq 1.

@@ -1,0 +1,122 @@
+//! `csx daemon`: run this member's node in the foreground (for systemd or a container).
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use csx_node::config::Config;
+use csx_node::control::ControlServer;
+use csx_node::net::TransportKind;
+use csx_node::runtime::{NodeOptions, RunningNode};
+use csx_node::service::system_clock;
+
+use crate::context::Ctx;
+use crate::error::CliError;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Configuration file (default: config.toml in the home directory)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Listen on this multiaddress (repeat, or comma-separate in CSX_LISTEN); replaces `listen`
+    #[arg(long, env = "CSX_LISTEN", value_delimiter = ',', value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// A bootstrap server (…/p2p/<peer id>); added to the genesis file's and the config's
+    #[arg(long, env = "CSX_BOOTSTRAP", value_delimiter = ',', value_name = "MULTIADDR")]
+    pub bootstrap: Vec<String>,
+    /// An address other members can reach this node at; replaces `external`
+    #[arg(long, env = "CSX_EXTERNAL", value_delimiter = ',', value_name = "MULTIADDR")]
+    pub external: Vec<String>,
+    /// Another member's node to dial at start (…/p2p/<peer id>)
+    #[arg(long = "peer", env = "CSX_PEERS", value_delimiter = ',', value_name = "MULTIADDR")]
+    pub peers: Vec<String>,
+    /// Log format on stderr
+    #[arg(long, env = "CSX_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. info or debug or info,csx_node=debug
+    #[arg(long, env = "CSX_LOG")]
+    pub log: Option<String>,
+    /// Also listen through bootstrap servers' relays (for a node others cannot dial)
+    #[arg(long)]
+    pub relay: bool,
+    /// Time between sync rounds with a random member, e.g. 30s
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub sync_interval: Option<std::time::Duration>,
+}
+
+pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
+    let identity = ctx.home.identity()?;
+    let genesis = ctx.home.genesis()?;
+    let path = args.config.clone().unwrap_or_else(|| ctx.home.path("config.toml"));
+    let mut config = Config::load(&path).map_err(|e| CliError::invalid(e.to_string()))?;
+    if !args.listen.is_empty() {
+        config.listen = args.listen;
+    }
+    if !args.external.is_empty() {
+        config.external = args.external;
+    }
+    config.bootstrap.extend(args.bootstrap);
+    config.peers.extend(args.peers);
+    config.relay |= args.relay;
+    if let Some(d) = args.sync_interval {
+        config.sync_interval_secs = d.as_secs().max(1);
+    }
+    if let Some(f) = args.log_format {
+        config.log_format = match f {
+            LogFormat::Text => "text".into(),
+            LogFormat::Json => "json".into(),
+        };
+    }
+    if let Some(l) = args.log {
+        config.log_filter = l;
+    }
+    init_logging(&config.log_format, &config.log_filter)?;
+    let net = config.net_config(&genesis.bootstrap).map_err(|e| CliError::invalid(e.to_string()))?;
+    let options =
+        NodeOptions { net, transport: TransportKind::Tcp, store: config.store_config(), clock: system_clock() };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        let node = RunningNode::start(&ctx.home, options).await.map_err(|e| match e {
+            csx_node::runtime::StartError::Api(a) => anyhow::Error::from(CliError::from(a)),
+            other => anyhow::Error::from(CliError::invalid(other.to_string())),
+        })?;
+        let control = ControlServer::bind(&ctx.home)?;
+        tracing::info!(
+            org = %identity.ods_code,
+            node = %identity.node_key.short(),
+            peer_id = %node.peer_id(),
+            federation = %genesis.name,
+            "csx daemon started"
+        );
+        let api = node.api().clone();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = control.serve(api.clone()) => {}
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; shutting down"),
+            _ = term.recv() => tracing::info!("terminated; shutting down"),
+            _ = api.stop_requested() => tracing::info!("asked to stop; shutting down"),
+        }
+        drop(control);
+        node.shutdown().await;
+        tracing::info!("csx daemon stopped; the store is flushed");
+        Ok(())
+    })
+}
+
+pub fn init_logging(format: &str, filter: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|e| CliError::invalid(format!("log filter `{filter}`: {e}")))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = match format {
+        "json" => builder.json().try_init(),
+        "text" => builder.try_init(),
+        other => return Err(CliError::invalid(format!("log_format: `{other}` is not text or json")).into()),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}

@@ -1,0 +1,100 @@
+//! `csx peers`, `csx sync`, `csx shutdown`: the running daemon.
+
+use std::time::Duration;
+
+use clap::Args;
+use csx_node::api::{Request, Response};
+
+use crate::context::Ctx;
+use crate::error::{CliError, exit};
+use crate::output::table;
+
+fn ago(now: u64, ms: Option<u64>) -> String {
+    match ms {
+        None => "never".into(),
+        Some(t) => format!("{}s ago", now.saturating_sub(t) / 1000),
+    }
+}
+
+pub fn peers(ctx: &Ctx) -> anyhow::Result<()> {
+    let Response::Peers { peers } = ctx.call(Request::Peers)? else { anyhow::bail!("unexpected reply") };
+    let now = crate::now_ms();
+    ctx.out.print(&peers, || {
+        let mut t =
+            table(&["peer", "org", "role", "connected", "last sync", "in step", "they have +", "we have +", "address"]);
+        for p in &peers {
+            t.add_row(vec![
+                p.peer_id.chars().rev().take(10).collect::<String>().chars().rev().collect(),
+                p.org.clone().unwrap_or_else(|| "–".into()),
+                if p.bootstrap { "bootstrap" } else { "member" }.into(),
+                if p.connected { ago(now, p.connected_since) } else { "no".into() },
+                ago(now, p.last_sync_at),
+                match p.in_sync {
+                    Some(true) => "yes".into(),
+                    Some(false) => "no".into(),
+                    None => "–".into(),
+                },
+                p.behind.to_string(),
+                p.ahead.to_string(),
+                p.addresses.first().cloned().unwrap_or_default(),
+            ]);
+        }
+        t
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Give up after this long, e.g. 30s or 2m (exit code 7)
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
+pub fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
+    let request = Request::Sync { timeout_ms: args.timeout.as_millis() as u64 };
+    let Response::Synced(report) = ctx.call(request)? else { anyhow::bail!("unexpected reply") };
+    ctx.out.print(&report, || {
+        let mut t = table(&["peer", "org", "level", "records received", "problem"]);
+        for p in &report.peers {
+            t.add_row(vec![
+                p.peer_id.chars().rev().take(10).collect::<String>().chars().rev().collect(),
+                p.org.clone().unwrap_or_else(|| "–".into()),
+                if p.in_sync { "yes" } else { "no" }.into(),
+                p.received.to_string(),
+                p.error.clone().unwrap_or_default(),
+            ]);
+        }
+        t
+    })?;
+    if !report.level {
+        return Err(CliError::new(exit::TIMEOUT, "not level with every connected member (see the table)").into());
+    }
+    ctx.out.note(format!("level with {} members; heads digest {}", report.peers.len(), &report.heads_digest[..16]));
+    Ok(())
+}
+
+pub fn shutdown(ctx: &Ctx) -> anyhow::Result<()> {
+    ctx.home.identity()?;
+    if csx_node::control::ControlClient::connect(&ctx.home)?.is_none() {
+        return Err(CliError::new(exit::UNAVAILABLE, "no daemon is running for this home").into());
+    }
+    ctx.call(Request::Shutdown)?;
+    let socket = csx_node::control::socket_path(&ctx.home);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while socket.exists() {
+        if std::time::Instant::now() > deadline {
+            return Err(CliError::new(exit::TIMEOUT, "the daemon did not stop within 30s").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The socket goes before the store is flushed and released; wait for the store too.
+    let store = ctx.home.store_dir();
+    while csx_node::store::SledStore::open(&store, Default::default()).is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err(CliError::new(exit::TIMEOUT, "the daemon did not release its store within 30s").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ctx.out.note("the daemon has stopped");
+    Ok(())
+}

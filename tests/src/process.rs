@@ -1,0 +1,148 @@
+//! Driving `csx` as separate processes: homes, daemons, bootstrap servers.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `csx` binary built alongside this test.
+pub fn csx_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
+    let bin = dir.join("csx");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p csx-cli` (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// A running process, killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    /// Sends SIGKILL: no chance to flush or clean up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A node's home, driven with the CLI.
+#[derive(Debug, Clone)]
+pub struct CliHome {
+    pub home: PathBuf,
+}
+
+impl CliHome {
+    pub fn new(home: PathBuf) -> CliHome {
+        CliHome { home }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(csx_bin());
+        c.env("CSX_HOME", &self.home).env("CSX_LOG", "info").arg("--no-input").args(args);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("csx runs")
+    }
+
+    /// Runs and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "csx {args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf8")
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_str(&self.ok(&a)).expect("json output")
+    }
+
+    /// Starts `csx daemon` with `args`, logging to `daemon.log` in the home; returns once it
+    /// answers on its control socket.
+    pub fn start_daemon(&self, args: &[&str]) -> Proc {
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.home.join("daemon.log")).expect("log file");
+        let child =
+            self.cmd(&[&["daemon"], args].concat()).stdout(Stdio::null()).stderr(log).spawn().expect("daemon starts");
+        let mut proc = Proc { child, name: format!("daemon {}", self.home.display()) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self.run(&["status", "--json"]);
+            if out.status.success() {
+                let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+                if v["mode"] == "daemon" {
+                    return proc;
+                }
+            }
+            if !proc.is_running() {
+                let log = std::fs::read_to_string(self.home.join("daemon.log")).unwrap_or_default();
+                panic!("the daemon exited; its log:\n{log}");
+            }
+            assert!(Instant::now() < deadline, "the daemon did not come up in 30s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn records(&self) -> u64 {
+        self.json(&["status"])["store"]["records"].as_u64().expect("records")
+    }
+
+    pub fn digest(&self) -> String {
+        self.json(&["status"])["heads_digest"].as_str().expect("digest").to_string()
+    }
+}
+
+/// Starts `csx bootstrap` on `port`; returns it and the address members should use.
+pub fn start_bootstrap(home: &Path, port: u16) -> (Proc, String) {
+    let mut child = Command::new(csx_bin())
+        .env("CSX_HOME", home)
+        .args(["bootstrap", "--listen", &format!("/ip4/127.0.0.1/tcp/{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bootstrap starts");
+    let stdout = child.stdout.take().expect("piped");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("reads the address");
+    let addr = line.trim().strip_prefix("bootstrap address: ").expect("prints its address").to_string();
+    (Proc { child, name: "bootstrap".into() }, addr)
+}
+
+/// Polls `check` until true; panics naming `what` after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

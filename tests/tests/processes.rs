@@ -1,0 +1,129 @@
+//! A bootstrap server and three `csx daemon` processes on 127.0.0.1, driven only with the CLI.
+
+use std::time::Duration;
+
+use csx_node::api::{ErrorKind, Request};
+use csx_node::control::ControlClient;
+use csx_tests::process::{CliHome, free_port, start_bootstrap, wait_for};
+
+const SOON: Duration = Duration::from_secs(30);
+
+const REVIEW: &[&str] = &[
+    "review",
+    "add",
+    "--provider",
+    "0DE",
+    "--service-line",
+    "BI",
+    "--year",
+    "2024",
+    "--quality",
+    "4",
+    "--still-customer",
+    "yes",
+    "--reviewer-role",
+    "Head of BI",
+    "--comment",
+];
+
+fn holds_comment(node: &CliHome, comment: &str) -> bool {
+    node.json(&["review", "list"]).as_array().is_some_and(|a| a.iter().any(|r| r["body"]["comment"] == comment))
+}
+
+fn review(node: &CliHome, comment: &str) {
+    node.ok(&[REVIEW, &[comment]].concat());
+}
+
+#[test]
+fn three_daemons_and_a_bootstrap_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut bootstrap, baddr) = start_bootstrap(&dir.path().join("bootstrap"), free_port());
+    let nodes: Vec<CliHome> = (1..=3).map(|i| CliHome::new(dir.path().join(format!("node{i}")))).collect();
+    let mut founders = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        n.ok(&["init", "--org-code", &format!("QW{i}"), "--name", &format!("NHS Test {i} ICB")]);
+        let id = dir.path().join(format!("id{i}.json"));
+        std::fs::write(&id, n.ok(&["id", "--json"])).expect("write id");
+        founders.push(id);
+    }
+    let genesis = dir.path().join("genesis.json");
+    let mut create = vec!["federation", "create", "--name", "Process test", "--bootstrap", &baddr, "--out"];
+    let g = genesis.to_str().expect("utf8").to_string();
+    create.push(&g);
+    let founder_args: Vec<String> =
+        founders.iter().flat_map(|f| ["--founder".to_string(), f.display().to_string()]).collect();
+    create.extend(founder_args.iter().map(String::as_str));
+    nodes[0].ok(&create);
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let listen = |i: usize| format!("/ip4/127.0.0.1/tcp/{}", ports[i]);
+    let mut daemons = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        n.ok(&["federation", "join", &g]);
+        // No peers configured: they find each other through the bootstrap server.
+        daemons.push(n.start_daemon(&["--listen", &listen(i), "--sync-interval", "2s"]));
+    }
+
+    // Write on one, read on the others.
+    review(&nodes[0], "written on node 1");
+    wait_for("node 2 and 3 hold node 1's review", SOON, || {
+        holds_comment(&nodes[1], "written on node 1") && holds_comment(&nodes[2], "written on node 1")
+    });
+
+    // Without the bootstrap server, a restarted node finds its peers again from memory.
+    bootstrap.kill();
+    nodes[2].ok(&["shutdown"]);
+    daemons[2] = nodes[2].start_daemon(&["--listen", &listen(2), "--sync-interval", "2s"]);
+    review(&nodes[1], "written on node 2 after the bootstrap server stopped");
+    wait_for("node 3, restarted with the bootstrap server down, gets node 2's review", SOON, || {
+        holds_comment(&nodes[2], "written on node 2 after the bootstrap server stopped")
+    });
+
+    // Kill a daemon outright, write while it is down, restart it: it resumes and catches up.
+    daemons[1].kill();
+    review(&nodes[0], "written while node 2 was down");
+    daemons[1] = nodes[1].start_daemon(&["--listen", &listen(1), "--sync-interval", "2s"]);
+    wait_for("node 2 reconnects to a member", SOON, || {
+        nodes[1]
+            .json(&["peers"])
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p["connected"] == true && p["bootstrap"] == false))
+    });
+    let report = nodes[1].json(&["sync", "--timeout", "30s"]);
+    assert_eq!(report["level"], true, "{report}");
+    assert!(holds_comment(&nodes[1], "written while node 2 was down"));
+    let digest = nodes[1].digest();
+    wait_for("all three nodes hold the same heads", SOON, || nodes.iter().all(|n| n.digest() == digest));
+    assert_eq!(nodes[0].records(), nodes[1].records());
+
+    // The control API refuses a caller without the token.
+    let socket = nodes[0].home.join("control.sock");
+    let stranger = ControlClient::with_token(socket.clone(), "0".repeat(64));
+    let err = stranger.call(&Request::Status, Duration::from_secs(5)).expect_err("refused");
+    assert_eq!(err.kind, ErrorKind::Unavailable);
+    assert!(err.message.contains("wrong or missing control token"), "{}", err.message);
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["control.sock", "control.token"] {
+        let mode = std::fs::metadata(nodes[0].home.join(f)).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f} is owner-only");
+    }
+    // Garbage on the socket is answered with an error, and the daemon carries on.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(&socket).expect("connects");
+        s.write_all(b"{not json\n").expect("writes");
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).expect("reads");
+        assert!(reply.contains("malformed control request"), "{reply}");
+    }
+    assert_eq!(nodes[0].json(&["status"])["mode"], "daemon");
+
+    // Shutdown is clean: the store is released and readable offline.
+    for n in &nodes {
+        n.ok(&["shutdown"]);
+        assert_eq!(n.json(&["status"])["mode"], "offline");
+    }
+    let offline = nodes[1].json(&["review", "list"]);
+    assert_eq!(offline.as_array().map(|a| a.len()), Some(3));
+    let err = nodes[0].run(&["sync"]);
+    assert_eq!(err.status.code(), Some(5), "sync without a daemon is `unavailable`");
+}
