@@ -15,5 +15,6 @@ pub mod keyfile;
 pub mod net;
 pub mod registry;
 pub mod runtime;
+pub mod sample;
 pub mod service;
 pub mod store;

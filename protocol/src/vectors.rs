@@ -50,6 +50,8 @@ pub fn vectors() -> Vec<(&'static str, String)> {
         Draft { federation, seq: 2, prev: Some(r1.id()), created_at: 1_700_000_060_000, body: Body::Review(review) },
     )
     .expect("vector record 2 signs");
+    let mut heads = crate::sync::HeadsIndex::from_heads([(node.node_key(), crate::feed::Head { seq: 2, id: r2.id() })]);
+    let summary = crate::sync::SyncRequest::Summary { federation, root: heads.root() };
     vec![
         ("org_seed", hex::encode(ORG_SEED)),
         ("org_key", org.org_key().to_hex()),
@@ -68,5 +70,9 @@ pub fn vectors() -> Vec<(&'static str, String)> {
         ("record2", hex::encode(r2.bytes())),
         ("record2_id", r2.id().to_hex()),
         ("record2_signature", hex::encode(r2.signature())),
+        ("heads_bucket_index", format!("{:02x}", crate::sync::bucket_of(&node.node_key()))),
+        ("heads_bucket_digest", hex::encode(heads.buckets()[crate::sync::bucket_of(&node.node_key()) as usize])),
+        ("heads_root", hex::encode(heads.root())),
+        ("sync_summary_request", hex::encode(summary.encode())),
     ]
 }

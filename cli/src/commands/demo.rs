@@ -1,190 +1,399 @@
-//! `csx demo`: a guided session on a throwaway home, running the real `csx` commands and
-//! showing each one with its output. Nothing outside the demo directory is touched.
+//! `csx demo`: a local federation on loopback — a bootstrap server and several member daemons as
+//! separate processes, each with its own home and port, seeded with a realistic market — that
+//! shows every node holding every record, then keeps running for you to try things.
+//! `csx demo seed` writes this node's share of the sample market.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, Subcommand};
+use csx_node::api::{Request, Response, Status};
+use csx_node::control::ControlClient;
+use csx_node::home::Home;
+use csx_node::sample::{Market, SampleOrg, pick_members};
+use csx_protocol::body::{Kind, Motion};
+use csx_protocol::{Body, Date, Record};
 
 use crate::context::Ctx;
-
-/// The sample price disclosures the demo imports (also docs/examples/prices.csv).
-const PRICES_CSV: &str = include_str!("../../../docs/examples/prices.csv");
+use crate::error::CliError;
+use crate::output::table;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Where to put the demo's homes and files (default: a new temporary directory)
+    #[command(subcommand)]
+    pub command: Option<DemoCommand>,
+    /// Where to put the homes, logs and genesis (default: a new temporary directory)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// How many member organisations (2 to 12)
+    #[arg(long, default_value_t = 4)]
+    pub members: usize,
+    /// Seed of the sample market (the same seed gives the same records)
+    #[arg(long, default_value_t = 2024)]
+    pub seed: u64,
+    /// Stop everything and exit once every node holds every record (instead of running on)
+    #[arg(long)]
+    pub exit: bool,
 }
 
-pub fn run(_ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
-    let dir = match args.dir {
-        Some(d) => d,
-        None => std::env::temp_dir().join(format!("csx-demo-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let home = dir.join("west-yorkshire");
-    if home.exists() {
-        anyhow::bail!("{} already exists; give an empty --dir", home.display());
-    }
-    std::fs::write(dir.join("prices.csv"), PRICES_CSV)?;
-    let exe = std::env::current_exe()?;
-    let step = |title: &str, args: &[&str]| -> anyhow::Result<String> { run_step(&exe, &home, &dir, title, args) };
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Write this organisation's share of the sample market to its node
+    Seed {
+        /// Seed of the sample market
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
+    },
+}
 
-    println!("csx demo: one buyer organisation on its own node, in {}\n", dir.display());
-    step(
-        "Set up the node: organisation key, node key and certificate",
-        &[
-            "init",
-            "--org-code",
-            "QWO",
-            "--name",
-            "NHS West Yorkshire ICB",
-            "--population",
-            "2400000",
-            "--population-year",
-            "2024",
-            "--region",
-            "North East and Yorkshire",
-        ],
-    )?;
-    let id = step("Print the identity to hand to other members", &["id", "--json"])?;
-    std::fs::write(dir.join("identity.json"), id)?;
-    step(
-        "Found a one-member federation",
-        &[
-            "federation",
-            "create",
-            "--name",
-            "Demo Commissioning Support Exchange",
-            "--founder",
-            "identity.json",
-            "--out",
-            "genesis.json",
-        ],
-    )?;
-    step("Join it: the node's certificate and profile start its feed", &["federation", "join", "genesis.json"])?;
-    step(
-        "Review a provider's business intelligence service",
-        &[
-            "review",
-            "add",
-            "--provider",
-            "0DE",
-            "--service-line",
-            "BI",
-            "--year",
-            "2024",
-            "--quality",
-            "4",
-            "--timeliness",
-            "3",
-            "--data-accuracy",
-            "3",
-            "--value-for-money",
-            "3",
-            "--would-recommend",
-            "7",
-            "--still-customer",
-            "yes",
-            "--reviewer-role",
-            "Head of Business Intelligence",
-            "--comment",
-            "Dashboards on time; data quality improving.",
-        ],
-    )?;
-    step(
-        "Disclose what we pay for contracting",
-        &[
-            "price",
-            "add",
-            "--provider",
-            "0DE",
-            "--service-line",
-            "CONTRACT",
-            "--year",
-            "2025",
-            "--annual-value",
-            "£2,200,000",
-            "--vat-included",
-            "no",
-            "--pricing-model",
-            "fixed",
-            "--notice-months",
-            "12",
-            "--efficiency",
-            "2%",
-            "--kpi-basis",
-            "process",
-        ],
-    )?;
-    step(
-        "Report a switch: continuing healthcare brought in house",
-        &[
-            "switch",
-            "add",
-            "--service-line",
-            "CHC",
-            "--from",
-            "0DE",
-            "--to",
-            "in_house",
-            "--effective",
-            "2024-10-01",
-            "--reasons",
-            "cost,quality",
-            "--notice-months",
-            "6",
-            "--exit-costs",
-            "40k",
-            "--transition-months",
-            "4",
-        ],
-    )?;
-    step(
-        "Propose collective action on notice periods",
-        &[
-            "motion",
-            "propose",
-            "--title",
-            "Notice periods of at most 6 months",
-            "--text",
-            "Members will not sign commissioning support contracts with notice periods over 6 months.",
-            "--term",
-            "max_notice_months=6",
-            "--support-needed",
-            "5",
-            "--closes-on",
-            "2099-03-31",
-        ],
-    )?;
-    step("Import ten price disclosures from a spreadsheet", &["import", "prices.csv", "--kind", "price"])?;
-    step("List the price disclosures", &["price", "list"])?;
-    step("The same as JSON (first record shown in docs)", &["price", "list", "--limit", "1", "--json"])?;
-    step("The node's state", &["status"])?;
-    println!("Done. Try more: CSX_HOME={} csx --help", home.display());
+/// How long the demo waits for the federation to converge.
+const CONVERGE: Duration = Duration::from_secs(120);
+
+pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
+    if let Some(DemoCommand::Seed { seed }) = args.command {
+        return seed_this_node(ctx, seed);
+    }
+    if !(2..=12).contains(&args.members) {
+        return Err(CliError::invalid("--members: between 2 and 12").into());
+    }
+    let dir = args.dir.unwrap_or_else(|| std::env::temp_dir().join(format!("csx-demo-{}", std::process::id())));
+    std::fs::create_dir_all(&dir)?;
+    if std::fs::read_dir(&dir)?.next().is_some() {
+        return Err(CliError::invalid(format!("{} is not empty; give an empty --dir", dir.display())).into());
+    }
+    let mut demo = Demo { exe: std::env::current_exe()?, dir: dir.clone(), children: vec![] };
+    let result = demo.run(args.members, args.seed, args.exit);
+    if result.is_err() || args.exit {
+        demo.stop_all();
+    }
+    result
+}
+
+struct Demo {
+    exe: PathBuf,
+    dir: PathBuf,
+    children: Vec<(String, Child)>,
+}
+
+struct Node {
+    org: SampleOrg,
+    home: PathBuf,
+    port: u16,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn say(text: &str) {
+    println!("{text}");
+    let _ = std::io::stdout().flush();
+}
+
+impl Demo {
+    fn csx(&self, home: &Path, args: &[&str]) -> anyhow::Result<String> {
+        say(&format!("$ CSX_HOME={} csx {}", home.display(), args.join(" ")));
+        let out = Command::new(&self.exe)
+            .env("CSX_HOME", home)
+            .arg("--no-input")
+            .args(args)
+            .current_dir(&self.dir)
+            .output()?;
+        if !out.status.success() {
+            anyhow::bail!("`csx {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn spawn(&mut self, name: &str, home: &Path, args: &[&str]) -> anyhow::Result<()> {
+        let log = std::fs::File::create(home.join(format!("{name}.log")))?;
+        let child =
+            Command::new(&self.exe).env("CSX_HOME", home).args(args).stdout(Stdio::piped()).stderr(log).spawn()?;
+        self.children.push((name.to_string(), child));
+        Ok(())
+    }
+
+    fn run(&mut self, n: usize, seed: u64, exit: bool) -> anyhow::Result<()> {
+        say(&format!("csx demo: a federation of {n} buyer organisations on this machine, in {}\n", self.dir.display()));
+        // 1. A bootstrap server.
+        let bhome = self.dir.join("bootstrap");
+        std::fs::create_dir_all(&bhome)?;
+        let bport = free_port()?;
+        say(&format!("── Start a bootstrap server\n$ csx bootstrap --listen /ip4/127.0.0.1/tcp/{bport}"));
+        self.spawn("bootstrap", &bhome, &["bootstrap", "--listen", &format!("/ip4/127.0.0.1/tcp/{bport}")])?;
+        let stdout = self.children.last_mut().and_then(|(_, c)| c.stdout.take()).expect("piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let bootstrap = line.trim().strip_prefix("bootstrap address: ").map(str::to_string).ok_or_else(|| {
+            anyhow::anyhow!("the bootstrap server did not start; see {}", bhome.join("bootstrap.log").display())
+        })?;
+        say(&format!("{}\n", line.trim()));
+
+        // 2. Members: real CCGs with their registered populations.
+        say("── Set up each member's node");
+        let mut nodes = Vec::new();
+        for org in pick_members(seed, n) {
+            let home = self.dir.join(org.ods.to_ascii_lowercase());
+            let region = org.region.clone().unwrap_or_else(|| "England".into());
+            let population = org.population.to_string();
+            self.csx(
+                &home,
+                &[
+                    "init",
+                    "--org-code",
+                    &org.ods,
+                    "--name",
+                    &org.name,
+                    "--kind",
+                    "ccg",
+                    "--population",
+                    &population,
+                    "--population-year",
+                    "2019",
+                    "--region",
+                    &region,
+                ],
+            )?;
+            std::fs::write(self.dir.join(format!("{}.json", org.ods)), self.csx(&home, &["id", "--json"])?)?;
+            nodes.push(Node { org, home, port: free_port()? });
+        }
+        say("\n── Found the federation with every member as a founder, and join it");
+        let mut create = vec![
+            "federation".to_string(),
+            "create".into(),
+            "--name".into(),
+            "Demo Commissioning Support Exchange".into(),
+            "--bootstrap".into(),
+            bootstrap.clone(),
+            "--disclosure-threshold".into(),
+            "3".into(),
+            "--out".into(),
+            "genesis.json".into(),
+        ];
+        for node in &nodes {
+            create.push("--founder".into());
+            create.push(format!("{}.json", node.org.ods));
+        }
+        self.csx(&nodes[0].home, &create.iter().map(String::as_str).collect::<Vec<_>>())?;
+        for node in &nodes {
+            self.csx(&node.home, &["federation", "join", "genesis.json"])?;
+            let config = format!(
+                "{}\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\nsync_interval_secs = 5\n",
+                "# Written by `csx demo`: this node listens on loopback only.", node.port
+            );
+            std::fs::write(node.home.join("config.toml"), config)?;
+        }
+
+        // 3. Their daemons, as separate processes.
+        say("\n── Start each member's daemon (logs in <home>/daemon.log)");
+        for node in &nodes {
+            say(&format!("$ CSX_HOME={} csx daemon", node.home.display()));
+            let home = node.home.clone();
+            self.spawn("daemon", &home, &["daemon"])?;
+        }
+        let clients = nodes.iter().map(|n| wait_for_daemon(&n.home)).collect::<anyhow::Result<Vec<_>>>()?;
+
+        // 4. Seed the market: each member writes its own records to its own node.
+        say("\n── Each member records its prices, reviews, switches and motions");
+        let market = Market::new(seed);
+        let today = Date::from_unix_ms(crate::now_ms()).ok_or_else(|| anyhow::anyhow!("clock out of range"))?;
+        let mut motions = 0;
+        for (i, (node, client)) in nodes.iter().zip(&clients).enumerate() {
+            let bodies = market.records_for(&node.org, i, n, today);
+            motions += bodies.iter().filter(|b| matches!(b, Body::Motion(_))).count();
+            publish(client, bodies.clone())?;
+            say(&format!("  {} {:<40} wrote {} records", node.org.ods, node.org.name, bodies.len()));
+        }
+        // Supports refer to other members' motions: wait until each node holds them all.
+        wait(&format!("every node holds the {motions} motions"), || {
+            Ok(clients.iter().all(|c| list_motions(c).map(|m| m.len() == motions).unwrap_or(false)))
+        })?;
+        for (node, client) in nodes.iter().zip(&clients) {
+            let held = list_motions(client)?;
+            let supports = market.supports_for(&node.org, &held);
+            if !supports.is_empty() {
+                say(&format!("  {} supports {} motions", node.org.ods, supports.len()));
+                publish(client, supports)?;
+            }
+        }
+
+        // 5. Every node ends up with every record.
+        say("\n── Wait until every node holds every record");
+        let started = Instant::now();
+        wait("every node to hold the same records", || {
+            let s = statuses(&clients)?;
+            Ok(s.windows(2).all(|w| w[0].heads_digest == w[1].heads_digest && w[0].store.records == w[1].store.records))
+        })?;
+        let statuses = statuses(&clients)?;
+        let mut t = table(&["member", "organisation", "records", "feeds", "peers", "heads digest"]);
+        for (node, s) in nodes.iter().zip(&statuses) {
+            let peers =
+                s.network.as_ref().map_or(0, |n| n.peers.iter().filter(|p| p.connected && !p.bootstrap).count());
+            t.add_row(vec![
+                node.org.ods.clone(),
+                node.org.name.clone(),
+                s.store.records.to_string(),
+                s.store.feeds.to_string(),
+                peers.to_string(),
+                s.heads_digest[..16].to_string(),
+            ]);
+        }
+        say(&t.to_string());
+        say(&format!(
+            "Every node holds every record: {} records in {} feeds, identical heads on all {n} nodes (converged in {:.1}s).\n",
+            statuses[0].store.records,
+            statuses[0].store.feeds,
+            started.elapsed().as_secs_f64()
+        ));
+        if exit {
+            say("Stopping (--exit).");
+            return Ok(());
+        }
+        let a = &nodes[0].home;
+        let b = &nodes[1].home;
+        say(&format!(
+            "The federation keeps running. In another terminal, try:\n\
+             \n  export PATH=\"{bin}:$PATH\"\
+             \n  csx --home {a} review add --provider 0DE --service-line BI --year 2025 --quality 4 --still-customer yes --reviewer-role \"Head of BI\"\
+             \n  csx --home {b} review list                 # it is there within a second\
+             \n  csx --home {b} shutdown                    # stop a node …\
+             \n  csx --home {a} price list                  # … write more meanwhile …\
+             \n  csx --home {b} daemon &                    # … restart it …\
+             \n  csx --home {b} sync --timeout 30s          # … and bring it level\
+             \n  csx --home {b} status --json\
+             \n\nPress Ctrl-C here to stop every node.",
+            bin = self.exe.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+            a = a.display(),
+            b = b.display(),
+        ));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async { tokio::signal::ctrl_c().await })?;
+        say("\nStopping every node …");
+        self.stop_all();
+        Ok(())
+    }
+
+    /// Asks every daemon to stop (they flush their stores), then stops the bootstrap server.
+    fn stop_all(&mut self) {
+        for (name, child) in &mut self.children {
+            if name == "daemon" {
+                let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            }
+        }
+        for (name, child) in &mut self.children {
+            if name == "daemon" {
+                let _ = child.wait();
+            }
+        }
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn wait(what: &str, mut done: impl FnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        if done()? {
+            return Ok(());
+        }
+        if start.elapsed() > CONVERGE {
+            return Err(CliError::new(
+                crate::error::exit::TIMEOUT,
+                format!("gave up after {CONVERGE:?} waiting for {what}"),
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn wait_for_daemon(home: &Path) -> anyhow::Result<ControlClient> {
+    let h = Home::new(home);
+    let start = Instant::now();
+    loop {
+        if let Some(c) = ControlClient::connect(&h)? {
+            return Ok(c);
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            anyhow::bail!("the daemon in {} did not start; see its daemon.log", home.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn call(client: &ControlClient, request: Request) -> anyhow::Result<Response> {
+    Ok(client.call(&request, Duration::from_secs(120))?)
+}
+
+fn publish(client: &ControlClient, bodies: Vec<Body>) -> anyhow::Result<()> {
+    for chunk in bodies.chunks(500) {
+        call(client, Request::Publish { bodies: chunk.to_vec() })?;
+    }
     Ok(())
 }
 
-fn run_step(exe: &Path, home: &Path, dir: &Path, title: &str, args: &[&str]) -> anyhow::Result<String> {
-    println!("── {title}");
-    println!("$ csx {}", args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "));
-    let out = Command::new(exe).args(args).arg("--no-input").env("CSX_HOME", home).current_dir(dir).output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    print!("{stdout}");
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    println!();
-    if !out.status.success() {
-        anyhow::bail!("the demo step `csx {}` failed", args.join(" "));
+fn list_motions(client: &ControlClient) -> anyhow::Result<Vec<(csx_protocol::RecordId, Motion)>> {
+    let Response::Records { records } =
+        call(client, Request::List { kind: Kind::Motion, service_line: None, provider: None, limit: 1000 })?
+    else {
+        anyhow::bail!("unexpected reply")
+    };
+    let mut out = Vec::new();
+    for l in records {
+        let r: Record = l.record.decode()?;
+        if let Body::Motion(m) = r.body() {
+            out.push((r.id(), m.clone()));
+        }
     }
-    Ok(stdout)
+    Ok(out)
 }
 
-fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,%£".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
+fn statuses(clients: &[ControlClient]) -> anyhow::Result<Vec<Status>> {
+    clients
+        .iter()
+        .map(|c| match call(c, Request::Status)? {
+            Response::Status(s) => Ok(*s),
+            _ => anyhow::bail!("unexpected reply"),
+        })
+        .collect()
+}
+
+/// `csx demo seed`: this organisation's records in the sample market.
+fn seed_this_node(ctx: &Ctx, seed: u64) -> anyhow::Result<()> {
+    let id = ctx.home.identity()?;
+    let profile = ctx.home.profile()?;
+    let population = profile.population.ok_or_else(|| {
+        CliError::invalid(
+            "the sample market needs your population: `csx profile set --population N --population-year FY`",
+        )
+    })?;
+    let org =
+        SampleOrg { ods: id.ods_code.clone(), name: profile.name.clone(), population, region: profile.region.clone() };
+    let today = Date::from_unix_ms(crate::now_ms()).ok_or_else(|| anyhow::anyhow!("clock out of range"))?;
+    let market = Market::new(seed);
+    // Proposes a motion only as the first of a federation; supports those already held.
+    let mut bodies = market.records_for(&org, usize::MAX, 0, today);
+    let Response::Records { records } =
+        ctx.call(Request::List { kind: Kind::Motion, service_line: None, provider: None, limit: 1000 })?
+    else {
+        anyhow::bail!("unexpected reply")
+    };
+    let motions: Vec<_> = records
+        .iter()
+        .filter_map(|l| l.record.decode().ok())
+        .filter_map(|r| if let Body::Motion(m) = r.body() { Some((r.id(), m.clone())) } else { None })
+        .collect();
+    bodies.extend(market.supports_for(&org, &motions));
+    super::write::publish(ctx, bodies)
 }
