@@ -127,3 +127,53 @@ fn three_daemons_and_a_bootstrap_server() {
     let err = nodes[0].run(&["sync"]);
     assert_eq!(err.status.code(), Some(5), "sync without a daemon is `unavailable`");
 }
+
+#[test]
+fn a_node_nobody_can_dial_is_reached_through_the_bootstrap_relay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_bootstrap, baddr) = start_bootstrap(&dir.path().join("bootstrap"), free_port());
+    let hidden = CliHome::new(dir.path().join("hidden"));
+    let open = CliHome::new(dir.path().join("open"));
+    let mut founders = vec![];
+    for (n, code) in [(&hidden, "QH1"), (&open, "QH2")] {
+        n.ok(&["init", "--org-code", code, "--name", &format!("NHS {code} ICB")]);
+        let id = dir.path().join(format!("{code}.json"));
+        std::fs::write(&id, n.ok(&["id", "--json"])).expect("write");
+        founders.push(id.display().to_string());
+    }
+    let genesis = dir.path().join("genesis.json").display().to_string();
+    hidden.ok(&[
+        "federation",
+        "create",
+        "--name",
+        "Relay test",
+        "--bootstrap",
+        &baddr,
+        "--founder",
+        &founders[0],
+        "--founder",
+        &founders[1],
+        "--out",
+        &genesis,
+    ]);
+    hidden.ok(&["federation", "join", &genesis]);
+    open.ok(&["federation", "join", &genesis]);
+    // The hidden node listens on nothing: only a relay reservation at the bootstrap server.
+    std::fs::write(hidden.home.join("config.toml"), "listen = []\nrelay = true\nsync_interval_secs = 2\n")
+        .expect("config");
+    let _h = hidden.start_daemon(&[]);
+    wait_for("the hidden node listens through the relay", SOON, || {
+        hidden.json(&["status"])["network"]["listen"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|a| a.as_str().is_some_and(|a| a.contains("p2p-circuit"))))
+    });
+    let _o = open.start_daemon(&["--listen", &format!("/ip4/127.0.0.1/tcp/{}", free_port()), "--sync-interval", "2s"]);
+    review(&hidden, "from behind the relay");
+    review(&open, "to the node behind the relay");
+    wait_for("records cross the relay both ways", SOON, || {
+        holds_comment(&open, "from behind the relay") && holds_comment(&hidden, "to the node behind the relay")
+    });
+    for n in [&hidden, &open] {
+        n.ok(&["shutdown"]);
+    }
+}

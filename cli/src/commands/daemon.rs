@@ -54,14 +54,16 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
     let genesis = ctx.home.genesis()?;
     let path = args.config.clone().unwrap_or_else(|| ctx.home.path("config.toml"));
     let mut config = Config::load(&path).map_err(|e| CliError::invalid(e.to_string()))?;
-    if !args.listen.is_empty() {
-        config.listen = args.listen;
+    let non_empty = |v: Vec<String>| v.into_iter().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>();
+    let (listen, external) = (non_empty(args.listen), non_empty(args.external));
+    if !listen.is_empty() {
+        config.listen = listen;
     }
-    if !args.external.is_empty() {
-        config.external = args.external;
+    if !external.is_empty() {
+        config.external = external;
     }
-    config.bootstrap.extend(args.bootstrap);
-    config.peers.extend(args.peers);
+    config.bootstrap.extend(non_empty(args.bootstrap));
+    config.peers.extend(non_empty(args.peers));
     config.relay |= args.relay;
     if let Some(d) = args.sync_interval {
         config.sync_interval_secs = d.as_secs().max(1);

@@ -345,6 +345,15 @@ impl EventLoop {
                 tracing::info!(peer = %peer_id, cause = ?cause, "disconnected");
                 self.abort_round(peer_id, "the connection closed");
             }
+            SwarmEvent::ExternalAddrConfirmed { address } => {
+                tracing::debug!(address = %address, "reachable at");
+                // A new address (e.g. a relay reservation): tell the bootstrap servers.
+                let connected: Vec<PeerId> =
+                    self.bootstrap.keys().filter(|b| self.swarm.is_connected(b)).copied().collect();
+                for b in connected {
+                    self.register(b);
+                }
+            }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(peer = ?peer_id, "could not connect: {error}");
             }
@@ -353,13 +362,20 @@ impl EventLoop {
         }
     }
 
-    fn at_bootstrap(&mut self, bootstrap: PeerId) {
+    /// Registers this node's addresses at `bootstrap` (once it has an address others can use).
+    fn register(&mut self, bootstrap: PeerId) {
+        if self.swarm.external_addresses().next().is_none() {
+            return;
+        }
         let ns = namespace(&self.ctx.federation);
-        if self.swarm.external_addresses().next().is_some()
-            && let Err(e) = self.swarm.behaviour_mut().rendezvous.register(ns.clone(), bootstrap, None)
-        {
+        if let Err(e) = self.swarm.behaviour_mut().rendezvous.register(ns, bootstrap, None) {
             tracing::warn!(bootstrap = %bootstrap, "could not register at the bootstrap server: {e}");
         }
+    }
+
+    fn at_bootstrap(&mut self, bootstrap: PeerId) {
+        let ns = namespace(&self.ctx.federation);
+        self.register(bootstrap);
         self.swarm.behaviour_mut().rendezvous.discover(Some(ns), None, None, bootstrap);
         if self.ctx.config.relay
             && let Some(addr) = self.bootstrap.get(&bootstrap).cloned()
