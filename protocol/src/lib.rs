@@ -30,6 +30,7 @@ pub mod ids;
 pub mod keys;
 pub mod record;
 pub mod refdata;
+pub mod roster;
 pub mod sync;
 pub mod types;
 pub mod validate;
