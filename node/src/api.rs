@@ -118,6 +118,10 @@ pub struct NetStatus {
     pub last_sync_at: Option<u64>,
     /// What the node received and refused, by reason.
     pub counters: std::collections::BTreeMap<String, u64>,
+    /// Whether a peer has confirmed this node's own feed since it started (until then it does
+    /// not publish, in case it was restored from a backup).
+    #[serde(default)]
+    pub own_feed_confirmed: bool,
 }
 
 /// One peer as this node sees it.
@@ -130,6 +134,9 @@ pub struct PeerInfo {
     pub org: Option<String>,
     pub bootstrap: bool,
     pub connected: bool,
+    /// Known to be a current member's node (and so served).
+    #[serde(default)]
+    pub verified: bool,
     pub addresses: Vec<String>,
     /// When the current connection was made (Unix ms).
     pub connected_since: Option<u64>,
@@ -141,6 +148,12 @@ pub struct PeerInfo {
     pub ahead: u64,
     /// Records received from it by sync since it connected.
     pub received: u64,
+    /// Strikes for refused messages (decaying; a ban comes at 20).
+    #[serde(default)]
+    pub strikes: f64,
+    /// Why it is banned, while it is.
+    #[serde(default)]
+    pub banned: Option<String>,
 }
 
 /// The outcome of `csx sync`.

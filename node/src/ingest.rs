@@ -10,8 +10,12 @@ use csx_protocol::{NodeKey, Record, RecordError, VerifyContext};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::membership::Membership;
 use crate::service::Clock;
 use crate::store::{Outcome, Store};
+use csx_protocol::body::NodeCert;
+use csx_protocol::roster::Standing;
+use csx_protocol::{Body, Verified};
 
 /// What became of one received record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,15 +27,25 @@ pub enum Verdict {
         author: NodeKey,
         seq: u64,
     },
-    /// A second record at a held seq: the author forked.
+    /// A second record at a held seq: the author forked. The two records prove it.
     Fork {
         author: NodeKey,
+        first: Vec<u8>,
+        second: Vec<u8>,
     },
-    /// Invalid (bad signature, malformed, wrong federation, …): the sender should be penalised.
+    /// Invalid in anyone's eyes (bad signature, malformed, wrong federation, …).
     Invalid {
         reason: &'static str,
         detail: String,
     },
+    /// Validly signed, but its author is not a member in good standing here (unknown, not
+    /// admitted, revoked, retired, expired). Another node may know more, so this is counted but
+    /// weighs less against the sender.
+    NotValid {
+        reason: &'static str,
+    },
+    /// By an organisation endorsed but not yet admitted: held until it is.
+    Quarantined,
     /// Valid but refused by the store (wrong prev, forked author, too many waiting).
     Refused {
         reason: &'static str,
@@ -97,10 +111,11 @@ const MAX_BATCH: usize = 4096;
 /// Starts the ingest thread.
 pub fn spawn(
     store: Arc<dyn Store>,
-    federation: csx_protocol::FederationId,
+    membership: Arc<Membership>,
     clock: Clock,
     counters: Arc<Counters>,
 ) -> (IngestHandle, std::thread::JoinHandle<()>) {
+    let federation = membership.genesis().id();
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     let join = std::thread::Builder::new()
         .name("csx-ingest".into())
@@ -125,7 +140,7 @@ pub fn spawn(
                     replies.push((job.records.len(), job.reply));
                     records.extend(job.records);
                 }
-                let verdicts = process(store.as_ref(), &ctx, &mut keys, &counters, records);
+                let verdicts = process(store.as_ref(), &membership, &ctx, &mut keys, &counters, records);
                 let mut it = verdicts.into_iter();
                 for (len, reply) in replies {
                     let _ = reply.send(it.by_ref().take(len).collect());
@@ -161,34 +176,145 @@ impl KeyCache {
 
 fn process(
     store: &dyn Store,
+    membership: &Membership,
     ctx: &VerifyContext,
     keys: &mut KeyCache,
     counters: &Counters,
     records: Vec<Vec<u8>>,
 ) -> Vec<Verdict> {
-    let mut verdicts: Vec<Option<Verdict>> = Vec::new();
-    let mut verified = Vec::new();
-    let mut slots = Vec::new();
+    let verdicts = store_batch(store, membership, ctx, keys, counters, records);
+    // Membership records may have changed the roster: enforce it, and give admitted applicants'
+    // quarantined records another pass (repeatedly: one admission can enable another).
+    let mut rounds = 0;
+    let mut changed = verdicts.iter().any(|(v, kind)| matches!(v, Verdict::Appended) && is_membership(*kind));
+    while changed && rounds < 8 {
+        rounds += 1;
+        changed = false;
+        match membership.refresh(store) {
+            Ok(Some(enforcement)) => {
+                counters.add("truncated", enforcement.truncated);
+                for author in enforcement.releasable {
+                    match store.take_quarantined(&author) {
+                        Ok(held) => {
+                            counters.add("released", held.len() as u64);
+                            let again = store_batch(store, membership, ctx, keys, counters, held);
+                            changed |= again.iter().any(|(v, k)| matches!(v, Verdict::Appended) && is_membership(*k));
+                        }
+                        Err(e) => tracing::error!("releasing quarantined records failed: {e}"),
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("recomputing the roster failed: {e}"),
+        }
+    }
+    verdicts.into_iter().map(|(v, _)| v).collect()
+}
+
+fn is_membership(kind: u16) -> bool {
+    crate::membership::MEMBERSHIP_KINDS.iter().any(|k| k.code() as u16 == kind)
+}
+
+/// The certificate of `author`: from this batch, the store, or its quarantined records.
+fn cert_of(store: &dyn Store, batch: &HashMap<NodeKey, NodeCert>, author: &NodeKey) -> Option<NodeCert> {
+    if let Some(c) = batch.get(author) {
+        return Some(c.clone());
+    }
+    let from_record = |r: Record| match r.body() {
+        Body::NodeCert(c) => Some(c.clone()),
+        _ => None,
+    };
+    if let Some(c) = store.get_at(author, 1).ok().flatten().and_then(from_record) {
+        return Some(c);
+    }
+    store.quarantined(author).ok()?.into_iter().find_map(|b| Record::decode(b).ok().and_then(from_record))
+}
+
+/// Verifies, classifies against the roster and stores one batch. Returns each verdict with the
+/// record's kind code.
+fn store_batch(
+    store: &dyn Store,
+    membership: &Membership,
+    ctx: &VerifyContext,
+    keys: &mut KeyCache,
+    counters: &Counters,
+    records: Vec<Vec<u8>>,
+) -> Vec<(Verdict, u16)> {
+    let roster = membership.roster();
+    let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(records.len());
+    let mut kinds = Vec::with_capacity(records.len());
+    let mut valid: Vec<Verified<Record>> = Vec::new();
+    let mut valid_slots = Vec::new();
+    let mut held: Vec<Verified<Record>> = Vec::new();
+    let mut held_slots = Vec::new();
+    let mut batch_certs: HashMap<NodeKey, NodeCert> = HashMap::new();
     for bytes in records {
         let checked =
             Record::decode(bytes).and_then(|r| keys.get(&r.author()).and_then(|k| r.verify_with_key(ctx, &k)));
-        match checked {
-            Ok(v) => {
-                slots.push(verdicts.len());
-                verdicts.push(None);
-                verified.push(v);
-            }
+        let record = match checked {
+            Ok(v) => v,
             Err(e) => {
                 counters.add(&rejected_counter(e.reason()), 1);
                 verdicts.push(Some(Verdict::Invalid { reason: e.reason(), detail: e.to_string() }));
+                kinds.push(0);
+                continue;
+            }
+        };
+        kinds.push(record.header().kind);
+        let author = record.author();
+        let standing = match (record.seq(), record.body()) {
+            (1, Body::NodeCert(c)) => roster.standing_of_cert(c, record.created_at()),
+            (seq, _) => match roster.standing(&author, seq, record.created_at()) {
+                Standing::UnknownNode => match cert_of(store, &batch_certs, &author) {
+                    Some(c) => roster.standing_under(&c, seq, record.created_at()),
+                    None => Standing::UnknownNode,
+                },
+                s => s,
+            },
+        };
+        match standing {
+            Standing::Valid | Standing::Applicant => {
+                if let Body::NodeCert(c) = record.body() {
+                    batch_certs.insert(author, c.clone());
+                }
+                if standing == Standing::Valid {
+                    valid_slots.push(verdicts.len());
+                    valid.push(record);
+                } else {
+                    held_slots.push(verdicts.len());
+                    held.push(record);
+                }
+                verdicts.push(None);
+            }
+            other => {
+                counters.add(&rejected_counter(other.reason()), 1);
+                verdicts.push(Some(Verdict::NotValid { reason: other.reason() }));
             }
         }
     }
     counters.add("received", verdicts.len() as u64);
-    let authors: Vec<(NodeKey, u64)> = verified.iter().map(|r| (r.author(), r.seq())).collect();
-    match store.insert(verified) {
+    if !held.is_empty() {
+        match store.quarantine(held) {
+            Ok(flags) => {
+                for (slot, ok) in held_slots.into_iter().zip(flags) {
+                    verdicts[slot] = Some(if ok {
+                        counters.add("quarantined", 1);
+                        Verdict::Quarantined
+                    } else {
+                        counters.add(&rejected_counter("quarantine_full"), 1);
+                        Verdict::Refused { reason: "quarantine_full" }
+                    });
+                }
+            }
+            Err(e) => tracing::error!("quarantining records failed: {e}"),
+        }
+    }
+    let authors: Vec<(NodeKey, u64)> = valid.iter().map(|r| (r.author(), r.seq())).collect();
+    match store.insert(valid) {
         Ok(report) => {
             counters.add("appended", report.appended() as u64);
+            let mut proofs: HashMap<NodeKey, (Vec<u8>, Vec<u8>)> =
+                report.forks.into_iter().map(|p| (p.author, (p.first, p.second))).collect();
             for (i, outcome) in report.outcomes.into_iter().enumerate() {
                 let (author, seq) = authors[i];
                 let v = match outcome {
@@ -204,22 +330,23 @@ fn process(
                     Outcome::Fork => {
                         counters.add("forks_detected", 1);
                         tracing::warn!(author = %author.short(), seq, "fork: the author signed two records at one seq");
-                        Verdict::Fork { author }
+                        let (first, second) = proofs.remove(&author).unwrap_or_default();
+                        Verdict::Fork { author, first, second }
                     }
                     Outcome::Refused { reason } => {
                         counters.add(&rejected_counter(reason.as_str()), 1);
                         Verdict::Refused { reason: reason.as_str() }
                     }
                 };
-                verdicts[slots[i]] = Some(v);
+                verdicts[valid_slots[i]] = Some(v);
             }
         }
         Err(e) => {
             tracing::error!("storing received records failed: {e}");
-            for s in slots {
+            for s in valid_slots {
                 verdicts[s] = Some(Verdict::Refused { reason: "store_error" });
             }
         }
     }
-    verdicts.into_iter().map(|v| v.unwrap_or(Verdict::Refused { reason: "store_error" })).collect()
+    verdicts.into_iter().zip(kinds).map(|(v, k)| (v.unwrap_or(Verdict::Refused { reason: "store_error" }), k)).collect()
 }

@@ -12,6 +12,7 @@ pub mod control;
 pub mod home;
 pub mod ingest;
 pub mod keyfile;
+pub mod membership;
 pub mod net;
 pub mod registry;
 pub mod runtime;

@@ -9,9 +9,9 @@ use tokio::sync::{Notify, mpsc};
 use crate::api::{ApiError, ErrorKind, Request, Response};
 use crate::home::Home;
 use crate::ingest::{self, Counters};
-use crate::net::event_loop::{EventLoop, LoopContext};
+use crate::membership::Membership;
+use crate::net::event_loop::{EventLoop, LoopContext, OwnFeedGate};
 use crate::net::{NetConfig, NetHandle, TransportKind, behaviour, identity};
-use crate::registry;
 use crate::service::{Clock, Service};
 use crate::store::{SledStore, Store, StoreConfig};
 
@@ -43,12 +43,17 @@ pub enum StartError {
     Network(String),
 }
 
+/// How long a write waits for the node's own feed to be confirmed by a peer after start.
+const OWN_FEED_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// What answers requests: the service for the store, the network handle for the rest.
 #[derive(Clone)]
 pub struct NodeApi {
     service: Arc<Service>,
     net: NetHandle,
     stop: Arc<Notify>,
+    own_feed: Arc<OwnFeedGate>,
+    membership: Arc<Membership>,
 }
 
 impl std::fmt::Debug for NodeApi {
@@ -92,6 +97,14 @@ impl NodeApi {
                 Ok(Response::Status(Box::new(status)))
             }
             Request::Publish { bodies } => {
+                if !self.own_feed.wait(OWN_FEED_WAIT).await {
+                    return Err(ApiError::new(
+                        ErrorKind::Unavailable,
+                        "this node has not yet confirmed its own feed with a peer since it started \
+                         (was it restored from a backup?): it writes nothing until a member's node \
+                         confirms what it holds of this node's feed; check `csx peers`, then retry",
+                    ));
+                }
                 let service = self.service.clone();
                 let records = blocking(move || service.publish(bodies)).await?;
                 // Saved: gossip is best effort from here; sync guarantees delivery.
@@ -119,6 +132,10 @@ impl NodeApi {
 
     pub fn net(&self) -> &NetHandle {
         &self.net
+    }
+
+    pub fn membership(&self) -> &Arc<Membership> {
+        &self.membership
     }
 }
 
@@ -178,24 +195,32 @@ impl RunningNode {
         let key = home.node_key().map_err(ApiError::from)?;
         let peer_id = identity::keypair(&key).public().to_peer_id();
         let counters = Arc::new(Counters::default());
-        let (ingest, ingest_thread) = ingest::spawn(store.clone(), federation, options.clock.clone(), counters.clone());
+        let membership = Arc::new(Membership::load(service.genesis().clone(), store.as_ref()).map_err(ApiError::from)?);
+        let (ingest, ingest_thread) =
+            ingest::spawn(store.clone(), membership.clone(), options.clock.clone(), counters.clone());
         let swarm = behaviour::build_swarm(&key, &federation, options.transport, &options.net)
             .map_err(|e| StartError::Network(e.to_string()))?;
-        let org_store = store.clone();
+        // Nothing to confirm against for a node that has never met a peer.
+        let own_feed = Arc::new(OwnFeedGate::new(false));
         let ctx = LoopContext {
             federation,
+            own_node: key.node_key(),
             store: store.clone(),
+            membership: membership.clone(),
             ingest,
             counters: counters.clone(),
             clock: options.clock.clone(),
             config: options.net.clone(),
-            org_of: Arc::new(move |k| registry::org_of(org_store.as_ref(), k).ok().flatten().map(|(_, ods)| ods)),
+            own_feed: own_feed.clone(),
         };
         let (tx, rx) = mpsc::channel(256);
         let mut event_loop = EventLoop::new(swarm, ctx, rx);
+        if event_loop.never_met_a_peer() {
+            own_feed.confirm();
+        }
         event_loop.start().map_err(StartError::Network)?;
         let event_loop = tokio::spawn(event_loop.run());
-        let api = NodeApi { service, net: NetHandle::new(tx), stop: Arc::new(Notify::new()) };
+        let api = NodeApi { service, net: NetHandle::new(tx), stop: Arc::new(Notify::new()), own_feed, membership };
         Ok(RunningNode { api, store, counters, peer_id, event_loop, ingest: ingest_thread })
     }
 

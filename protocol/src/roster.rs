@@ -150,22 +150,21 @@ impl Roster {
             roster.names.insert(f.org_key, (f.ods_code.clone(), f.name.clone()));
         }
         for r in &records {
-            if let Body::NodeCert(NodeCert { node_key, org_key, ods_code, expires_at, .. }) = &r.body {
-                if r.seq == 1 && *node_key == r.author {
-                    roster
-                        .certs
-                        .insert(*node_key, Cert { org: *org_key, ods: ods_code.clone(), expires_at: *expires_at });
-                }
+            if let Body::NodeCert(NodeCert { node_key, org_key, ods_code, expires_at, .. }) = &r.body
+                && r.seq == 1
+                && *node_key == r.author
+            {
+                roster.certs.insert(*node_key, Cert { org: *org_key, ods: ods_code.clone(), expires_at: *expires_at });
             }
         }
         // A retirement counts when signed by the key that certified the node (its signature was
         // checked when the record was verified); it needs the certificates, so it comes after.
         for r in &records {
-            if let Body::RetireNode(ret) = &r.body {
-                if roster.certs.get(&ret.node_key).is_some_and(|c| c.org == ret.org_key) {
-                    let e = roster.retired.entry(ret.node_key).or_insert(ret.last_valid_seq);
-                    *e = (*e).min(ret.last_valid_seq);
-                }
+            if let Body::RetireNode(ret) = &r.body
+                && roster.certs.get(&ret.node_key).is_some_and(|c| c.org == ret.org_key)
+            {
+                let e = roster.retired.entry(ret.node_key).or_insert(ret.last_valid_seq);
+                *e = (*e).min(ret.last_valid_seq);
             }
         }
         let endorsements: Vec<&MembershipRecord> =
@@ -182,10 +181,10 @@ impl Roster {
                 let mut votes: BTreeMap<OrgKey, BTreeSet<OrgKey>> = BTreeMap::new();
                 for r in &endorsements {
                     let Body::Endorse(e) = &r.body else { continue };
-                    if let Some(by) = roster.valid_org(r) {
-                        if by != e.org_key {
-                            votes.entry(e.org_key).or_default().insert(by);
-                        }
+                    if let Some(by) = roster.valid_org(r)
+                        && by != e.org_key
+                    {
+                        votes.entry(e.org_key).or_default().insert(by);
                     }
                 }
                 let mut grew = false;
@@ -208,11 +207,12 @@ impl Roster {
             let mut votes: BTreeMap<OrgKey, BTreeMap<OrgKey, &MembershipRecord>> = BTreeMap::new();
             for r in &revocations {
                 let Body::Revoke(rv) = &r.body else { continue };
-                if let Some(by) = roster.valid_org(r) {
-                    if by != rv.org_key && roster.admitted.contains_key(&rv.org_key) {
-                        // One vote per organisation: its revocation with the smallest id.
-                        votes.entry(rv.org_key).or_default().entry(by).or_insert(r);
-                    }
+                if let Some(by) = roster.valid_org(r)
+                    && by != rv.org_key
+                    && roster.admitted.contains_key(&rv.org_key)
+                {
+                    // One vote per organisation: its revocation with the smallest id.
+                    votes.entry(rv.org_key).or_default().entry(by).or_insert(r);
                 }
             }
             let mut revoked = BTreeMap::new();
@@ -237,10 +237,10 @@ impl Roster {
         }
         // Names of admitted organisations and applicants from their endorsements.
         for r in &endorsements {
-            if let Body::Endorse(e) = &r.body {
-                if roster.valid_org(r).is_some() {
-                    roster.names.entry(e.org_key).or_insert((e.ods_code.clone(), e.name.clone()));
-                }
+            if let Body::Endorse(e) = &r.body
+                && roster.valid_org(r).is_some()
+            {
+                roster.names.entry(e.org_key).or_insert((e.ods_code.clone(), e.name.clone()));
             }
         }
         roster
@@ -276,6 +276,12 @@ impl Roster {
         self.standing_with(&cert.node_key, cert.org_key, cert.expires_at, 1, created_at)
     }
 
+    /// As [`Roster::standing`], for a node whose certificate is known elsewhere (e.g. earlier in
+    /// the batch being stored, or held in quarantine).
+    pub fn standing_under(&self, cert: &NodeCert, seq: u64, created_at: u64) -> Standing {
+        self.standing_with(&cert.node_key, cert.org_key, cert.expires_at, seq, created_at)
+    }
+
     fn standing_with(&self, node: &NodeKey, org: OrgKey, expires_at: u64, seq: u64, created_at: u64) -> Standing {
         if !self.admitted.contains_key(&org) {
             return if self.pending.contains_key(&org) { Standing::Applicant } else { Standing::NotAMember };
@@ -283,15 +289,15 @@ impl Roster {
         if created_at > expires_at {
             return Standing::Expired;
         }
-        if let Some(limit) = self.retired.get(node) {
-            if seq > *limit {
-                return Standing::Retired;
-            }
+        if let Some(limit) = self.retired.get(node)
+            && seq > *limit
+        {
+            return Standing::Retired;
         }
-        if let Some((_, limits)) = self.revoked.get(&org) {
-            if seq > limits.get(node).copied().unwrap_or(0) {
-                return Standing::Revoked;
-            }
+        if let Some((_, limits)) = self.revoked.get(&org)
+            && seq > limits.get(node).copied().unwrap_or(0)
+        {
+            return Standing::Revoked;
         }
         Standing::Valid
     }

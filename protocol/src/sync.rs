@@ -58,19 +58,25 @@ pub fn bucket_digest<'a>(entries: impl IntoIterator<Item = (&'a NodeKey, &'a Hea
     out
 }
 
-/// The root digest over all bucket digests.
-pub fn root_digest(buckets: &[BucketDigest]) -> [u8; 32] {
+/// The root digest: SHA-256 over the bucket digests, then the forked authors' keys in order.
+pub fn root_digest(buckets: &[BucketDigest], forked: &[NodeKey]) -> [u8; 32] {
     let mut h = Sha256::new();
     for b in buckets {
         h.update(b);
+    }
+    for k in forked {
+        h.update(k.as_bytes());
     }
     h.finalize().into()
 }
 
 /// A node's heads, with bucket digests cached and recomputed only for buckets that changed.
+/// Authors proven to have forked are kept apart: their feeds are frozen and out of the buckets,
+/// and the root covers the list of them, so two nodes agree only if they know the same forks.
 #[derive(Debug, Clone)]
 pub struct HeadsIndex {
     heads: BTreeMap<NodeKey, Head>,
+    forked: std::collections::BTreeSet<NodeKey>,
     buckets: Vec<BucketDigest>,
     dirty: Vec<bool>,
     root: Option<[u8; 32]>,
@@ -80,6 +86,7 @@ impl Default for HeadsIndex {
     fn default() -> Self {
         HeadsIndex {
             heads: BTreeMap::new(),
+            forked: Default::default(),
             buckets: vec![[0; BUCKET_DIGEST_LEN]; BUCKETS],
             dirty: vec![false; BUCKETS],
             root: None,
@@ -97,10 +104,38 @@ impl HeadsIndex {
     }
 
     pub fn set(&mut self, author: NodeKey, head: Head) {
+        if self.forked.contains(&author) {
+            return;
+        }
         if self.heads.insert(author, head) != Some(head) {
             self.dirty[bucket_of(&author) as usize] = true;
             self.root = None;
         }
+    }
+
+    /// Removes `author`'s feed (truncated away, e.g. its organisation was revoked).
+    pub fn remove(&mut self, author: &NodeKey) {
+        if self.heads.remove(author).is_some() {
+            self.dirty[bucket_of(author) as usize] = true;
+            self.root = None;
+        }
+    }
+
+    /// Marks `author` as forked: its feed leaves the buckets and joins the forked list.
+    pub fn mark_forked(&mut self, author: NodeKey) {
+        self.remove(&author);
+        if self.forked.insert(author) {
+            self.root = None;
+        }
+    }
+
+    pub fn is_forked(&self, author: &NodeKey) -> bool {
+        self.forked.contains(author)
+    }
+
+    /// Authors proven to have forked, in key order.
+    pub fn forked(&self) -> Vec<NodeKey> {
+        self.forked.iter().copied().collect()
     }
 
     pub fn get(&self, author: &NodeKey) -> Option<Head> {
@@ -144,7 +179,7 @@ impl HeadsIndex {
             return r;
         }
         self.refresh();
-        let r = root_digest(&self.buckets);
+        let r = root_digest(&self.buckets, &self.forked());
         self.root = Some(r);
         r
     }
@@ -176,6 +211,8 @@ pub enum SyncRequest {
     Heads { buckets: Vec<u8> },
     /// "Send me `author`'s records from `from_seq` to `to_seq` (inclusive), about `max_bytes`."
     Fetch { author: NodeKey, from_seq: u64, to_seq: u64, max_bytes: u32 },
+    /// "Send me the proof that `author` forked."
+    Proof { author: NodeKey },
 }
 
 /// A sync response.
@@ -184,6 +221,7 @@ pub enum SyncResponse {
     InSync,
     Differs {
         buckets: Vec<BucketDigest>,
+        forked: Vec<NodeKey>,
     },
     Heads {
         heads: Vec<(NodeKey, Head)>,
@@ -196,6 +234,11 @@ pub enum SyncResponse {
     Refused {
         code: RefusalCode,
         message: String,
+    },
+    /// Two records by one author at one seq.
+    Proof {
+        first: Vec<u8>,
+        second: Vec<u8>,
     },
 }
 
@@ -212,11 +255,15 @@ crate::types::coded_enum!(
 const T_SUMMARY: u8 = 1;
 const T_HEADS: u8 = 2;
 const T_FETCH: u8 = 3;
+const T_PROOF: u8 = 4;
 const R_IN_SYNC: u8 = 1;
 const R_DIFFERS: u8 = 2;
 const R_HEADS: u8 = 3;
 const R_RECORDS: u8 = 4;
 const R_REFUSED: u8 = 5;
+const R_PROOF: u8 = 6;
+/// Most forked authors listed in one `Differs` response.
+pub const MAX_FORKED: usize = 10_000;
 
 impl SyncRequest {
     pub fn encode(&self) -> Vec<u8> {
@@ -238,6 +285,10 @@ impl SyncRequest {
                 w.u64(*from_seq);
                 w.u64(*to_seq);
                 w.u32(*max_bytes);
+            }
+            SyncRequest::Proof { author } => {
+                w.u8(T_PROOF);
+                w.bytes(author.as_bytes());
             }
         }
         w.into_bytes()
@@ -267,6 +318,7 @@ impl SyncRequest {
                 to_seq: r.u64("to_seq")?,
                 max_bytes: r.u32("max_bytes")?,
             },
+            T_PROOF => SyncRequest::Proof { author: NodeKey(r.array("author")?) },
             code => return Err(DecodeError::UnknownCode { context: "sync", field: "request type", code }),
         };
         r.finish("sync request")?;
@@ -279,11 +331,15 @@ impl SyncResponse {
         let mut w = Writer::default();
         match self {
             SyncResponse::InSync => w.u8(R_IN_SYNC),
-            SyncResponse::Differs { buckets } => {
+            SyncResponse::Differs { buckets, forked } => {
                 w.u8(R_DIFFERS);
                 w.u16(buckets.len() as u16);
                 for b in buckets {
                     w.bytes(b);
+                }
+                w.u32(forked.len() as u32);
+                for k in forked {
+                    w.bytes(k.as_bytes());
                 }
             }
             SyncResponse::Heads { heads } => {
@@ -310,6 +366,13 @@ impl SyncResponse {
                 w.u16(m.len() as u16);
                 w.bytes(m);
             }
+            SyncResponse::Proof { first, second } => {
+                w.u8(R_PROOF);
+                w.u32(first.len() as u32);
+                w.bytes(first);
+                w.u32(second.len() as u32);
+                w.bytes(second);
+            }
         }
         w.into_bytes()
     }
@@ -329,7 +392,17 @@ impl SyncResponse {
                     });
                 }
                 let buckets = (0..n).map(|_| r.array("bucket digest")).collect::<Result<_, _>>()?;
-                SyncResponse::Differs { buckets }
+                let f = r.u32("forked count")? as usize;
+                if f > MAX_FORKED || f * 32 > r.remaining() {
+                    return Err(DecodeError::FieldLength {
+                        context: "sync",
+                        field: "forked",
+                        expected: r.remaining() / 32,
+                        got: f,
+                    });
+                }
+                let forked = (0..f).map(|_| r.array("forked author").map(NodeKey)).collect::<Result<_, _>>()?;
+                SyncResponse::Differs { buckets, forked }
             }
             R_HEADS => {
                 let n = r.u32("head count")? as usize;
@@ -384,6 +457,23 @@ impl SyncResponse {
                 let message = String::from_utf8_lossy(r.take(n, "message")?).into_owned();
                 SyncResponse::Refused { code, message }
             }
+            R_PROOF => {
+                let mut record = |what| -> Result<Vec<u8>, DecodeError> {
+                    let len = r.u32(what)? as usize;
+                    if len > MAX_RECORD_BYTES {
+                        return Err(DecodeError::FieldLength {
+                            context: "sync",
+                            field: "proof",
+                            expected: MAX_RECORD_BYTES,
+                            got: len,
+                        });
+                    }
+                    Ok(r.take(len, what)?.to_vec())
+                };
+                let first = record("first record")?;
+                let second = record("second record")?;
+                SyncResponse::Proof { first, second }
+            }
             code => return Err(DecodeError::UnknownCode { context: "sync", field: "response type", code }),
         };
         r.finish("sync response")?;
@@ -434,6 +524,8 @@ pub enum SyncAction {
     Send { tag: u64, request: SyncRequest },
     /// Store these records (in this order).
     Ingest { records: Vec<Vec<u8>> },
+    /// Verify and keep this proof that an author signed two records at one seq.
+    Fork { first: Vec<u8>, second: Vec<u8> },
 }
 
 /// How a round ended.
@@ -441,7 +533,8 @@ pub enum SyncAction {
 pub enum SyncEnd {
     /// Both sides' heads were equal.
     InSync,
-    /// Everything the peer held beyond us was fetched; a new round confirms.
+    /// Records were fetched (or the peer failed to deliver what it advertised); a new round
+    /// confirms.
     Fetched,
 }
 
@@ -450,6 +543,7 @@ enum Asked {
     Summary,
     Heads { buckets: Vec<u8> },
     Fetch { author: NodeKey, from_seq: u64, to_seq: u64 },
+    Proof { author: NodeKey },
 }
 
 /// The initiator's side of one sync round with one peer. Pure: the owner sends the requests it
@@ -474,6 +568,12 @@ pub struct SyncSession {
     /// Pages handed out with [`SyncAction::Ingest`] and not yet acknowledged with
     /// [`SyncSession::on_stored`].
     unstored: usize,
+    /// The peer refused or did not deliver something it advertised.
+    undelivered: bool,
+    /// An author whose head at the peer the owner wants to learn (its own feed).
+    watch: Option<NodeKey>,
+    /// What the peer holds of the watched author's feed, once observed.
+    watched: Option<Option<Head>>,
 }
 
 impl SyncSession {
@@ -491,6 +591,9 @@ impl SyncSession {
             ahead: 0,
             received: 0,
             unstored: 0,
+            undelivered: false,
+            watch: None,
+            watched: None,
         };
         let a = s.send(Asked::Summary, SyncRequest::Summary { federation, root: local.root() });
         (s, a)
@@ -501,6 +604,16 @@ impl SyncSession {
         self.next_tag += 1;
         self.outstanding.insert(tag, asked);
         SyncAction::Send { tag, request }
+    }
+
+    /// Asks the session to observe the peer's head for `author` (e.g. the node's own feed).
+    pub fn watch(&mut self, author: NodeKey) {
+        self.watch = Some(author);
+    }
+
+    /// The peer's head for the watched author, once observed (`Some(None)`: it holds none).
+    pub fn watched_head(&self) -> Option<Option<Head>> {
+        self.watched
     }
 
     /// The round is over (see [`SyncSession::end`]).
@@ -532,6 +645,7 @@ impl SyncSession {
             self.busy.remove(&author);
         }
         self.wanted.clear();
+        self.undelivered = true;
         if self.outstanding.is_empty() && self.end.is_none() {
             self.end = Some(SyncEnd::Fetched);
         }
@@ -546,36 +660,43 @@ impl SyncSession {
         local: &mut HeadsIndex,
     ) -> Result<Vec<SyncAction>, SyncViolation> {
         let Some(asked) = self.outstanding.remove(&tag) else { return Ok(vec![]) };
-        let name = |r: &SyncResponse| match r {
-            SyncResponse::InSync => "in-sync",
-            SyncResponse::Differs { .. } => "differs",
-            SyncResponse::Heads { .. } => "heads",
-            SyncResponse::Records { .. } => "records",
-            SyncResponse::Refused { .. } => "refused",
-        };
         let mut actions = Vec::new();
         match (asked, response) {
+            (Asked::Fetch { author, .. }, SyncResponse::Refused { .. }) => {
+                self.busy.remove(&author);
+                self.wanted.clear();
+                self.undelivered = true;
+            }
             (_, SyncResponse::Refused { .. }) => {
                 self.wanted.clear();
+                self.undelivered = true;
             }
             (Asked::Summary, SyncResponse::InSync) => {
+                if let Some(w) = self.watch {
+                    self.watched = Some(local.get(&w));
+                }
                 self.end = Some(SyncEnd::InSync);
                 return Ok(actions);
             }
-            (Asked::Summary, SyncResponse::Differs { buckets }) => {
+            (Asked::Summary, SyncResponse::Differs { buckets, forked }) => {
                 if buckets.len() != BUCKETS {
                     return Err(SyncViolation::BucketCount(buckets.len()));
                 }
+                for author in forked.into_iter().filter(|a| !local.is_forked(a)) {
+                    actions.push(self.send(Asked::Proof { author }, SyncRequest::Proof { author }));
+                }
                 let mine = local.buckets();
                 let differing: Vec<u8> = (0..BUCKETS).filter(|&b| mine[b] != buckets[b]).map(|b| b as u8).collect();
-                if differing.is_empty() {
-                    self.end = Some(SyncEnd::InSync);
-                    return Ok(actions);
+                if let Some(w) = self.watch
+                    && !differing.contains(&bucket_of(&w))
+                {
+                    // The bucket matches: the peer holds exactly what we hold of it.
+                    self.watched = Some(local.get(&w));
                 }
-                actions.push(
-                    self.send(Asked::Heads { buckets: differing.clone() }, SyncRequest::Heads { buckets: differing }),
-                );
-                return Ok(actions);
+                if !differing.is_empty() {
+                    let request = SyncRequest::Heads { buckets: differing.clone() };
+                    actions.push(self.send(Asked::Heads { buckets: differing }, request));
+                }
             }
             (Asked::Heads { buckets }, SyncResponse::Heads { heads }) => {
                 // Only authors in buckets that differed were asked for; anything else is hostile.
@@ -589,7 +710,15 @@ impl SyncSession {
                 let (behind, ahead) = local.lag(&heads);
                 self.behind = behind;
                 self.ahead = ahead;
+                if let Some(w) = self.watch
+                    && asked[bucket_of(&w) as usize]
+                {
+                    self.watched = Some(heads.iter().find(|(a, _)| *a == w).map(|(_, h)| *h));
+                }
                 for (author, head) in heads {
+                    if local.is_forked(&author) {
+                        continue;
+                    }
                     match local.get(&author) {
                         Some(m) if head.seq > m.seq => self.wanted.push_back((author, m.seq + 1, head.seq)),
                         None => self.wanted.push_back((author, 1, head.seq)),
@@ -604,6 +733,7 @@ impl SyncSession {
             (Asked::Fetch { author, from_seq, to_seq }, SyncResponse::Records { records }) => {
                 self.busy.remove(&author);
                 let mut expect = from_seq;
+                let mut first_prev = None;
                 for bytes in &records {
                     let h = Header::parse(bytes).map_err(|e| SyncViolation::BadRecord(e.to_string()))?;
                     if h.author != author || h.seq != expect || h.seq > to_seq || h.federation != self.federation {
@@ -616,13 +746,24 @@ impl SyncSession {
                             to_seq
                         )));
                     }
+                    if first_prev.is_none() {
+                        first_prev = Some(h.prev);
+                    }
                     expect += 1;
                 }
+                let held = local.get(&author);
                 if records.is_empty() {
-                    // The peer no longer holds what it advertised (or never did): stop asking.
-                    if from_seq <= to_seq {
-                        self.wanted.retain(|(a, _, _)| *a != author);
-                    }
+                    // The peer does not hold what it advertised: stop asking it for this feed.
+                    self.wanted.retain(|(a, _, _)| *a != author);
+                    self.undelivered = true;
+                } else if let (Some(h), Some(prev)) = (held, first_prev)
+                    && from_seq == h.seq + 1
+                    && prev != Some(h.id)
+                {
+                    // The peer's feed continues from another record at our head's seq: the author
+                    // signed two. Fetch the peer's one, which proves the fork.
+                    self.wanted.retain(|(a, _, _)| *a != author);
+                    self.wanted.push_front((author, h.seq, h.seq));
                 } else {
                     self.received += records.len() as u64;
                     if expect <= to_seq {
@@ -632,18 +773,39 @@ impl SyncSession {
                     actions.push(SyncAction::Ingest { records });
                 }
             }
+            (Asked::Proof { author }, SyncResponse::Proof { first, second }) => {
+                let a = Header::parse(&first).map_err(|e| SyncViolation::BadRecord(e.to_string()))?;
+                let b = Header::parse(&second).map_err(|e| SyncViolation::BadRecord(e.to_string()))?;
+                if a.author != author || b.author != author || a.seq != b.seq || first == second {
+                    return Err(SyncViolation::RecordNotAsked(format!(
+                        "a fork proof that is not one for {}",
+                        author.short()
+                    )));
+                }
+                self.received += 1;
+                actions.push(SyncAction::Fork { first, second });
+            }
             (asked, got) => {
                 let asked = match asked {
                     Asked::Summary => "summary",
                     Asked::Heads { .. } => "heads",
                     Asked::Fetch { .. } => "fetch",
+                    Asked::Proof { .. } => "proof",
                 };
-                return Err(SyncViolation::UnexpectedResponse { asked, got: name(&got) });
+                let got = match got {
+                    SyncResponse::InSync => "in-sync",
+                    SyncResponse::Differs { .. } => "differs",
+                    SyncResponse::Heads { .. } => "heads",
+                    SyncResponse::Records { .. } => "records",
+                    SyncResponse::Refused { .. } => "refused",
+                    SyncResponse::Proof { .. } => "proof",
+                };
+                return Err(SyncViolation::UnexpectedResponse { asked, got });
             }
         }
         actions.extend(self.next_fetches());
         if self.outstanding.is_empty() && self.wanted.is_empty() && self.end.is_none() {
-            self.end = Some(SyncEnd::Fetched);
+            self.end = Some(if self.undelivered || self.received > 0 { SyncEnd::Fetched } else { SyncEnd::InSync });
         }
         Ok(actions)
     }
@@ -674,14 +836,22 @@ impl SyncSession {
     }
 }
 
-/// Answers a sync request from this node's heads and feeds. `feed(author, from, to, max_bytes)`
-/// returns the exact bytes of that feed's records in order (at least one if any is held).
+/// What a responder reads from its store.
+pub trait SyncSource {
+    /// The exact bytes of `author`'s records from `from` to `to`, in order, about `max_bytes`
+    /// (at least one record if any is held).
+    fn feed(&self, author: &NodeKey, from: u64, to: u64, max_bytes: usize) -> Vec<Vec<u8>>;
+    /// The two records proving that `author` forked.
+    fn fork_proof(&self, author: &NodeKey) -> Option<(Vec<u8>, Vec<u8>)>;
+}
+
+/// Answers a sync request from this node's heads and store.
 pub fn respond(
     federation: &FederationId,
     request: &SyncRequest,
     local: &mut HeadsIndex,
     max_page_bytes: u32,
-    feed: impl FnOnce(&NodeKey, u64, u64, usize) -> Vec<Vec<u8>>,
+    source: &dyn SyncSource,
 ) -> SyncResponse {
     match request {
         SyncRequest::Summary { federation: theirs, root } => {
@@ -694,7 +864,7 @@ pub fn respond(
             if *root == local.root() {
                 SyncResponse::InSync
             } else {
-                SyncResponse::Differs { buckets: local.buckets().to_vec() }
+                SyncResponse::Differs { buckets: local.buckets().to_vec(), forked: local.forked() }
             }
         }
         SyncRequest::Heads { buckets } => SyncResponse::Heads { heads: local.heads_in(buckets) },
@@ -710,8 +880,14 @@ pub fn respond(
                 return SyncResponse::Records { records: vec![] };
             }
             let max = (*max_bytes).min(max_page_bytes) as usize;
-            SyncResponse::Records { records: feed(author, *from_seq, (*to_seq).min(held), max) }
+            SyncResponse::Records { records: source.feed(author, *from_seq, (*to_seq).min(held), max) }
         }
+        SyncRequest::Proof { author } => match source.fork_proof(author) {
+            Some((first, second)) => SyncResponse::Proof { first, second },
+            None => {
+                SyncResponse::Refused { code: RefusalCode::BadRequest, message: "no fork proof for that author".into() }
+            }
+        },
     }
 }
 
@@ -745,6 +921,7 @@ mod tests {
             SyncRequest::Summary { federation: FederationId([1; 32]), root: [2; 32] },
             SyncRequest::Heads { buckets: vec![0, 7, 255] },
             SyncRequest::Fetch { author: key(3, 3), from_seq: 10, to_seq: 20, max_bytes: 1 << 20 },
+            SyncRequest::Proof { author: key(5, 5) },
         ];
         for r in reqs {
             let mut bytes = r.encode();
@@ -754,7 +931,8 @@ mod tests {
         }
         let resps = [
             SyncResponse::InSync,
-            SyncResponse::Differs { buckets: vec![[9; 16]; 256] },
+            SyncResponse::Differs { buckets: vec![[9; 16]; 256], forked: vec![key(1, 2)] },
+            SyncResponse::Proof { first: vec![1, 2], second: vec![3] },
             SyncResponse::Heads { heads: vec![(key(4, 4), head(9))] },
             SyncResponse::Records { records: vec![vec![1, 2, 3], vec![]] },
             SyncResponse::Refused { code: RefusalCode::NotAMember, message: "no".into() },
@@ -767,10 +945,11 @@ mod tests {
         assert_eq!(SyncResponse::InSync.encode().len(), 1);
     }
 
-    /// A feed store for tests: author -> records in seq order.
+    /// A feed store for tests: author -> records in seq order, and fork proofs.
     struct Side {
         heads: HeadsIndex,
         feeds: BTreeMap<NodeKey, Vec<Vec<u8>>>,
+        proofs: BTreeMap<NodeKey, (Vec<u8>, Vec<u8>)>,
     }
 
     const FED: FederationId = FederationId([5; 32]);
@@ -782,11 +961,18 @@ mod tests {
 
     impl Side {
         fn new() -> Side {
-            Side { heads: HeadsIndex::default(), feeds: BTreeMap::new() }
+            Side { heads: HeadsIndex::default(), feeds: BTreeMap::new(), proofs: BTreeMap::new() }
         }
         fn add(&mut self, bytes: Vec<u8>) {
             let h = Header::parse(&bytes).expect("valid header");
             let feed = self.feeds.entry(h.author).or_default();
+            if let Some(held) = feed.get(h.seq as usize - 1) {
+                if *held != bytes {
+                    self.proofs.insert(h.author, (held.clone(), bytes));
+                    self.heads.mark_forked(h.author);
+                }
+                return;
+            }
             assert_eq!(feed.len() as u64 + 1, h.seq, "appended in order");
             let id = crate::record::record_id(&bytes);
             feed.push(bytes);
@@ -801,19 +987,28 @@ mod tests {
             }
         }
         fn respond(&mut self, req: &SyncRequest) -> SyncResponse {
-            let feeds = &self.feeds;
-            respond(&FED, req, &mut self.heads, 1 << 20, |a, from, to, max| {
-                let mut out = vec![];
-                let mut size = 0;
-                for r in &feeds[a][(from - 1) as usize..to as usize] {
-                    if !out.is_empty() && size + r.len() > max {
-                        break;
-                    }
-                    size += r.len();
-                    out.push(r.clone());
+            let source = Feeds(self.feeds.clone(), self.proofs.clone());
+            respond(&FED, req, &mut self.heads, 1 << 20, &source)
+        }
+    }
+
+    struct Feeds(BTreeMap<NodeKey, Vec<Vec<u8>>>, BTreeMap<NodeKey, (Vec<u8>, Vec<u8>)>);
+
+    impl SyncSource for Feeds {
+        fn feed(&self, a: &NodeKey, from: u64, to: u64, max: usize) -> Vec<Vec<u8>> {
+            let mut out = vec![];
+            let mut size = 0;
+            for r in &self.0[a][(from - 1) as usize..to as usize] {
+                if !out.is_empty() && size + r.len() > max {
+                    break;
                 }
-                out
-            })
+                size += r.len();
+                out.push(r.clone());
+            }
+            out
+        }
+        fn fork_proof(&self, a: &NodeKey) -> Option<(Vec<u8>, Vec<u8>)> {
+            self.1.get(a).cloned()
         }
     }
 
@@ -833,6 +1028,11 @@ mod tests {
                 SyncAction::Ingest { records } => {
                     records.into_iter().for_each(|r| a.add(r));
                     queue.extend(s.on_stored());
+                }
+                SyncAction::Fork { first, second } => {
+                    let h = Header::parse(&first).expect("parses");
+                    a.proofs.insert(h.author, (first, second));
+                    a.heads.mark_forked(h.author);
                 }
             }
         }
@@ -855,6 +1055,56 @@ mod tests {
         // Now level: one request, answered "in sync".
         assert_eq!(round(&mut a, &mut b, limits), (SyncEnd::InSync, 1));
         assert_eq!(a.heads.root(), b.heads.root());
+    }
+
+    /// Writes `n` records of author `seed` continuing from `from` (or from scratch), with a salt
+    /// in the body so a second branch differs.
+    fn branch(seed: u8, from: Option<(u64, RecordId)>, n: u64, salt: u8) -> Vec<Vec<u8>> {
+        let key = crate::keys::SecretKey::from_seed(&[seed; 32]);
+        let mut head = from;
+        let mut out = vec![];
+        for _ in 0..n {
+            let seq = head.map_or(1, |h| h.0 + 1);
+            let header = Header {
+                version: 1,
+                kind: 99,
+                federation: FED,
+                author: key.node_key(),
+                seq,
+                prev: head.map(|h| h.1),
+                created_at: 1,
+            };
+            let bytes = crate::record::Record::sign_unchecked(&key, &header, &[1, 0, 2, seq as u8, salt]);
+            head = Some((seq, crate::record::record_id(&bytes)));
+            out.push(bytes);
+        }
+        out
+    }
+
+    #[test]
+    fn a_fork_below_the_peers_head_is_found_and_proven() {
+        let common = branch(4, None, 4, 0);
+        let h4 = (4, crate::record::record_id(&common[3]));
+        let mut a = Side::new();
+        let mut b = Side::new();
+        for r in common {
+            a.add(r.clone());
+            b.add(r);
+        }
+        let mine = branch(4, Some(h4), 1, 1); // a holds 5a
+        let theirs = branch(4, Some(h4), 3, 2); // b holds 5b, 6b, 7b
+        a.add(mine[0].clone());
+        for r in theirs {
+            b.add(r);
+        }
+        round(&mut a, &mut b, SyncLimits::default());
+        let author = crate::keys::SecretKey::from_seed(&[4; 32]).node_key();
+        assert!(a.heads.is_forked(&author), "a fetched b's record 5 and found two at one seq");
+        // b learns of the fork from a's proof in its own round.
+        round(&mut b, &mut a, SyncLimits::default());
+        assert!(b.heads.is_forked(&author));
+        assert_eq!(a.heads.root(), b.heads.root(), "both froze the feed and agree");
+        assert_eq!(round(&mut a, &mut b, SyncLimits::default()).1, 1, "in sync again: one request");
     }
 
     #[test]
@@ -882,8 +1132,9 @@ mod tests {
         let mut a = Side::new();
         let (mut s, _) = SyncSession::start(FED, SyncLimits::default(), &mut a.heads);
         let mut theirs = HeadsIndex::from_heads([(key(9, 9), head(1))]);
-        let actions =
-            s.on_response(0, SyncResponse::Differs { buckets: theirs.buckets().to_vec() }, &mut a.heads).expect("fine");
+        let actions = s
+            .on_response(0, SyncResponse::Differs { buckets: theirs.buckets().to_vec(), forked: vec![] }, &mut a.heads)
+            .expect("fine");
         let SyncAction::Send { tag, .. } = &actions[0] else { panic!("expected heads request") };
         let sneaky = SyncResponse::Heads { heads: vec![(key(9, 9), head(1)), (key(77, 1), head(5))] };
         assert!(matches!(

@@ -49,10 +49,16 @@ pub fn topic(federation: &FederationId) -> gossipsub::IdentTopic {
     gossipsub::IdentTopic::new(format!("/csx/{}/records/1", federation.to_hex()))
 }
 
-/// Gossip envelopes are small protobufs around the record: leave room for them.
-const MAX_GOSSIP_BYTES: usize = MAX_RECORD_BYTES + 1024;
+/// The gossip topic of proofs that an author forked.
+pub fn forks_topic(federation: &FederationId) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!("/csx/{}/forks/1", federation.to_hex()))
+}
 
-fn gossipsub(federation: &FederationId) -> Result<gossipsub::Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+/// Largest gossip message accepted by gossipsub: a fork proof (two records and framing).
+/// Records above 64 KiB get this far so they are refused, counted and penalised by name.
+const MAX_GOSSIP_BYTES: usize = 2 * MAX_RECORD_BYTES + 8 * 1024;
+
+pub fn gossipsub(federation: &FederationId) -> Result<gossipsub::Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let config = gossipsub::ConfigBuilder::default()
         // Records carry their own signatures: libp2p-level signing is off (anonymous), and the
         // message id is the record id, so a record is one message however many paths it takes.
@@ -66,23 +72,26 @@ fn gossipsub(federation: &FederationId) -> Result<gossipsub::Behaviour, Box<dyn 
         .build()?;
     let mut gs = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, config)?;
     // Scoring, so that a peer whose records we Reject loses standing and is eventually ignored.
-    let topic = topic(federation);
+    // Unverified peers get an application score far below the graylist threshold.
     let mut params = gossipsub::PeerScoreParams { ip_colocation_factor_weight: 0.0, ..Default::default() };
-    params.topics.insert(
-        topic.hash(),
-        gossipsub::TopicScoreParams {
-            topic_weight: 1.0,
-            time_in_mesh_weight: 0.0,
-            first_message_deliveries_weight: 0.0,
-            mesh_message_deliveries_weight: 0.0,
-            mesh_failure_penalty_weight: 0.0,
-            invalid_message_deliveries_weight: -100.0,
-            invalid_message_deliveries_decay: 0.99,
-            ..Default::default()
-        },
-    );
+    for t in [topic(federation), forks_topic(federation)] {
+        params.topics.insert(
+            t.hash(),
+            gossipsub::TopicScoreParams {
+                topic_weight: 1.0,
+                time_in_mesh_weight: 0.0,
+                first_message_deliveries_weight: 0.0,
+                mesh_message_deliveries_weight: 0.0,
+                mesh_failure_penalty_weight: 0.0,
+                invalid_message_deliveries_weight: -100.0,
+                invalid_message_deliveries_decay: 0.99,
+                ..Default::default()
+            },
+        );
+    }
     gs.with_peer_score(params, gossipsub::PeerScoreThresholds::default())?;
-    gs.subscribe(&topic)?;
+    gs.subscribe(&topic(federation))?;
+    gs.subscribe(&forks_topic(federation))?;
     Ok(gs)
 }
 

@@ -35,7 +35,25 @@ async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> 
 }
 
 fn invalid(what: &str, e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("malformed {what}: {e}"))
+    io::Error::new(io::ErrorKind::InvalidData, CodecError::Malformed(format!("malformed {what}: {e}")))
+}
+
+/// Why a sync message could not be read, so the two can be counted apart.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("{0}")]
+    Oversized(String),
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// `oversized` or `malformed` for an I/O error from this codec; `None` for other I/O errors.
+pub fn classify(e: &io::Error) -> Option<&'static str> {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<CodecError>()) {
+        Some(CodecError::Oversized(_)) => Some("oversized"),
+        Some(CodecError::Malformed(_)) => Some("malformed"),
+        None => None,
+    }
 }
 
 impl libp2p::request_response::Codec for SyncCodec {

@@ -5,6 +5,7 @@ pub mod behaviour;
 pub mod codec;
 pub mod config;
 pub mod event_loop;
+pub mod guard;
 pub mod handle;
 pub mod identity;
 pub mod peers;

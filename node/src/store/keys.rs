@@ -13,6 +13,7 @@
 //! | `V` | len ‖ provider ‖ kind u16 ‖ created_at ‖ author ‖ seq | – |
 //! | `T` | created_at ‖ author ‖ seq | – |
 //! | `R` | referenced id ‖ kind u16 ‖ author ‖ seq | – |
+//! | `Q` | author ‖ seq | bytes of a verified record whose organisation is not admitted yet |
 //! | `M` | name | metadata (schema version, counters, node state) |
 //!
 //! Integers are big-endian so that keys sort numerically.
@@ -30,6 +31,7 @@ pub const PROVIDER: u8 = b'V';
 pub const TIME: u8 = b'T';
 pub const REFS: u8 = b'R';
 pub const META: u8 = b'M';
+pub const QUARANTINE: u8 = b'Q';
 
 /// A record's place: author ‖ seq (40 bytes).
 pub type Pos = [u8; 40];
@@ -87,6 +89,12 @@ pub fn pending(author: &NodeKey, seq: u64) -> Vec<u8> {
 }
 pub fn pending_prefix(author: &NodeKey) -> Vec<u8> {
     key(PENDING, &[author.as_bytes()])
+}
+pub fn quarantine(author: &NodeKey, seq: u64) -> Vec<u8> {
+    key(QUARANTINE, &[&pos(author, seq)])
+}
+pub fn quarantine_prefix(author: &NodeKey) -> Vec<u8> {
+    key(QUARANTINE, &[author.as_bytes()])
 }
 pub fn fork(author: &NodeKey) -> Vec<u8> {
     key(FORK, &[author.as_bytes()])

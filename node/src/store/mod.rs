@@ -147,6 +147,9 @@ pub struct StoreStats {
     pub records: u64,
     pub feeds: u64,
     pub pending: u64,
+    /// Records of applicants held until their organisation is admitted.
+    #[serde(default)]
+    pub quarantined: u64,
     pub forks: u64,
     /// Bytes of record payload held (records only, not indexes).
     pub record_bytes: u64,
@@ -183,6 +186,24 @@ pub trait Store: Send + Sync {
     fn forks(&self) -> Result<Vec<ForkProof>, StoreError>;
     /// Seqs held in the waiting area for `author`.
     fn pending_seqs(&self, author: &NodeKey) -> Result<Vec<u64>, StoreError>;
+    /// Keeps a proof that the author of `first` and `second` signed both at one seq; nothing
+    /// more is accepted from that author. Returns false if the author was already known forked.
+    fn add_fork_proof(&self, first: Verified<Record>, second: Verified<Record>) -> Result<bool, StoreError>;
+    /// The proof that `author` forked, if known.
+    fn fork_proof(&self, author: &NodeKey) -> Result<Option<ForkProof>, StoreError>;
+    /// Holds verified records whose author's organisation is not admitted yet. Returns, per
+    /// record, whether it was held (false: the quarantine for that author or in all is full).
+    fn quarantine(&self, records: Vec<Verified<Record>>) -> Result<Vec<bool>, StoreError>;
+    /// Authors with quarantined records.
+    fn quarantined_authors(&self) -> Result<Vec<NodeKey>, StoreError>;
+    /// `author`'s quarantined records, left in place.
+    fn quarantined(&self, author: &NodeKey) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Removes and returns `author`'s quarantined records (to be verified and offered again).
+    fn take_quarantined(&self, author: &NodeKey) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Removes `author`'s records after `keep_through` (all of them for 0), with their indexes
+    /// and any waiting or quarantined ones: a revoked or retired node's later records are not
+    /// valid. Returns how many were removed.
+    fn truncate_feed(&self, author: &NodeKey, keep_through: u64) -> Result<u64, StoreError>;
     /// The heads of every feed, with their sync digests; kept in memory, updated by every insert.
     fn heads_index(&self) -> std::sync::MutexGuard<'_, csx_protocol::sync::HeadsIndex>;
     /// Node-local metadata (not replicated): small values by name.

@@ -51,6 +51,8 @@ struct WriterState {
 }
 
 const COUNTERS: [&str; 5] = ["records", "feeds", "pending", "forks", "record_bytes"];
+/// Most quarantined records in all (per author: `max_pending_per_author`).
+const MAX_QUARANTINE: usize = 100_000;
 
 impl SledStore {
     /// Opens (or creates) the store in `path`.
@@ -69,7 +71,10 @@ impl SledStore {
         };
         store.check_schema()?;
         store.load_pending_counts()?;
-        let heads = HeadsIndex::from_heads(store.heads()?);
+        let mut heads = HeadsIndex::from_heads(store.heads()?);
+        for proof in store.forks()? {
+            heads.mark_forked(proof.author);
+        }
         *store.heads.lock().map_err(|_| StoreError::corrupt("heads lock poisoned"))? = heads;
         Ok(store)
     }
@@ -133,6 +138,25 @@ impl SledStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The secondary index keys of `record` (all but the feed, id and head entries).
+fn index_keys(record: &Record) -> Vec<Vec<u8>> {
+    let p: Pos = keys::pos(&record.author(), record.seq());
+    let kind = record.header().kind;
+    let at = record.created_at();
+    let body = record.body();
+    let mut out = vec![keys::kind(kind, at, &p), keys::time(at, &p)];
+    if let Some(line) = body.service_line() {
+        out.push(keys::line(line, kind, at, &p));
+    }
+    for provider in body.providers() {
+        out.push(keys::provider(provider, kind, at, &p));
+    }
+    if let Some(target) = body.refers_to() {
+        out.push(keys::refs(&target, kind, &p));
+    }
+    out
 }
 
 fn decode_head(v: &[u8]) -> Result<Head, StoreError> {
@@ -288,25 +312,14 @@ impl<'a> Tx<'a> {
         let seq = record.seq();
         let p: Pos = keys::pos(&author, seq);
         let id = record.id();
-        let kind = record.header().kind;
-        let at = record.created_at();
         self.batch.insert(keys::feed(&author, seq), record.bytes());
         self.batch.insert(keys::id(&id), &p[..]);
         let mut head = Vec::with_capacity(40);
         head.extend_from_slice(&seq.to_be_bytes());
         head.extend_from_slice(id.as_bytes());
         self.batch.insert(keys::head(&author), head);
-        self.batch.insert(keys::kind(kind, at, &p), &[]);
-        self.batch.insert(keys::time(at, &p), &[]);
-        let body = record.body();
-        if let Some(line) = body.service_line() {
-            self.batch.insert(keys::line(line, kind, at, &p), &[]);
-        }
-        for provider in body.providers() {
-            self.batch.insert(keys::provider(provider, kind, at, &p), &[]);
-        }
-        if let Some(target) = body.refers_to() {
-            self.batch.insert(keys::refs(&target, kind, &p), &[]);
+        for k in index_keys(record) {
+            self.batch.insert(k, &[]);
         }
         if seq == 1 {
             self.delta[1] += 1;
@@ -351,6 +364,9 @@ impl<'a> Tx<'a> {
             if let Some(h) = head {
                 index.set(author, h);
             }
+        }
+        for proof in &self.report.forks {
+            index.mark_forked(proof.author);
         }
         Ok(self.report)
     }
@@ -510,6 +526,7 @@ impl Store for SledStore {
             pending: self.counter("pending")?,
             forks: self.counter("forks")?,
             record_bytes: self.counter("record_bytes")?,
+            quarantined: self.counter("quarantined")?,
         })
     }
 
@@ -541,6 +558,165 @@ impl Store for SledStore {
                 keys::split_pos(&k[1..]).map(|(_, s)| s).ok_or_else(|| StoreError::corrupt("pending key"))
             })
             .collect()
+    }
+
+    fn add_fork_proof(&self, first: Verified<Record>, second: Verified<Record>) -> Result<bool, StoreError> {
+        let _w = self.writer.lock().map_err(|_| StoreError::corrupt("writer lock poisoned"))?;
+        let author = first.author();
+        if second.author() != author || second.seq() != first.seq() || second.id() == first.id() {
+            return Err(StoreError::corrupt("add_fork_proof given two records that are not a fork"));
+        }
+        if self.tree.contains_key(keys::fork(&author))? {
+            return Ok(false);
+        }
+        let (a, b) = (first.into_inner().into_bytes(), second.into_inner().into_bytes());
+        let mut v = Vec::with_capacity(4 + a.len() + b.len());
+        v.extend_from_slice(&(a.len() as u32).to_be_bytes());
+        v.extend_from_slice(&a);
+        v.extend_from_slice(&b);
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::fork(&author), v);
+        batch.insert(keys::meta("forks"), &(self.counter("forks")? + 1).to_be_bytes());
+        self.tree.apply_batch(batch)?;
+        self.heads_index().mark_forked(author);
+        Ok(true)
+    }
+
+    fn fork_proof(&self, author: &NodeKey) -> Result<Option<ForkProof>, StoreError> {
+        Ok(self.forks()?.into_iter().find(|p| p.author == *author))
+    }
+
+    fn quarantine(&self, records: Vec<Verified<Record>>) -> Result<Vec<bool>, StoreError> {
+        let _w = self.writer.lock().map_err(|_| StoreError::corrupt("writer lock poisoned"))?;
+        let mut total = self.counter("quarantined")? as usize;
+        let mut per_author: HashMap<NodeKey, usize> = HashMap::new();
+        let mut batch = sled::Batch::default();
+        let mut held = Vec::with_capacity(records.len());
+        for r in records {
+            let author = r.author();
+            let n = match per_author.get(&author) {
+                Some(n) => *n,
+                None => self.tree.scan_prefix(keys::quarantine_prefix(&author)).count(),
+            };
+            let key = keys::quarantine(&author, r.seq());
+            if n >= self.config.max_pending_per_author || total >= MAX_QUARANTINE {
+                held.push(false);
+                continue;
+            }
+            if !self.tree.contains_key(&key)? {
+                batch.insert(key, r.bytes());
+                total += 1;
+                per_author.insert(author, n + 1);
+            }
+            held.push(true);
+        }
+        batch.insert(keys::meta("quarantined"), &(total as u64).to_be_bytes());
+        self.tree.apply_batch(batch)?;
+        Ok(held)
+    }
+
+    fn quarantined_authors(&self) -> Result<Vec<NodeKey>, StoreError> {
+        let mut out: Vec<NodeKey> = Vec::new();
+        for item in self.tree.scan_prefix([keys::QUARANTINE]) {
+            let (k, _) = item?;
+            let (author, _) = keys::split_pos(&k[1..]).ok_or_else(|| StoreError::corrupt("quarantine key"))?;
+            if out.last() != Some(&author) {
+                out.push(author);
+            }
+        }
+        Ok(out)
+    }
+
+    fn quarantined(&self, author: &NodeKey) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.tree.scan_prefix(keys::quarantine_prefix(author)).map(|i| Ok(i?.1.to_vec())).collect()
+    }
+
+    fn take_quarantined(&self, author: &NodeKey) -> Result<Vec<Vec<u8>>, StoreError> {
+        let _w = self.writer.lock().map_err(|_| StoreError::corrupt("writer lock poisoned"))?;
+        let mut batch = sled::Batch::default();
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(keys::quarantine_prefix(author)) {
+            let (k, v) = item?;
+            batch.remove(k);
+            out.push(v.to_vec());
+        }
+        let left = self.counter("quarantined")?.saturating_sub(out.len() as u64);
+        batch.insert(keys::meta("quarantined"), &left.to_be_bytes());
+        self.tree.apply_batch(batch)?;
+        Ok(out)
+    }
+
+    fn truncate_feed(&self, author: &NodeKey, keep_through: u64) -> Result<u64, StoreError> {
+        let mut state = self.writer.lock().map_err(|_| StoreError::corrupt("writer lock poisoned"))?;
+        let mut batch = sled::Batch::default();
+        let (mut removed, mut bytes) = (0u64, 0u64);
+        let start = keys::feed(author, keep_through.saturating_add(1));
+        let end = keys::feed(author, u64::MAX);
+        for item in self.tree.range(start..=end) {
+            let (k, v) = item?;
+            let record = Self::decode(&v)?;
+            batch.remove(k);
+            batch.remove(keys::id(&record.id()));
+            for ik in index_keys(&record) {
+                batch.remove(ik);
+            }
+            removed += 1;
+            bytes += v.len() as u64;
+        }
+        // Waiting and quarantined records beyond the limit go too.
+        let mut dropped_pending = 0u64;
+        for item in self.tree.scan_prefix(keys::pending_prefix(author)) {
+            let (k, _) = item?;
+            if keys::split_pos(&k[1..]).is_some_and(|(_, s)| s > keep_through) {
+                batch.remove(k);
+                dropped_pending += 1;
+            }
+        }
+        let mut dropped_quarantine = 0u64;
+        for item in self.tree.scan_prefix(keys::quarantine_prefix(author)) {
+            let (k, _) = item?;
+            if keys::split_pos(&k[1..]).is_some_and(|(_, s)| s > keep_through) {
+                batch.remove(k);
+                dropped_quarantine += 1;
+            }
+        }
+        if removed == 0 && dropped_pending == 0 && dropped_quarantine == 0 {
+            return Ok(0);
+        }
+        let new_head = if keep_through == 0 {
+            batch.remove(keys::head(author));
+            None
+        } else {
+            match self.tree.get(keys::feed(author, keep_through))? {
+                Some(v) => {
+                    let id = record_id(&v);
+                    let mut head = Vec::with_capacity(40);
+                    head.extend_from_slice(&keep_through.to_be_bytes());
+                    head.extend_from_slice(id.as_bytes());
+                    batch.insert(keys::head(author), head);
+                    Some(Head { seq: keep_through, id })
+                }
+                None => self.head(author)?,
+            }
+        };
+        let set = |batch: &mut sled::Batch, name: &str, v: u64| batch.insert(keys::meta(name), &v.to_be_bytes());
+        set(&mut batch, "records", self.counter("records")?.saturating_sub(removed));
+        set(&mut batch, "record_bytes", self.counter("record_bytes")?.saturating_sub(bytes));
+        set(&mut batch, "pending", self.counter("pending")?.saturating_sub(dropped_pending));
+        set(&mut batch, "quarantined", self.counter("quarantined")?.saturating_sub(dropped_quarantine));
+        if keep_through == 0 && removed > 0 {
+            set(&mut batch, "feeds", self.counter("feeds")?.saturating_sub(1));
+        }
+        self.tree.apply_batch(batch)?;
+        if let Some(n) = state.pending.get_mut(author) {
+            *n = n.saturating_sub(dropped_pending as usize);
+        }
+        let mut index = self.heads_index();
+        match new_head {
+            Some(h) => index.set(*author, h),
+            None => index.remove(author),
+        }
+        Ok(removed)
     }
 
     fn heads_index(&self) -> std::sync::MutexGuard<'_, HeadsIndex> {
