@@ -41,6 +41,14 @@ enum Command {
     /// Create, join or show a federation
     #[command(subcommand)]
     Federation(federation::FederationCommand),
+    /// Endorse or revoke members
+    #[command(subcommand)]
+    Member(member::MemberCommand),
+    /// List members, their nodes, and applicants with their endorsements
+    Members,
+    /// Add, install or retire nodes of this organisation
+    #[command(subcommand)]
+    Node(node::NodeCommand),
     /// Show or change your organisation's profile
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -99,6 +107,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Id => id::run(&ctx),
         Command::Federation(cmd) => federation::run(&ctx, cmd),
         Command::Profile(cmd) => profile::run(&ctx, cmd),
+        Command::Member(cmd) => member::run(&ctx, cmd),
+        Command::Members => member::list(&ctx),
+        Command::Node(cmd) => node::run(&ctx, cmd),
         Command::Provider(cmd) => provider::run(&ctx, cmd),
         Command::Review(cmd) => review::run(&ctx, cmd),
         Command::Price(cmd) => price::run(&ctx, cmd),

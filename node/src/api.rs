@@ -36,6 +36,8 @@ pub enum Request {
     },
     /// The provider registry: built-in providers and provider records.
     Providers,
+    /// Members, their nodes, who admitted them, and applicants.
+    Members,
     /// Identity, federation, store and network state.
     Status,
     /// The peers this node knows and how in step with each it is (daemon only).
@@ -205,6 +207,51 @@ impl From<&ForkProof> for ForkSummary {
     }
 }
 
+/// The roster as this node computes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembersView {
+    pub members: Vec<MemberView>,
+    pub applicants: Vec<ApplicantView>,
+    pub endorsement_threshold: u16,
+    pub revocation_threshold: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberView {
+    pub org_key: OrgKey,
+    pub ods_code: String,
+    pub name: String,
+    pub founder: bool,
+    /// True unless revoked.
+    pub current: bool,
+    /// ODS codes of the members whose endorsements admitted it.
+    pub endorsed_by: Vec<String>,
+    pub revoked_by: Vec<String>,
+    pub nodes: Vec<NodeView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeView {
+    pub node_key: NodeKey,
+    pub peer_id: String,
+    pub expires_at: u64,
+    /// The last valid seq when retired or revoked.
+    pub limit: Option<u64>,
+    pub retired: bool,
+    /// The highest record of its feed held here.
+    pub head: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApplicantView {
+    pub org_key: OrgKey,
+    pub ods_code: String,
+    pub name: String,
+    pub endorsed_by: Vec<String>,
+    pub endorsements: usize,
+    pub needed: u16,
+}
+
 /// A reply.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
@@ -215,6 +262,7 @@ pub enum Response {
     Providers { providers: Vec<ProviderEntry> },
     Status(Box<Status>),
     Peers { peers: Vec<PeerInfo> },
+    Members(Box<MembersView>),
     Synced(SyncReport),
     Stopping,
 }

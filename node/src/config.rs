@@ -57,6 +57,8 @@ pub struct Limits {
     pub request_timeout_secs: u64,
     /// Records one author may have waiting for a missing predecessor.
     pub max_pending_per_author: usize,
+    /// Seconds a connected peer has to show it is a current member's node.
+    pub verify_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -88,6 +90,7 @@ impl Default for Limits {
             page_bytes: net.page_bytes,
             request_timeout_secs: net.request_timeout.as_secs(),
             max_pending_per_author: StoreConfig::default().max_pending_per_author,
+            verify_timeout_secs: net.verify_timeout.as_secs(),
         }
     }
 }
@@ -173,6 +176,7 @@ impl Config {
             request_timeout: Duration::from_secs(self.limits.request_timeout_secs.max(1)),
             page_records: self.limits.page_records,
             page_bytes: self.limits.page_bytes,
+            verify_timeout: Duration::from_secs(self.limits.verify_timeout_secs.max(1)),
             ..defaults
         })
     }

@@ -53,6 +53,14 @@ pub enum HomeError {
     Key(#[from] KeyFileError),
     #[error("invalid setting: {0}")]
     Invalid(String),
+    #[error(
+        "{path} has no organisation key: this node was added with `csx node add`; run organisation commands (node add, node retire) where the organisation key is kept"
+    )]
+    NoOrgKey { path: PathBuf },
+    #[error(
+        "{path} holds a node key waiting for its certificate: run `csx node install BUNDLE.json` with the bundle from `csx node add`"
+    )]
+    AwaitingCertificate { path: PathBuf },
 }
 
 impl HomeError {
@@ -61,9 +69,11 @@ impl HomeError {
         use crate::api::ErrorKind;
         match self {
             HomeError::NotInitialised { .. } | HomeError::NoFederation { .. } => ErrorKind::NotSetUp,
-            HomeError::AlreadyInitialised { .. } | HomeError::OtherFederation { .. } | HomeError::Invalid(_) => {
-                ErrorKind::InvalidInput
-            }
+            HomeError::AlreadyInitialised { .. }
+            | HomeError::OtherFederation { .. }
+            | HomeError::Invalid(_)
+            | HomeError::NoOrgKey { .. } => ErrorKind::InvalidInput,
+            HomeError::AwaitingCertificate { .. } => ErrorKind::NotSetUp,
             HomeError::Key(KeyFileError::NeedsPassphrase { .. } | KeyFileError::WrongPassphrase { .. }) => {
                 ErrorKind::InvalidInput
             }
@@ -143,9 +153,65 @@ impl Home {
 
     pub fn identity(&self) -> Result<PublicIdentity, HomeError> {
         if !self.is_initialised() {
+            if self.path("node.key").exists() {
+                return Err(HomeError::AwaitingCertificate { path: self.root.clone() });
+            }
             return Err(HomeError::NotInitialised { path: self.root.clone() });
         }
         self.read_json("identity.json")
+    }
+
+    /// Creates only a node key (a second node of an organisation, on another machine); the
+    /// organisation certifies it with `csx node add` and it is installed with [`Home::install`].
+    pub fn init_node_only(&self) -> Result<NodeKey, HomeError> {
+        if let Ok(id) = self.identity() {
+            return Err(HomeError::AlreadyInitialised {
+                path: self.root.clone(),
+                name: id.name,
+                ods_code: id.ods_code,
+            });
+        }
+        if self.path("node.key").exists() {
+            return self.node_key().map(|k| k.node_key());
+        }
+        create_private_dir(&self.root).map_err(|source| HomeError::Write { path: self.root.clone(), source })?;
+        let node = SecretKey::generate().map_err(|e| KeyFileError::Randomness(e.to_string()))?;
+        keyfile::write(&self.path("node.key"), "node", &node, None)?;
+        Ok(node.node_key())
+    }
+
+    /// Installs the certificate bundle made by `csx node add` for this home's node key.
+    pub fn install(&self, bundle: &NodeBundle) -> Result<PublicIdentity, HomeError> {
+        if let Ok(id) = self.identity() {
+            return Err(HomeError::AlreadyInitialised {
+                path: self.root.clone(),
+                name: id.name,
+                ods_code: id.ods_code,
+            });
+        }
+        let key = self.node_key()?;
+        let bad = |m: &str| HomeError::Invalid(format!("node bundle: {m}"));
+        if bundle.format != BUNDLE_FORMAT {
+            return Err(bad(&format!("format is `{}`, expected `{BUNDLE_FORMAT}`", bundle.format)));
+        }
+        if bundle.cert.node_key != key.node_key() || bundle.identity.node_key != key.node_key() {
+            return Err(bad(&format!(
+                "it certifies node {}, but this home's node key is {}",
+                bundle.cert.node_key.short(),
+                key.node_key().short()
+            )));
+        }
+        if !bundle.cert.signature_valid() || bundle.cert.org_key != bundle.identity.org_key {
+            return Err(bad("the organisation's signature on the certificate does not verify"));
+        }
+        if let Some(g) = &bundle.genesis {
+            g.validate().map_err(|e| bad(&e.to_string()))?;
+            self.set_genesis(g)?;
+        }
+        self.write_json("node-cert.json", &bundle.cert)?;
+        self.write_json("profile.json", &bundle.profile)?;
+        self.write_json("identity.json", &bundle.identity)?;
+        Ok(bundle.identity.clone())
     }
 
     pub fn node_key(&self) -> Result<SecretKey, HomeError> {
@@ -153,11 +219,20 @@ impl Home {
     }
 
     pub fn org_key_is_encrypted(&self) -> Result<bool, HomeError> {
+        self.require_org_key()?;
         Ok(keyfile::is_encrypted(&self.path("org.key"))?)
     }
 
     pub fn org_key(&self, passphrase: Option<&[u8]>) -> Result<SecretKey, HomeError> {
+        self.require_org_key()?;
         Ok(keyfile::read(&self.path("org.key"), passphrase)?)
+    }
+
+    fn require_org_key(&self) -> Result<(), HomeError> {
+        if !self.path("org.key").exists() {
+            return Err(HomeError::NoOrgKey { path: self.root.clone() });
+        }
+        Ok(())
     }
 
     pub fn node_cert(&self) -> Result<NodeCert, HomeError> {
@@ -212,6 +287,21 @@ impl Home {
         text.push('\n');
         keyfile::write_private(&path, text.as_bytes()).map_err(|source| HomeError::Write { path, source })
     }
+}
+
+/// Value of the `format` field of a node bundle.
+pub const BUNDLE_FORMAT: &str = "csx-node-bundle-v1";
+
+/// What `csx node add` hands to a new node of the same organisation: everything public it needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeBundle {
+    pub format: String,
+    /// The organisation's identity with the new node's key.
+    pub identity: PublicIdentity,
+    pub cert: NodeCert,
+    pub profile: Profile,
+    #[serde(default)]
+    pub genesis: Option<Genesis>,
 }
 
 /// Reads a public identity file (the output of `csx id --json`).

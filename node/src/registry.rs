@@ -80,6 +80,7 @@ pub fn check_references(
     body: &Body,
     earlier: &[Body],
     today: Date,
+    roster: &dyn Fn() -> Result<std::sync::Arc<csx_protocol::roster::Roster>, ApiError>,
 ) -> Result<(), ApiError> {
     let ctx = body.kind_name();
     let line = |code: &str| -> Result<(), ApiError> {
@@ -179,6 +180,57 @@ pub fn check_references(
             Ok(())
         }
         Body::SwitchOutcome(o) => own_record("switch", &o.switch, Some(Kind::Switch)).map(|_| ()),
+        Body::Endorse(e) => {
+            if &e.org_key == own_org {
+                return Err(ApiError::invalid("endorse.org_key: an organisation cannot endorse itself"));
+            }
+            let roster = roster()?;
+            if roster.is_current_member(&e.org_key) {
+                return Err(ApiError::invalid(format!(
+                    "endorse.org_key: {} ({}) is already a member",
+                    e.ods_code,
+                    e.org_key.short()
+                )));
+            }
+            let mine = store.scan(Scan::Kind(Kind::Endorse), false).any(|r| {
+                r.ok().is_some_and(|r| {
+                    matches!(r.body(), Body::Endorse(x) if x.org_key == e.org_key)
+                        && org_of(store, &r.author()).ok().flatten().is_some_and(|(k, _)| &k == own_org)
+                })
+            });
+            if mine {
+                return Err(ApiError::invalid(format!(
+                    "endorse.org_key: your organisation has already endorsed {}",
+                    e.ods_code
+                )));
+            }
+            Ok(())
+        }
+        Body::Revoke(r) => {
+            if &r.org_key == own_org {
+                return Err(ApiError::invalid("revoke.org_key: an organisation cannot revoke itself"));
+            }
+            if !roster()?.is_current_member(&r.org_key) {
+                return Err(ApiError::invalid(format!(
+                    "revoke.org_key: {} is not a current member",
+                    r.org_key.short()
+                )));
+            }
+            Ok(())
+        }
+        Body::RetireNode(r) => {
+            if &r.org_key != own_org {
+                return Err(ApiError::invalid("retire_node.org_key: only the node's own organisation can retire it"));
+            }
+            match org_of(store, &r.node_key)? {
+                Some((org, _)) if &org == own_org => Ok(()),
+                Some(_) => Err(ApiError::invalid("retire_node.node_key: that node belongs to another organisation")),
+                None => Err(ApiError::not_found(format!(
+                    "retire_node.node_key: no node {} is known here",
+                    r.node_key.short()
+                ))),
+            }
+        }
         Body::Retract(r) => {
             let target = own_record("target", &r.target, None)?;
             match target.body().kind() {

@@ -195,7 +195,7 @@ impl RunningNode {
         let key = home.node_key().map_err(ApiError::from)?;
         let peer_id = identity::keypair(&key).public().to_peer_id();
         let counters = Arc::new(Counters::default());
-        let membership = Arc::new(Membership::load(service.genesis().clone(), store.as_ref()).map_err(ApiError::from)?);
+        let membership = service.membership().clone();
         let (ingest, ingest_thread) =
             ingest::spawn(store.clone(), membership.clone(), options.clock.clone(), counters.clone());
         let swarm = behaviour::build_swarm(&key, &federation, options.transport, &options.net)

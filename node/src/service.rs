@@ -36,6 +36,7 @@ pub struct Service {
     clock: Clock,
     mode: &'static str,
     orgs: Mutex<HashMap<NodeKey, Option<(OrgKey, String)>>>,
+    membership: Arc<crate::membership::Membership>,
 }
 
 impl std::fmt::Debug for Service {
@@ -64,7 +65,9 @@ impl Service {
         }
         let key = home.node_key()?;
         let head = store.head(&key.node_key())?;
+        let membership = Arc::new(crate::membership::Membership::load(genesis.clone(), store.as_ref())?);
         Ok(Service {
+            membership,
             cert: home.node_cert()?,
             profile: home.profile()?,
             identity,
@@ -84,6 +87,11 @@ impl Service {
 
     pub fn genesis(&self) -> &Genesis {
         &self.genesis
+    }
+
+    /// The roster, kept in step with this node's store.
+    pub fn membership(&self) -> &Arc<crate::membership::Membership> {
+        &self.membership
     }
 
     pub fn identity(&self) -> &PublicIdentity {
@@ -141,6 +149,7 @@ impl Service {
             }
             Request::Providers => Ok(Response::Providers { providers: registry::providers(self.store.as_ref())? }),
             Request::Status => Ok(Response::Status(Box::new(self.status()?))),
+            Request::Members => Ok(Response::Members(Box::new(self.members()?))),
             Request::Peers | Request::Sync { .. } | Request::Shutdown => Err(ApiError::new(
                 ErrorKind::Unavailable,
                 "no daemon is running for this home: start one with `csx daemon`",
@@ -159,8 +168,26 @@ impl Service {
             all.push(Body::NodeCert(self.cert.clone()));
             all.push(Body::Profile(self.profile.clone()));
         }
+        // A revoked organisation, or a retired or expired node, writes nothing more.
+        if let Some(head) = author.head() {
+            let standing = self.membership.roster().standing(&self.identity.node_key, head.seq + 1, now);
+            use csx_protocol::roster::Standing;
+            if matches!(standing, Standing::Revoked | Standing::Retired | Standing::Expired) {
+                return Err(ApiError::invalid(format!(
+                    "this node can no longer write to the federation ({}): {}",
+                    standing.reason(),
+                    match standing {
+                        Standing::Revoked => "the organisation's membership has been revoked",
+                        Standing::Retired => "the organisation retired this node",
+                        _ => "its certificate has expired; certify a new node with `csx node add`",
+                    }
+                )));
+            }
+        }
+        let roster =
+            || -> Result<std::sync::Arc<csx_protocol::roster::Roster>, ApiError> { Ok(self.membership.roster()) };
         for (i, body) in bodies.iter().enumerate() {
-            registry::check_references(self.store.as_ref(), &self.identity.org_key, body, &bodies[..i], today)
+            registry::check_references(self.store.as_ref(), &self.identity.org_key, body, &bodies[..i], today, &roster)
                 .map_err(|e| {
                     if bodies.len() > 1 { ApiError::new(e.kind, format!("row {}: {}", i + 1, e.message)) } else { e }
                 })?;
@@ -180,6 +207,12 @@ impl Service {
         }
         self.store.flush()?;
         author.advance(&records);
+        drop(author);
+        let membership =
+            records.iter().any(|r| r.body().kind().is_some_and(|k| crate::membership::MEMBERSHIP_KINDS.contains(&k)));
+        if membership && let Err(e) = self.membership.refresh(self.store.as_ref()) {
+            tracing::error!("recomputing the roster after a local write failed: {e}");
+        }
         Ok(records)
     }
 
@@ -231,6 +264,57 @@ impl Service {
             record: RecordBytes::from(record),
             org: self.org_of(&record.author())?.map(|(_, ods)| ods),
             retracted_by: registry::retracted_by(self.store.as_ref(), &record.id())?,
+        })
+    }
+
+    /// The roster computed from this node's store.
+    pub fn members(&self) -> Result<MembersView, ApiError> {
+        let roster = self.membership.roster();
+        let ods = |k: &OrgKey| {
+            roster.members().into_iter().find(|x| x.org_key == *k).map(|x| x.ods_code).unwrap_or_else(|| k.short())
+        };
+        let members = roster
+            .members()
+            .into_iter()
+            .map(|x| MemberView {
+                current: x.is_current(),
+                endorsed_by: x.endorsed_by.iter().map(&ods).collect(),
+                revoked_by: x.revoked_by.iter().map(&ods).collect(),
+                nodes: x
+                    .nodes
+                    .iter()
+                    .map(|n| NodeView {
+                        node_key: n.node_key,
+                        peer_id: crate::net::identity::peer_id(&n.node_key).to_string(),
+                        expires_at: n.expires_at,
+                        limit: n.limit,
+                        retired: n.retired,
+                        head: self.store.head(&n.node_key).ok().flatten().map(|h| h.seq),
+                    })
+                    .collect(),
+                org_key: x.org_key,
+                ods_code: x.ods_code,
+                name: x.name,
+                founder: x.founder,
+            })
+            .collect();
+        let applicants = roster
+            .applicants()
+            .into_iter()
+            .map(|a| ApplicantView {
+                endorsements: a.endorsed_by.len(),
+                endorsed_by: a.endorsed_by.iter().map(&ods).collect(),
+                org_key: a.org_key,
+                ods_code: a.ods_code,
+                name: a.name,
+                needed: a.needed,
+            })
+            .collect();
+        Ok(MembersView {
+            members,
+            applicants,
+            endorsement_threshold: self.genesis.endorsement_threshold,
+            revocation_threshold: self.genesis.revocation_threshold,
         })
     }
 

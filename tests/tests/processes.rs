@@ -177,3 +177,140 @@ fn a_node_nobody_can_dial_is_reached_through_the_bootstrap_relay() {
         n.ok(&["shutdown"]);
     }
 }
+
+/// Writes a config.toml for a test daemon: loopback port, quick sync and verification.
+fn test_config(n: &CliHome, port: u16) {
+    let text = format!(
+        "listen = [\"/ip4/127.0.0.1/tcp/{port}\"]\nsync_interval_secs = 2\ndiscover_interval_secs = 2\n[limits]\nverify_timeout_secs = 3\n"
+    );
+    std::fs::write(n.home.join("config.toml"), text).expect("config");
+}
+
+fn count_by(node: &CliHome, comment: &str) -> usize {
+    node.json(&["review", "list"])
+        .as_array()
+        .map_or(0, |a| a.iter().filter(|r| r["body"]["comment"] == comment).count())
+}
+
+fn member_current(node: &CliHome, ods: &str) -> Option<bool> {
+    let m = node.json(&["members"]);
+    m["members"].as_array()?.iter().find(|x| x["ods_code"] == ods).and_then(|x| x["current"].as_bool())
+}
+
+#[test]
+fn an_applicant_is_admitted_by_two_endorsements_and_a_revoked_member_is_cut_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_bootstrap, baddr) = start_bootstrap(&dir.path().join("bootstrap"), free_port());
+    let founders: Vec<CliHome> = (0..4).map(|i| CliHome::new(dir.path().join(format!("qw{i}")))).collect();
+    let applicant = CliHome::new(dir.path().join("qe4"));
+    let mut ids = vec![];
+    for (i, n) in founders.iter().enumerate() {
+        n.ok(&["init", "--org-code", &format!("QW{i}"), "--name", &format!("NHS QW{i} ICB")]);
+        let id = dir.path().join(format!("qw{i}.json"));
+        std::fs::write(&id, n.ok(&["id", "--json"])).expect("write");
+        ids.push(id.display().to_string());
+    }
+    applicant.ok(&["init", "--org-code", "QE4", "--name", "NHS QE4 ICB"]);
+    let e_id = dir.path().join("qe4.json");
+    std::fs::write(&e_id, applicant.ok(&["id", "--json"])).expect("write");
+    let genesis = dir.path().join("genesis.json").display().to_string();
+    let mut create: Vec<&str> = vec![
+        "federation",
+        "create",
+        "--name",
+        "Join test",
+        "--bootstrap",
+        &baddr,
+        "--endorsement-threshold",
+        "2",
+        "--out",
+        &genesis,
+    ];
+    for id in &ids {
+        create.extend(["--founder", id.as_str()]);
+    }
+    founders[0].ok(&create);
+    let mut daemons = vec![];
+    for (i, n) in founders.iter().enumerate() {
+        n.ok(&["federation", "join", &genesis]);
+        test_config(n, free_port());
+        daemons.push(n.start_daemon(&[]));
+        review(n, &format!("by QW{i}"));
+    }
+    wait_for("the founders hold each other's reviews", SOON, || {
+        founders.iter().all(|n| (0..4).all(|i| count_by(n, &format!("by QW{i}")) == 1))
+    });
+
+    // The applicant's node joins the federation's genesis and connects, but is not a member:
+    // it learns nothing, and members drop it.
+    applicant.ok(&["federation", "join", &genesis]);
+    test_config(&applicant, free_port());
+    let _e = applicant.start_daemon(&[]);
+    wait_for("a member turned the non-member away", SOON, || {
+        founders
+            .iter()
+            .any(|n| n.json(&["status"])["network"]["counters"]["dropped.not_a_member"].as_u64().unwrap_or(0) > 0)
+    });
+    // It holds its own certificate and profile, and the node certificates members present as
+    // their identity when it connects — nothing else.
+    let held = applicant.json(&["status"])["store"]["records"].as_u64().expect("count");
+    let own_id = applicant.json(&["id"])["node_key"].as_str().expect("key").to_string();
+    let certs_of_others = founders.iter().filter(|f| {
+        let key = f.json(&["id"])["node_key"].as_str().expect("key").to_string();
+        applicant
+            .json(&["feed", "--author", &key])
+            .as_array()
+            .is_some_and(|a| a.len() == 1 && a[0]["body"]["kind"] == "node_cert")
+    });
+    let certs = certs_of_others.count() as u64;
+    assert_eq!(held, 2 + certs, "only certificates besides its own records");
+    assert_eq!(applicant.json(&["feed", "--author", &own_id]).as_array().map(|a| a.len()), Some(2));
+    assert_eq!(applicant.json(&["review", "list"]).as_array().map(|a| a.len()), Some(0));
+
+    // Two members endorse it.
+    let e = e_id.display().to_string();
+    founders[0].ok(&["member", "endorse", &e, "--yes"]);
+    wait_for("QE4 shows as an applicant with 1 of 2 endorsements", SOON, || {
+        let m = founders[1].json(&["members"]);
+        m["applicants"].as_array().is_some_and(|a| a.iter().any(|x| x["ods_code"] == "QE4" && x["endorsements"] == 1))
+    });
+    let err = founders[0].run(&["member", "endorse", &e, "--yes"]);
+    assert_eq!(err.status.code(), Some(3), "endorsing twice is refused");
+    founders[1].ok(&["member", "endorse", &e, "--yes"]);
+    wait_for("the admitted applicant syncs the whole history", SOON, || {
+        (0..4).all(|i| count_by(&applicant, &format!("by QW{i}")) == 1)
+    });
+    assert_eq!(member_current(&applicant, "QE4"), Some(true));
+    review(&applicant, "by QE4");
+    wait_for("the new member's review reaches every founder", SOON, || {
+        founders.iter().all(|n| count_by(n, "by QE4") == 1)
+    });
+
+    // Two members revoke QW3.
+    founders[0].ok(&["member", "revoke", "QW3", "--reason", "Left the federation", "--yes"]);
+    founders[1].ok(&["member", "revoke", "QW3", "--reason", "Left the federation", "--yes"]);
+    let others = [&founders[0], &founders[1], &founders[2], &applicant];
+    wait_for("every other node sees QW3 revoked", SOON, || {
+        others.iter().all(|n| member_current(n, "QW3") == Some(false))
+    });
+    // QW3 writes after its revocation: refused at home if it knows, and accepted nowhere else.
+    let out = founders[3].run(&[REVIEW, &["after revocation"]].concat());
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("can no longer write") || err.contains("confirmed its own feed"), "{err}");
+    }
+    for n in &others {
+        n.ok(&["sync", "--timeout", "30s"]);
+    }
+    for n in &others {
+        assert_eq!(
+            count_by(n, "after revocation"),
+            0,
+            "{} accepted a record written after the revocation",
+            n.home.display()
+        );
+        assert_eq!(count_by(n, "by QW3"), 1, "QW3's earlier record stays valid on {}", n.home.display());
+    }
+    let digest = others[0].digest();
+    assert!(others.iter().all(|n| n.digest() == digest), "the remaining members agree");
+}

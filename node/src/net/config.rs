@@ -31,6 +31,8 @@ pub struct NetConfig {
     /// Most records and bytes in one sync page (asked for, and served).
     pub page_records: u64,
     pub page_bytes: u32,
+    /// How long a connected peer has to show it is a current member's node.
+    pub verify_timeout: Duration,
 }
 
 impl Default for NetConfig {
@@ -51,6 +53,7 @@ impl Default for NetConfig {
             idle_timeout: Duration::from_secs(24 * 3600),
             page_records: 2048,
             page_bytes: 1 << 20,
+            verify_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -7,8 +7,9 @@
 //! certified by a current member. Until then it is graylisted in gossipsub and refused sync
 //! service, except for this node's own certificate; the node asks it for its certificate and
 //! pulls from it (everything received is verified against the roster anyway). A peer that is not
-//! a member within [`VERIFY_TIMEOUT_MS`], or whose organisation is revoked or node retired, is
-//! disconnected and banned for a while; so is a peer that misbehaves (see [`super::guard`]).
+//! a member within `verify_timeout` is disconnected (and banned for a while, unless its
+//! organisation has been endorsed and awaits admission); so is one whose organisation is
+//! revoked or node retired, and one that misbehaves (see [`super::guard`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -48,8 +49,6 @@ const MAX_GOSSIP_IN_FLIGHT: usize = 20_000;
 const TARGET_PEERS: usize = 8;
 /// How often the node saves its peer book, redials peers, and checks unverified peers.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(5);
-/// How long a connected peer has to prove it is a member's node.
-pub const VERIFY_TIMEOUT_MS: u64 = 30_000;
 /// The gossipsub application score of an unverified peer: far below the graylist threshold, so
 /// nothing is sent to it and nothing from it is processed.
 const UNVERIFIED_SCORE: f64 = -100.0;
@@ -147,6 +146,8 @@ struct Peer {
 struct Round {
     session: SyncSession,
     generation: u64,
+    /// Records of this round that were new here (not refused, not already held).
+    appended: u64,
 }
 
 struct Waiter {
@@ -487,10 +488,16 @@ impl EventLoop {
             return;
         }
         self.swarm.behaviour_mut().gossipsub.set_application_score(&peer, UNVERIFIED_SCORE);
-        let Some(node) = super::identity::node_key(&peer) else {
+        if super::identity::node_key(&peer).is_none() {
             self.drop_peer(peer, "not_a_member", "its identity is not an ed25519 node key");
             return;
-        };
+        }
+        self.request_cert(peer);
+    }
+
+    /// Asks `peer` for its certificate (record 1 of its feed).
+    fn request_cert(&mut self, peer: PeerId) {
+        let Some(node) = super::identity::node_key(&peer) else { return };
         let request = SyncRequest::Fetch { author: node, from_seq: 1, to_seq: 1, max_bytes: 65_536 };
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
         self.cert_requests.insert(id, peer);
@@ -514,6 +521,19 @@ impl EventLoop {
         true
     }
 
+    /// Whether `peer`'s node is certified by an organisation endorsed but not yet admitted (its
+    /// certificate is held in quarantine).
+    fn is_applicants_node(&self, peer: &PeerId) -> bool {
+        let Some(node) = super::identity::node_key(peer) else { return false };
+        let roster = self.ctx.membership.roster();
+        self.ctx.store.quarantined(&node).ok().into_iter().flatten().any(|b| {
+            Record::decode(b).ok().is_some_and(|r| match r.body() {
+                csx_protocol::Body::NodeCert(c) => roster.is_applicant(&c.org_key),
+                _ => false,
+            })
+        })
+    }
+
     /// Re-examines every connected peer when the roster has changed.
     fn check_roster(&mut self) {
         let v = self.ctx.membership.version();
@@ -521,6 +541,15 @@ impl EventLoop {
             return;
         }
         self.roster_version = v;
+        // Membership changed: peers turned away for not being members get another chance (they
+        // are verified afresh when they reconnect), so a newly admitted node is not kept out.
+        let now = self.now();
+        for (peer, _, reason) in self.guard.bans(now) {
+            if reason == "not_a_member" {
+                self.guard.unban(&peer);
+                self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+            }
+        }
         let connected: Vec<(PeerId, bool)> =
             self.peers.iter().filter(|(_, p)| p.connected && !p.bootstrap).map(|(id, p)| (*id, p.verified)).collect();
         for (peer, was_verified) in connected {
@@ -604,12 +633,21 @@ impl EventLoop {
                 p.connected
                     && !p.bootstrap
                     && !p.verified
-                    && p.connected_since.is_some_and(|t| now.saturating_sub(t) > VERIFY_TIMEOUT_MS)
+                    && p.connected_since
+                        .is_some_and(|t| now.saturating_sub(t) > self.ctx.config.verify_timeout.as_millis() as u64)
             })
             .map(|(id, _)| *id)
             .collect();
         for peer in overdue {
-            if !self.promote_if_member(peer) {
+            if self.promote_if_member(peer) {
+                continue;
+            }
+            if self.is_applicants_node(&peer) {
+                // Endorsed but not yet admitted: let it try again later, without a ban.
+                tracing::info!(peer = %peer, "an applicant's node connected before admission; disconnecting");
+                self.ctx.counters.add("dropped.applicant", 1);
+                let _ = self.swarm.disconnect_peer_id(peer);
+            } else {
                 self.drop_peer(peer, "not_a_member", "its node is not certified by a current member");
             }
         }
@@ -962,7 +1000,7 @@ impl EventLoop {
             SyncSession::start(self.ctx.federation, self.limits, &mut heads)
         };
         session.watch(self.ctx.own_node);
-        self.rounds.insert(peer, Round { session, generation });
+        self.rounds.insert(peer, Round { session, generation, appended: 0 });
         self.execute(peer, generation, vec![first]);
     }
 
@@ -1018,6 +1056,7 @@ impl EventLoop {
             return;
         }
         let Some(round) = self.rounds.get_mut(&peer).filter(|r| r.generation == generation) else { return };
+        round.appended += appended;
         let actions = round.session.on_stored();
         self.execute(peer, generation, actions);
     }
@@ -1056,11 +1095,18 @@ impl EventLoop {
         tracing::debug!(peer = %peer, ?end, received = s.received, "sync round ended");
         match end {
             SyncEnd::InSync => self.resolve_waiters(peer, true, None),
-            // Something was fetched: confirm with a new round.
-            SyncEnd::Fetched if s.received > 0 => self.start_round(peer),
-            SyncEnd::Fetched => {
-                self.resolve_waiters(peer, false, Some("the peer did not send what it advertised".into()))
-            }
+            // Something new was stored: confirm with a new round.
+            SyncEnd::Fetched if round.appended > 0 => self.start_round(peer),
+            // Nothing new: the peer holds records this node refuses (its view of the membership
+            // differs), or did not send what it advertised. Repeating now would only loop.
+            SyncEnd::Fetched => self.resolve_waiters(
+                peer,
+                false,
+                Some(format!(
+                    "the peer holds {} records this node did not take (see the refused counters)",
+                    s.received.max(1)
+                )),
+            ),
         }
     }
 

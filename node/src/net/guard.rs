@@ -88,6 +88,11 @@ impl Guard {
         self.strikes.remove(&peer);
     }
 
+    /// Lifts a ban early (e.g. the peer's organisation has just been admitted).
+    pub fn unban(&mut self, peer: &PeerId) -> bool {
+        self.bans.remove(peer).is_some()
+    }
+
     pub fn banned(&self, peer: &PeerId, now: u64) -> Option<&'static str> {
         self.bans.get(peer).filter(|(until, _)| *until > now).map(|(_, r)| *r)
     }
