@@ -150,7 +150,7 @@ pub struct PeerInfo {
     pub ahead: u64,
     /// Records received from it by sync since it connected.
     pub received: u64,
-    /// Strikes for refused messages (decaying; a ban comes at 20).
+    /// Strikes for refused messages (decaying; a ban comes at 19).
     #[serde(default)]
     pub strikes: f64,
     /// Why it is banned, while it is.

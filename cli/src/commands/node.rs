@@ -158,9 +158,11 @@ fn retire(ctx: &Ctx, a: RetireArgs) -> anyhow::Result<()> {
     let node = match found.as_slice() {
         [n] => *n,
         [] => {
-            return Err(
-                CliError::not_found(format!("no node of {} starts with `{t}`; see `csx members`", id.ods_code)).into()
-            );
+            return Err(CliError::not_found(format!(
+                "no node of {} starts with `{t}`; see `csx members`",
+                id.ods_code
+            ))
+            .into());
         }
         _ => return Err(CliError::not_found(format!("`{t}` matches several nodes; give more digits")).into()),
     };

@@ -20,7 +20,7 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize, what: &
     if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{what} of {len} bytes exceeds the limit of {max}"),
+            CodecError::Oversized(format!("{what} of {len} bytes exceeds the limit of {max}")),
         ));
     }
     let mut buf = vec![0u8; len];
@@ -56,17 +56,36 @@ pub fn classify(e: &io::Error) -> Option<&'static str> {
     }
 }
 
+/// A request that arrived but could not be read. It is handed to the event loop like a good
+/// one (request-response reports no failure to read a request), so the sender can be counted,
+/// penalised and answered.
+#[derive(Debug, Clone)]
+pub struct BadRequest {
+    /// `oversized` or `malformed`.
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+/// A request as read from the wire.
+pub type InboundRequest = Result<SyncRequest, BadRequest>;
+
 impl libp2p::request_response::Codec for SyncCodec {
     type Protocol = StreamProtocol;
-    type Request = SyncRequest;
+    type Request = InboundRequest;
     type Response = SyncResponse;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncRequest>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<InboundRequest>
     where
         T: AsyncRead + Unpin + Send,
     {
-        let bytes = read_frame(io, MAX_REQUEST_BYTES, "sync request").await?;
-        SyncRequest::decode(&bytes).map_err(|e| invalid("sync request", e))
+        let bytes = match read_frame(io, MAX_REQUEST_BYTES, "sync request").await {
+            Ok(b) => b,
+            Err(e) => match classify(&e) {
+                Some(kind) => return Ok(Err(BadRequest { kind, detail: e.to_string() })),
+                None => return Err(e),
+            },
+        };
+        Ok(SyncRequest::decode(&bytes).map_err(|e| BadRequest { kind: "malformed", detail: e.to_string() }))
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
@@ -77,11 +96,14 @@ impl libp2p::request_response::Codec for SyncCodec {
         SyncResponse::decode(&bytes).map_err(|e| invalid("sync response", e))
     }
 
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: SyncRequest) -> io::Result<()>
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: InboundRequest) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &req.encode()).await
+        match req {
+            Ok(r) => write_frame(io, &r.encode()).await,
+            Err(bad) => Err(io::Error::new(io::ErrorKind::InvalidInput, bad.detail)),
+        }
     }
 
     async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: SyncResponse) -> io::Result<()>
@@ -89,5 +111,32 @@ impl libp2p::request_response::Codec for SyncCodec {
         T: AsyncWrite + Unpin + Send,
     {
         write_frame(io, &res.encode()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libp2p::request_response::Codec;
+
+    fn frame(declared: u32, payload: &[u8]) -> Vec<u8> {
+        let mut v = declared.to_be_bytes().to_vec();
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn unreadable_requests_become_bad_requests() {
+        futures::executor::block_on(async {
+            let mut codec = SyncCodec;
+            let mut big = futures::io::Cursor::new(frame(100_000, &[1; 100_000]));
+            let r = codec.read_request(&SYNC_PROTOCOL, &mut big).await.expect("read");
+            assert!(matches!(r, Err(BadRequest { kind: "oversized", .. })), "{r:?}");
+            let mut junk = futures::io::Cursor::new(frame(3, b"\x09xx"));
+            let r = codec.read_request(&SYNC_PROTOCOL, &mut junk).await.expect("read");
+            assert!(matches!(r, Err(BadRequest { kind: "malformed", .. })), "{r:?}");
+            let mut cut = futures::io::Cursor::new(vec![0, 0]);
+            assert!(codec.read_request(&SYNC_PROTOCOL, &mut cut).await.is_err(), "a cut-off frame is an I/O error");
+        });
     }
 }

@@ -499,7 +499,7 @@ impl EventLoop {
     fn request_cert(&mut self, peer: PeerId) {
         let Some(node) = super::identity::node_key(&peer) else { return };
         let request = SyncRequest::Fetch { author: node, from_seq: 1, to_seq: 1, max_bytes: 65_536 };
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Ok(request));
         self.cert_requests.insert(id, peer);
     }
 
@@ -885,11 +885,18 @@ impl EventLoop {
         }
     }
 
-    fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+    fn on_sync_event(&mut self, event: request_response::Event<super::codec::InboundRequest, SyncResponse>) {
         use request_response::{Event, Message};
         match event {
-            Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => {
+            Event::Message { peer, message: Message::Request { request: Ok(request), channel, .. }, .. } => {
                 self.serve(peer, request, channel)
+            }
+            Event::Message { peer, message: Message::Request { request: Err(bad), channel, .. }, .. } => {
+                tracing::debug!(peer = %peer, kind = bad.kind, "unreadable sync request: {}", bad.detail);
+                self.ctx.counters.add(&rejected_counter(&format!("{}_sync_request", bad.kind)), 1);
+                self.strike(peer, weight::INVALID, "bad_sync_request");
+                let response = SyncResponse::Refused { code: RefusalCode::BadRequest, message: bad.detail };
+                let _ = self.swarm.behaviour_mut().sync.send_response(channel, response);
             }
             Event::Message { peer, message: Message::Response { request_id, response }, .. } => {
                 if let Some(p) = self.cert_requests.remove(&request_id) {
@@ -916,12 +923,6 @@ impl EventLoop {
                 }
             }
             Event::InboundFailure { peer, error, .. } => {
-                if let request_response::InboundFailure::Io(e) = &error
-                    && let Some(kind) = super::codec::classify(e)
-                {
-                    self.ctx.counters.add(&rejected_counter(&format!("{kind}_sync_request")), 1);
-                    self.strike(peer, weight::INVALID, "bad_sync_request");
-                }
                 tracing::debug!(peer = %peer, "inbound sync request failed: {error}");
             }
             _ => {}
@@ -1008,7 +1009,7 @@ impl EventLoop {
         for action in actions {
             match action {
                 SyncAction::Send { tag, request } => {
-                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, Ok(request));
                     self.requests.insert(id, (peer, generation, tag));
                 }
                 SyncAction::Ingest { records } => {

@@ -34,10 +34,10 @@ pub mod weight {
     pub const FLOOD: f64 = 0.05;
 }
 
-/// Strikes at which a peer is banned.
-pub const BAN_AT: f64 = 20.0;
+/// Strikes at which a peer is banned: two invalid messages within about a minute and a half.
+pub const BAN_AT: f64 = 19.0;
 /// Strikes halve every this many ms.
-const HALF_LIFE_MS: f64 = 60_000.0;
+const HALF_LIFE_MS: f64 = 600_000.0;
 /// How long a ban lasts.
 pub const BAN_MS: u64 = 10 * 60 * 1000;
 
@@ -139,8 +139,8 @@ mod tests {
         assert!(g.strike(p, weight::INVALID, 0), "two invalid records in a row");
         let q = PeerId::random();
         assert!(!g.strike(q, weight::INVALID, 0));
-        assert!(!g.strike(q, weight::INVALID, 60_000), "the first strike has halved by then");
-        assert!((g.strikes(&q, 60_000) - 15.0).abs() < 1e-9);
+        assert!(!g.strike(q, weight::INVALID, 600_000), "the first strike has halved by then");
+        assert!((g.strikes(&q, 600_000) - 15.0).abs() < 1e-9);
         g.ban(p, "test", 0);
         assert_eq!(g.banned(&p, BAN_MS - 1), Some("test"));
         assert_eq!(g.banned(&p, BAN_MS), None);
