@@ -541,3 +541,80 @@ fn help_documents_exit_codes() {
     let help = m.ok(&["--help"]);
     assert!(help.contains("Exit codes:") && help.contains("3  invalid input"), "{help}");
 }
+
+#[test]
+fn membership_commands_check_their_input() {
+    let m = Member::joined();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An applicant's identity file.
+    let applicant = Member::new();
+    let app_id = dir.path().join("applicant.json");
+    std::fs::write(&app_id, applicant.ok(&["id", "--json"])).expect("write");
+    let app = app_id.to_str().expect("utf8");
+
+    let err = m.fails(&["member", "endorse", app], 3);
+    assert!(err.contains("confirmation needed: run on a terminal, or pass --yes"), "{err}");
+    let err = m.fails(&["member", "endorse", "/no/such/file.json", "--yes"], 3);
+    assert!(err.contains("is neither an identity file nor a 64-hex-digit organisation key"), "{err}");
+    let err = m.fails(&["member", "endorse", &"ab".repeat(32), "--yes"], 3);
+    assert!(err.contains("--ods: required with an organisation key"), "{err}");
+    let own = m.home.parent().expect("parent").join("id.json");
+    let err = m.fails(&["member", "endorse", own.to_str().expect("utf8"), "--yes"], 3);
+    assert!(err.contains("already a member") || err.contains("cannot endorse itself"), "{err}");
+
+    m.ok(&["member", "endorse", app, "--yes", "--comment", "Known to us"]);
+    let members = m.json(&["members"]);
+    // A one-founder federation has an endorsement threshold of 1: the applicant is in.
+    assert!(members["members"].as_array().expect("array").iter().any(|x| x["ods_code"] == "QWO" && x["founder"] == true));
+    assert_eq!(members["members"].as_array().expect("array").len(), 2);
+    let err = m.fails(&["member", "endorse", app, "--yes"], 3);
+    assert!(err.contains("already a member"), "{err}");
+
+    let err = m.fails(&["member", "revoke", "NOPE", "--reason", "x", "--yes"], 4);
+    assert!(err.contains("no member with ODS code or organisation key `NOPE`"), "{err}");
+    let err = m.fails(&["member", "revoke", "QWO", "--yes"], 3);
+    assert!(err.contains("--reason: is required"), "{err}");
+    let err = m.fails(&["member", "revoke", "QWO", "--reason", "x", "--yes"], 3);
+    assert!(err.contains("cannot revoke itself"), "{err}");
+
+    let err = m.fails(&["node", "add", "xyz"], 3);
+    assert!(err.contains("is not a node key"), "{err}");
+    let err = m.fails(&["node", "retire", "ffff", "--reason", "lost", "--yes"], 4);
+    assert!(err.contains("no node of QWO starts with `ffff`"), "{err}");
+}
+
+#[test]
+fn a_second_node_is_certified_installed_and_retired() {
+    let m = Member::joined();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let second = Member { home: dir.path().join("second"), _dir: dir };
+    let init = second.json(&["node", "init"]);
+    let key = init["node_key"].as_str().expect("key").to_string();
+    let err = second.fails(&["status"], 6);
+    assert!(err.contains("waiting for its certificate"), "{err}");
+    let bundle = second.home.parent().expect("parent").join("bundle.json");
+    m.ok(&["node", "add", &key, "--out", bundle.to_str().expect("utf8")]);
+    // A bundle for another key is refused.
+    let third_dir = tempfile::tempdir().expect("tempdir");
+    let third = Member { home: third_dir.path().join("third"), _dir: third_dir };
+    third.ok(&["node", "init"]);
+    let err = third.fails(&["node", "install", bundle.to_str().expect("utf8")], 3);
+    assert!(err.contains("but this home's node key is"), "{err}");
+    second.ok(&["node", "install", bundle.to_str().expect("utf8")]);
+    assert_eq!(second.json(&["id"])["node_key"], key);
+    assert_eq!(second.json(&["id"])["ods_code"], "QWO");
+    // The second node writes (offline) as the same organisation.
+    second.ok(&REVIEW.iter().copied().collect::<Vec<_>>());
+    // It has no organisation key: organisation commands are for the first machine.
+    let err = second.fails(&["node", "add", &"ab".repeat(32)], 3);
+    assert!(err.contains("has no organisation key"), "{err}");
+    // Retiring it needs its certificate known to this node, which sync would bring: here the
+    // first node has not met it, so it is not found.
+    let err = m.fails(&["node", "retire", &key[..8], "--reason", "lost", "--yes"], 4);
+    assert!(err.contains("no node of QWO starts with"), "{err}");
+    // Retire the first node itself: it can write no more.
+    let own = m.json(&["id"])["node_key"].as_str().expect("key").to_string();
+    m.ok(&["node", "retire", &own[..10], "--reason", "Decommissioned", "--yes"]);
+    let err = m.fails(&REVIEW, 3);
+    assert!(err.contains("can no longer write") && err.contains("retired"), "{err}");
+}

@@ -188,6 +188,18 @@ impl Record {
             // Record 1 must carry a certificate this version can read.
             return Err(RecordError::CertPlacement { kind: header.kind, seq: header.seq });
         }
+        if let Body::RetireNode(r) = &body
+            && r.node_key == header.author
+            && r.last_valid_seq < header.seq
+        {
+            // Otherwise the retirement would invalidate the very record that carries it.
+            return Err(crate::error::FieldError::new(
+                "retire_node",
+                "last_valid_seq",
+                format!("a node retiring itself must keep this record valid: at least {}", header.seq),
+            )
+            .into());
+        }
         let id = record_id(&bytes);
         Ok(Record { bytes, header, body, id })
     }

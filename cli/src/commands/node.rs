@@ -166,8 +166,14 @@ fn retire(ctx: &Ctx, a: RetireArgs) -> anyhow::Result<()> {
         }
         _ => return Err(CliError::not_found(format!("`{t}` matches several nodes; give more digits")).into()),
     };
-    let last = a.last_valid_seq.or(node.head).unwrap_or(0);
-    let this = if node.node_key == id.node_key { " (this node: it will stop being able to write)" } else { "" };
+    let own = node.node_key == id.node_key;
+    // A node retiring itself carries the retirement as its next record, which must stay valid.
+    let last = match (a.last_valid_seq, own) {
+        (Some(n), _) => n,
+        (None, true) => node.head.unwrap_or(0) + 1,
+        (None, false) => node.head.unwrap_or(0),
+    };
+    let this = if own { " (this node: it will stop being able to write)" } else { "" };
     super::member::confirm(
         ctx,
         &format!("Retire node {}{this}: its records up to {last} stay valid, nothing after.", node.node_key.short()),
