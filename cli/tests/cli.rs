@@ -565,7 +565,9 @@ fn membership_commands_check_their_input() {
     m.ok(&["member", "endorse", app, "--yes", "--comment", "Known to us"]);
     let members = m.json(&["members"]);
     // A one-founder federation has an endorsement threshold of 1: the applicant is in.
-    assert!(members["members"].as_array().expect("array").iter().any(|x| x["ods_code"] == "QWO" && x["founder"] == true));
+    assert!(
+        members["members"].as_array().expect("array").iter().any(|x| x["ods_code"] == "QWO" && x["founder"] == true)
+    );
     assert_eq!(members["members"].as_array().expect("array").len(), 2);
     let err = m.fails(&["member", "endorse", app, "--yes"], 3);
     assert!(err.contains("already a member"), "{err}");

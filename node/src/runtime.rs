@@ -43,9 +43,6 @@ pub enum StartError {
     Network(String),
 }
 
-/// How long a write waits for the node's own feed to be confirmed by a peer after start.
-const OWN_FEED_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
-
 /// What answers requests: the service for the store, the network handle for the rest.
 #[derive(Clone)]
 pub struct NodeApi {
@@ -53,6 +50,7 @@ pub struct NodeApi {
     net: NetHandle,
     stop: Arc<Notify>,
     own_feed: Arc<OwnFeedGate>,
+    own_feed_wait: std::time::Duration,
     membership: Arc<Membership>,
 }
 
@@ -97,7 +95,7 @@ impl NodeApi {
                 Ok(Response::Status(Box::new(status)))
             }
             Request::Publish { bodies } => {
-                if !self.own_feed.wait(OWN_FEED_WAIT).await {
+                if !self.own_feed.wait(self.own_feed_wait).await {
                     return Err(ApiError::new(
                         ErrorKind::Unavailable,
                         "this node has not yet confirmed its own feed with a peer since it started \
@@ -220,7 +218,14 @@ impl RunningNode {
         }
         event_loop.start().map_err(StartError::Network)?;
         let event_loop = tokio::spawn(event_loop.run());
-        let api = NodeApi { service, net: NetHandle::new(tx), stop: Arc::new(Notify::new()), own_feed, membership };
+        let api = NodeApi {
+            service,
+            net: NetHandle::new(tx),
+            stop: Arc::new(Notify::new()),
+            own_feed,
+            own_feed_wait: options.net.own_feed_wait,
+            membership,
+        };
         Ok(RunningNode { api, store, counters, peer_id, event_loop, ingest: ingest_thread })
     }
 

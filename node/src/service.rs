@@ -161,6 +161,12 @@ impl Service {
     /// node's certificate and profile are written first if its feed is still empty.
     pub fn publish(&self, bodies: Vec<Body>) -> Result<Vec<Record>, ApiError> {
         let mut author = self.author.lock().map_err(|_| ApiError::internal("author lock poisoned"))?;
+        // This node's own records may also arrive from peers (a node restored from a backup
+        // fetches what it signed before): sign after the head the store holds.
+        let held = self.store.head(&self.identity.node_key)?;
+        if held != author.head() {
+            author.set_head(held);
+        }
         let now = self.now();
         let today = Date::from_unix_ms(now).ok_or_else(|| ApiError::internal("the system clock is out of range"))?;
         let mut all = Vec::with_capacity(bodies.len() + 2);

@@ -4,7 +4,7 @@
 
 mod strategies;
 
-use csx_protocol::sync::{HeadsIndex, SyncRequest, SyncResponse, SyncSession, SyncLimits};
+use csx_protocol::sync::{HeadsIndex, SyncLimits, SyncRequest, SyncResponse, SyncSession};
 use csx_protocol::{Genesis, Record, VerifyContext};
 use proptest::prelude::*;
 use strategies::*;
@@ -35,7 +35,17 @@ fn valid_sync_messages() -> impl Strategy<Value = Vec<u8>> {
         }
         .encode()),
         body().prop_map(|b| {
-            let r = Record::sign(&node_key(), csx_protocol::Draft { federation: FEDERATION, seq: 2, prev: Some(csx_protocol::RecordId([1; 32])), created_at: NOW, body: b }).expect("signs");
+            let r = Record::sign(
+                &node_key(),
+                csx_protocol::Draft {
+                    federation: FEDERATION,
+                    seq: 2,
+                    prev: Some(csx_protocol::RecordId([1; 32])),
+                    created_at: NOW,
+                    body: b,
+                },
+            )
+            .expect("signs");
             SyncResponse::Records { records: vec![r.into_bytes()] }.encode()
         }),
     ]

@@ -192,7 +192,8 @@ fn a_node_cannot_retire_itself_below_the_record_that_says_so() {
     let org = SecretKey::from_seed(&[0x41; 32]);
     let me = node_key();
     let body = Body::RetireNode(RetireNode::sign(&org, &FEDERATION, me.node_key(), 4, "decommissioned"));
-    let draft = |seq| Draft { federation: FEDERATION, seq, prev: Some(RecordId([1; 32])), created_at: NOW, body: body.clone() };
+    let draft =
+        |seq| Draft { federation: FEDERATION, seq, prev: Some(RecordId([1; 32])), created_at: NOW, body: body.clone() };
     assert!(Record::sign(&me, draft(4)).is_ok(), "the retirement is itself the last valid record");
     let err = Record::sign(&me, draft(5)).expect_err("it would invalidate itself");
     assert!(err.to_string().contains("a node retiring itself must keep this record valid: at least 5"), "{err}");

@@ -137,3 +137,52 @@ async fn records_gossiped_out_of_order_are_all_stored_without_gaps() {
     assert!(store.pending_seqs(&author_key).expect("pending").is_empty());
     fed.stop_all().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restored_from_a_backup_does_not_fork_its_own_feed() {
+    use csx_node::api::Request;
+    let mut fed = Federation::new(2);
+    fed.members[1].dials = vec![fed.address(0)];
+    fed.net.own_feed_wait = Duration::from_secs(3);
+    fed.start_all().await;
+    fed.publish(1, vec![review(1)]).await;
+    wait_until("both hold the first review", SETTLE, || fed.records(0) == 5 && fed.records(1) == 5).await;
+    // Back up member 1's store now, then write two more.
+    fed.stop(1).await;
+    let store_dir = fed.members[1].home.store_dir();
+    let backup = store_dir.with_extension("backup");
+    copy_dir(&store_dir, &backup);
+    fed.start(1).await;
+    fed.publish(1, vec![review(2), review(3)]).await;
+    wait_until("member 0 holds all of member 1's feed", SETTLE, || fed.records(0) == 7).await;
+    // Restore the backup: member 1's store is two records behind what member 0 holds of its feed.
+    fed.stop(1).await;
+    std::fs::remove_dir_all(&store_dir).expect("remove");
+    copy_dir(&backup, &store_dir);
+    // Alone, it refuses to write.
+    fed.stop(0).await;
+    fed.start(1).await;
+    let refused = fed.node(1).api().handle(Request::Publish { bodies: vec![review(4)] }).await;
+    let err = refused.expect_err("no peer has confirmed its own feed");
+    assert!(err.message.contains("has not yet confirmed its own feed"), "{}", err.message);
+    // With its peer back, it first fetches what it signed before, then writes after it.
+    fed.start(0).await;
+    let written = fed.publish(1, vec![review(4)]).await;
+    assert_eq!(written[0].seq(), 6, "signed after records 4 and 5, which the backup lacked and the peer held");
+    wait_until("both agree", SETTLE, || fed.digest(0) == fed.digest(1)).await;
+    assert!(fed.store(0).forks().expect("forks").is_empty() && fed.store(1).forks().expect("forks").is_empty());
+    fed.stop_all().await;
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let dest = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).expect("copy");
+        }
+    }
+}

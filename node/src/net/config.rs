@@ -33,6 +33,8 @@ pub struct NetConfig {
     pub page_bytes: u32,
     /// How long a connected peer has to show it is a current member's node.
     pub verify_timeout: Duration,
+    /// How long a write waits, after a restart, for a peer to confirm this node's own feed.
+    pub own_feed_wait: Duration,
 }
 
 impl Default for NetConfig {
@@ -54,6 +56,7 @@ impl Default for NetConfig {
             page_records: 2048,
             page_bytes: 1 << 20,
             verify_timeout: Duration::from_secs(30),
+            own_feed_wait: Duration::from_secs(20),
         }
     }
 }
