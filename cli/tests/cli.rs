@@ -606,7 +606,7 @@ fn a_second_node_is_certified_installed_and_retired() {
     assert_eq!(second.json(&["id"])["node_key"], key);
     assert_eq!(second.json(&["id"])["ods_code"], "QWO");
     // The second node writes (offline) as the same organisation.
-    second.ok(&REVIEW.iter().copied().collect::<Vec<_>>());
+    second.ok(REVIEW);
     // It has no organisation key: organisation commands are for the first machine.
     let err = second.fails(&["node", "add", &"ab".repeat(32)], 3);
     assert!(err.contains("has no organisation key"), "{err}");
@@ -617,6 +617,6 @@ fn a_second_node_is_certified_installed_and_retired() {
     // Retire the first node itself: it can write no more.
     let own = m.json(&["id"])["node_key"].as_str().expect("key").to_string();
     m.ok(&["node", "retire", &own[..10], "--reason", "Decommissioned", "--yes"]);
-    let err = m.fails(&REVIEW, 3);
+    let err = m.fails(REVIEW, 3);
     assert!(err.contains("can no longer write") && err.contains("retired"), "{err}");
 }
