@@ -13,6 +13,7 @@ pub mod home;
 pub mod ingest;
 pub mod keyfile;
 pub mod membership;
+pub mod query;
 pub mod net;
 pub mod registry;
 pub mod runtime;

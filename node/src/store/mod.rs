@@ -167,6 +167,8 @@ pub trait Store: Send + Sync {
     fn flush(&self) -> Result<(), StoreError>;
     fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError>;
     fn get_at(&self, author: &NodeKey, seq: u64) -> Result<Option<Record>, StoreError>;
+    /// Where the record `id` is: its author and seq (a cheap index lookup).
+    fn locate(&self, id: &RecordId) -> Result<Option<(NodeKey, u64)>, StoreError>;
     /// Ids starting with `hex_prefix` (at most `limit`), to resolve short ids typed by people.
     fn ids_with_prefix(&self, hex_prefix: &str, limit: usize) -> Result<Vec<RecordId>, StoreError>;
     fn head(&self, author: &NodeKey) -> Result<Option<Head>, StoreError>;

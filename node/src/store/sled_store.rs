@@ -422,6 +422,13 @@ impl Store for SledStore {
         }
     }
 
+    fn locate(&self, id: &RecordId) -> Result<Option<(NodeKey, u64)>, StoreError> {
+        match self.tree.get(keys::id(id))? {
+            Some(p) => Ok(Some(keys::split_pos(&p).ok_or_else(|| StoreError::corrupt("id index entry"))?)),
+            None => Ok(None),
+        }
+    }
+
     fn get_at(&self, author: &NodeKey, seq: u64) -> Result<Option<Record>, StoreError> {
         self.tree.get(keys::feed(author, seq))?.map(|b| Self::decode(&b)).transpose()
     }

@@ -1,0 +1,489 @@
+//! What buyers ask: price comparison, provider scorecards, switching flows, collective action,
+//! and a report of it all. [`Dataset::load`] reads what a question needs from the store; the rest
+//! is plain computation over it (unit-tested with hand-computed figures; methods in
+//! docs/QUERIES.md).
+
+pub mod motions;
+pub mod prices;
+pub mod providers;
+pub mod report;
+pub mod stats;
+pub mod switches;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use csx_protocol::body::*;
+use csx_protocol::roster::Roster;
+use csx_protocol::{Body, Date, FinancialYear, Kind, NodeKey, OrgKey, RecordId};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Scan, Store, StoreError};
+
+/// What every answer says about what it rests on and how current it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Records considered (after dropping retracted and superseded ones).
+    pub records: usize,
+    /// Distinct members those records come from.
+    pub members: usize,
+    /// Current members of the federation.
+    pub federation_members: usize,
+    /// When the answer was computed (Unix ms).
+    pub as_of: u64,
+    /// When this node last completed a sync round with a peer (Unix ms), if ever.
+    pub last_sync_at: Option<u64>,
+    /// Members' nodes connected now (with a daemon running).
+    pub peers: Option<usize>,
+    /// `daemon` or `offline`.
+    pub mode: String,
+}
+
+impl Provenance {
+    /// One line for the foot of a table.
+    pub fn line(&self) -> String {
+        let ago = |t: u64| {
+            let s = self.as_of.saturating_sub(t) / 1000;
+            match s {
+                0..=119 => format!("{s}s ago"),
+                120..=7199 => format!("{}m ago", s / 60),
+                7200..=172_799 => format!("{}h ago", s / 3600),
+                _ => format!("{}d ago", s / 86_400),
+            }
+        };
+        let sync = self.last_sync_at.map(ago).unwrap_or_else(|| "never".into());
+        let peers = match (self.mode.as_str(), self.peers) {
+            ("daemon", Some(p)) => format!("{p} members' nodes connected"),
+            _ => "no daemon running".into(),
+        };
+        format!(
+            "Based on {} records from {} of {} members; last synced {sync}; {peers}.",
+            self.records, self.members, self.federation_members
+        )
+    }
+}
+
+/// The parameters every computation needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    /// The asking member.
+    pub me: OrgKey,
+    /// Members needed before a statistic is shown.
+    pub k: u16,
+    /// Largest share of a statistic's points from one member (basis points).
+    pub max_share_bp: u16,
+    pub now_ms: u64,
+}
+
+impl Ctx {
+    pub fn today(&self) -> Date {
+        Date::from_unix_ms(self.now_ms).unwrap_or_else(|| Date::from_ymd(2000, 1, 1).expect("valid"))
+    }
+    pub fn this_year(&self) -> FinancialYear {
+        self.today().financial_year()
+    }
+}
+
+/// A member organisation as answers name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRef {
+    pub ods: String,
+    pub name: String,
+}
+
+/// Who is who: organisations by key, with names and registered populations.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    orgs: HashMap<OrgKey, (OrgRef, Option<u64>)>,
+    current: HashSet<OrgKey>,
+}
+
+impl Directory {
+    pub fn insert(&mut self, key: OrgKey, ods: &str, name: &str, population: Option<u64>, current: bool) {
+        self.orgs.insert(key, (OrgRef { ods: ods.into(), name: name.into() }, population));
+        if current {
+            self.current.insert(key);
+        }
+    }
+    pub fn org(&self, key: &OrgKey) -> OrgRef {
+        self.orgs.get(key).map(|(o, _)| o.clone()).unwrap_or_else(|| OrgRef { ods: key.short(), name: "unknown".into() })
+    }
+    pub fn population(&self, key: &OrgKey) -> Option<u64> {
+        self.orgs.get(key).and_then(|(_, p)| *p)
+    }
+    pub fn is_current(&self, key: &OrgKey) -> bool {
+        self.current.contains(key)
+    }
+    /// The organisation with ODS code `ods`, if it is in the directory.
+    pub fn by_ods(&self, ods: &str) -> Option<OrgRef> {
+        self.orgs.values().find(|(o, _)| o.ods.eq_ignore_ascii_case(ods)).map(|(o, _)| o.clone())
+    }
+    pub fn current_members(&self) -> usize {
+        self.current.len()
+    }
+}
+
+/// A record's content with who wrote it and when.
+#[derive(Debug, Clone)]
+pub struct Item<T> {
+    pub id: RecordId,
+    pub org: OrgKey,
+    pub created_at: u64,
+    pub body: T,
+}
+
+/// The records a question needs, cleaned: retracted records dropped, authors resolved to their
+/// organisations.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    pub directory: Directory,
+    pub prices: Vec<Item<Price>>,
+    pub reviews: Vec<Item<Review>>,
+    pub switches: Vec<Item<Switch>>,
+    pub outcomes: Vec<Item<SwitchOutcome>>,
+    pub motions: Vec<Item<Motion>>,
+    pub supports: Vec<Item<Support>>,
+    pub providers: BTreeMap<String, Provider>,
+}
+
+/// Which records to load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Want<'a> {
+    pub prices: bool,
+    pub reviews: bool,
+    pub switches: bool,
+    pub motions: bool,
+    /// Only records about this service line (where the kind has one).
+    pub service_line: Option<&'a str>,
+}
+
+impl Want<'_> {
+    pub fn everything() -> Self {
+        Want { prices: true, reviews: true, switches: true, motions: true, service_line: None }
+    }
+}
+
+impl Dataset {
+    /// Reads what `want` asks for from `store`, with the organisation directory from `roster` and
+    /// the latest profiles.
+    pub fn load(store: &dyn Store, roster: &Roster, want: Want<'_>) -> Result<Dataset, StoreError> {
+        let mut d = Dataset::default();
+        // Organisations: names and membership from the roster, populations from the latest profile.
+        let mut populations: HashMap<OrgKey, (u64, Option<u64>)> = HashMap::new();
+        for r in store.scan(Scan::Kind(Kind::Profile), false) {
+            let r = r?;
+            if let (Body::Profile(p), Some((org, _))) = (r.body(), roster.org_of(&r.author())) {
+                let e = populations.entry(org).or_insert((0, None));
+                if r.created_at() >= e.0 {
+                    *e = (r.created_at(), p.population);
+                }
+            }
+        }
+        for m in roster.members() {
+            let population = populations.get(&m.org_key).and_then(|(_, p)| *p);
+            d.directory.insert(m.org_key, &m.ods_code, &m.name, population, m.is_current());
+        }
+        // Retractions count only when made by the organisation that wrote the target.
+        let org_of = |author: &NodeKey| roster.org_of(author).map(|(o, _)| o);
+        let mut retracted = HashSet::new();
+        for r in store.scan(Scan::Kind(Kind::Retract), false) {
+            let r = r?;
+            if let Body::Retract(x) = r.body()
+                && let Some((target_author, _)) = store.locate(&x.target)?
+                && org_of(&target_author).is_some()
+                && org_of(&target_author) == org_of(&r.author())
+            {
+                retracted.insert(x.target);
+            }
+        }
+        let scan = |kind: Kind| match want.service_line {
+            Some(code) if matches!(kind, Kind::Price | Kind::Review | Kind::Switch) => {
+                store.scan(Scan::ServiceLine { code, kind: Some(kind) }, false)
+            }
+            _ => store.scan(Scan::Kind(kind), false),
+        };
+        let mut kinds = vec![Kind::Provider];
+        if want.prices || want.motions {
+            kinds.push(Kind::Price);
+        }
+        if want.reviews {
+            kinds.push(Kind::Review);
+        }
+        if want.switches || want.reviews {
+            kinds.extend([Kind::Switch, Kind::SwitchOutcome]);
+        }
+        if want.motions {
+            kinds.extend([Kind::Motion, Kind::Support]);
+        }
+        for kind in kinds {
+            for r in scan(kind) {
+                let r = r?;
+                if retracted.contains(&r.id()) {
+                    continue;
+                }
+                // Only current members' records count: a revoked member's data leaves every answer.
+                let Some(org) = org_of(&r.author()).filter(|o| d.directory.is_current(o)) else { continue };
+                let (id, created_at) = (r.id(), r.created_at());
+                macro_rules! push {
+                    ($vec:expr, $b:expr) => {
+                        $vec.push(Item { id, org, created_at, body: $b.clone() })
+                    };
+                }
+                match r.body() {
+                    Body::Price(b) => push!(d.prices, b),
+                    Body::Review(b) => push!(d.reviews, b),
+                    Body::Switch(b) => push!(d.switches, b),
+                    Body::SwitchOutcome(b) => push!(d.outcomes, b),
+                    Body::Motion(b) => push!(d.motions, b),
+                    Body::Support(b) => push!(d.supports, b),
+                    Body::Provider(b) => {
+                        d.providers.insert(b.code.clone(), b.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    /// The name of a provider code (built-in, or from a provider record).
+    pub fn provider_name(&self, code: &str) -> String {
+        if let Some(p) = self.providers.get(code) {
+            return p.name.clone();
+        }
+        csx_protocol::refdata::builtin_provider(code).map(|p| p.name.to_string()).unwrap_or_else(|| code.to_string())
+    }
+}
+
+/// What an answer rests on: the records it used and the members they came from.
+#[derive(Debug, Clone, Default)]
+pub struct Rests {
+    records: HashSet<RecordId>,
+    members: BTreeSet<OrgKey>,
+}
+
+impl Rests {
+    pub fn add<T>(&mut self, item: &Item<T>) {
+        self.records.insert(item.id);
+        self.members.insert(item.org);
+    }
+    pub fn records(&self) -> usize {
+        self.records.len()
+    }
+    pub fn members(&self) -> usize {
+        self.members.len()
+    }
+}
+
+/// Keeps, for each key, only the latest item (by `created_at`, then id): a member's later
+/// disclosure of the same thing supersedes its earlier one.
+pub fn latest_by<'a, T: 'a, K: Ord>(
+    items: impl IntoIterator<Item = &'a Item<T>>,
+    key: impl Fn(&Item<T>) -> K,
+) -> Vec<&'a Item<T>> {
+    let mut best: BTreeMap<K, &Item<T>> = BTreeMap::new();
+    for it in items {
+        let k = key(it);
+        match best.get(&k) {
+            Some(b) if (b.created_at, b.id) >= (it.created_at, it.id) => {}
+            _ => {
+                best.insert(k, it);
+            }
+        }
+    }
+    best.into_values().collect()
+}
+
+/// The order service lines are listed in (the built-in order, then others by code).
+pub fn line_order(code: &str) -> (usize, String) {
+    let i = csx_protocol::refdata::SERVICE_LINES.iter().position(|s| s.code == code).unwrap_or(usize::MAX);
+    (i, code.to_string())
+}
+
+pub fn line_name(code: &str) -> String {
+    csx_protocol::refdata::service_line(code).map(|s| s.name.to_string()).unwrap_or_else(|| code.to_string())
+}
+
+/// A question the node answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "question", rename_all = "snake_case")]
+pub enum Question {
+    Prices(prices::PriceQuery),
+    Providers(providers::ProviderQuery),
+    Provider { code: String },
+    Switches(switches::SwitchQuery),
+    Motions(motions::MotionQuery),
+    Motion { id: RecordId },
+    Report,
+}
+
+/// An answer, by question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum Answer {
+    Prices { cells: Vec<prices::PriceCell> },
+    Providers { scorecards: Vec<providers::Scorecard> },
+    Provider(Box<providers::ProviderProfile>),
+    Switches(switches::SwitchesAnswer),
+    Motions { motions: Vec<motions::MotionView> },
+    Motion(Box<motions::MotionView>),
+    Report(Box<report::Report>),
+}
+
+/// An answer with what it rests on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Answered {
+    pub answer: Answer,
+    pub provenance: Provenance,
+}
+
+/// Why a question could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// Answers `question` from `store`, as the member `ctx.me` sees it.
+pub fn answer(store: &dyn Store, roster: &Roster, ctx: &Ctx, question: &Question) -> Result<Answered, QueryError> {
+    fn line(l: &Option<String>) -> Option<&str> {
+        l.as_deref()
+    }
+    let want = match question {
+        Question::Prices(q) => Want { prices: true, service_line: line(&q.service_line), ..Want::default() },
+        Question::Providers(q) => {
+            Want { prices: true, reviews: true, switches: true, service_line: line(&q.service_line), ..Want::default() }
+        }
+        Question::Provider { .. } => Want { prices: true, reviews: true, switches: true, ..Want::default() },
+        Question::Switches(q) => Want { switches: true, service_line: line(&q.service_line), ..Want::default() },
+        Question::Motions(_) | Question::Motion { .. } => Want { motions: true, ..Want::default() },
+        Question::Report => Want::everything(),
+    };
+    let d = Dataset::load(store, roster, want)?;
+    let mut rests = Rests::default();
+    let answer = match question {
+        Question::Prices(q) => Answer::Prices { cells: prices::prices(&d, ctx, q, &mut rests) },
+        Question::Providers(q) => Answer::Providers { scorecards: providers::scorecards(&d, ctx, q, &mut rests) },
+        Question::Provider { code } => {
+            let code = code.trim().to_ascii_uppercase();
+            let known = d.providers.contains_key(&code) || csx_protocol::refdata::builtin_provider(&code).is_some();
+            let profile = providers::profile(&d, ctx, &code, &mut rests);
+            if !known && profile.scorecards.is_empty() {
+                return Err(QueryError::NotFound(format!(
+                    "no provider `{code}` is known: `csx provider list` shows the registry"
+                )));
+            }
+            Answer::Provider(Box::new(profile))
+        }
+        Question::Switches(q) => Answer::Switches(switches::switches(&d, ctx, q, &mut rests)),
+        Question::Motions(q) => Answer::Motions { motions: motions::motions(&d, ctx, q, &mut rests) },
+        Question::Motion { id } => match motions::motion(&d, ctx, id, &mut rests) {
+            Some(m) => Answer::Motion(Box::new(m)),
+            None => return Err(QueryError::NotFound(format!("{id} is not a motion held here (or it was retracted)"))),
+        },
+        Question::Report => Answer::Report(Box::new(report::report(&d, ctx, &mut rests))),
+    };
+    let provenance = Provenance {
+        records: rests.records(),
+        members: rests.members(),
+        federation_members: d.directory.current_members(),
+        as_of: ctx.now_ms,
+        last_sync_at: last_sync_at(store)?,
+        peers: None,
+        mode: "offline".into(),
+    };
+    Ok(Answered { answer, provenance })
+}
+
+/// The store meta entry holding when this node last completed a sync round (Unix ms, 8 bytes BE).
+pub const LAST_SYNC_META: &str = "last_sync_at";
+
+pub fn last_sync_at(store: &dyn Store) -> Result<Option<u64>, StoreError> {
+    Ok(store.meta_get(LAST_SYNC_META)?.and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok()).map(u64::from_be_bytes))
+}
+
+/// Builders for the query tests: members 0..n with populations of 100,000 × (i + 1).
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use csx_protocol::body::{PricingModel, Review};
+
+    pub fn org(i: u8) -> OrgKey {
+        OrgKey([i + 1; 32])
+    }
+
+    pub fn id(tag: u8, i: u8, created_at: u64) -> RecordId {
+        let mut b = [tag; 32];
+        b[1] = i;
+        b[2..10].copy_from_slice(&created_at.to_be_bytes());
+        RecordId(b)
+    }
+
+    /// A dataset whose directory holds `n` current members named `M0`, `M1`, ….
+    pub fn dataset(n: u8) -> Dataset {
+        let mut d = Dataset::default();
+        for i in 0..n {
+            d.directory.insert(org(i), &format!("M{i}"), &format!("Member {i}"), Some(100_000 * (i as u64 + 1)), true);
+        }
+        d
+    }
+
+    pub fn item<T>(tag: u8, i: u8, created_at: u64, body: T) -> Item<T> {
+        Item { id: id(tag, i, created_at), org: org(i), created_at, body }
+    }
+
+    /// Member `i`'s fixed-price disclosure of `pence` a year (ex VAT) covering `population`.
+    pub fn price(i: u8, provider: &str, line: &str, year: u16, pence: u64, population: u64, created_at: u64) -> Item<Price> {
+        item(
+            1,
+            i,
+            created_at,
+            Price {
+                provider: provider.into(),
+                service_line: line.into(),
+                year: FinancialYear(year),
+                annual_value_pence: pence,
+                vat_included: false,
+                pricing_model: PricingModel::Fixed,
+                population_covered: population,
+                unit_name: None,
+                unit_count: None,
+                scope: None,
+                contract_start: None,
+                contract_months: None,
+                notice_months: None,
+                efficiency_bp: None,
+                kpi_basis: None,
+                buying_route: None,
+                satisfaction_survey: None,
+            },
+        )
+    }
+
+    /// Member `i`'s review with every dimension rated `rating` and `recommend` out of 10.
+    pub fn review(i: u8, provider: &str, line: &str, year: u16, rating: u8, recommend: Option<u8>, created_at: u64) -> Item<Review> {
+        let r = Some(rating);
+        item(
+            2,
+            i,
+            created_at,
+            Review {
+                provider: provider.into(),
+                service_line: line.into(),
+                year: FinancialYear(year),
+                quality: r,
+                timeliness: r,
+                responsiveness: r,
+                data_accuracy: r,
+                flexibility: r,
+                value_for_money: r,
+                kpi_delivery: r,
+                would_recommend: recommend,
+                still_customer: true,
+                reviewer_role: "Head of Contracting".into(),
+                comment: Some(format!("comment {i} {year}")),
+            },
+        )
+    }
+}

@@ -1,0 +1,189 @@
+//! Queries over a real store: what counts (the latest, unretracted disclosures of current
+//! members) and what is ignored (unknown kinds, other organisations' retractions).
+
+use csx_node::author::Author;
+use csx_node::membership::Membership;
+use csx_node::query::prices::{Basis, PriceQuery};
+use csx_node::query::providers::ProviderQuery;
+use csx_node::query::{Answer, Ctx, Question, answer};
+use csx_node::store::{SledStore, Store, StoreConfig};
+use csx_protocol::body::*;
+use csx_protocol::keys::SecretKey;
+use csx_protocol::{Body, FinancialYear, Founder, Genesis, Record, RecordId, VerifyContext};
+
+const NOW: u64 = 1_750_000_000_000;
+
+struct Org {
+    secret: SecretKey,
+    node: Author,
+    ods: &'static str,
+}
+
+fn orgs(genesis_for: impl Fn(&[Founder]) -> Genesis) -> (Genesis, Vec<Org>) {
+    let specs = [(1u8, "QE1"), (2, "QF7"), (3, "QGH")];
+    let founders: Vec<Founder> = specs
+        .iter()
+        .map(|(s, ods)| Founder {
+            org_key: SecretKey::from_seed(&[*s; 32]).org_key(),
+            ods_code: ods.to_string(),
+            name: format!("NHS {ods} ICB"),
+        })
+        .collect();
+    let genesis = genesis_for(&founders);
+    let orgs = specs
+        .iter()
+        .map(|(s, ods)| Org {
+            secret: SecretKey::from_seed(&[*s; 32]),
+            node: Author::new(SecretKey::from_seed(&[*s + 100; 32]), genesis.id(), None),
+            ods,
+        })
+        .collect();
+    (genesis, orgs)
+}
+
+impl Org {
+    /// Signs `bodies` after the node's certificate and profile (on the first call), and stores them.
+    fn write(&mut self, store: &dyn Store, bodies: Vec<Body>, at: u64) -> Vec<Record> {
+        let mut all = Vec::new();
+        if self.node.head().is_none() {
+            let cert = NodeCert::issue(&self.secret, self.node.key().node_key(), self.ods, u64::MAX / 2).expect("cert");
+            all.push(Body::NodeCert(cert));
+            all.push(Body::Profile(Profile {
+                name: format!("NHS {} ICB", self.ods),
+                org_kind: OrgKind::Icb,
+                population: Some(100_000),
+                population_year: Some(FinancialYear(2024)),
+                region: None,
+                predecessors: vec![],
+                successors: vec![],
+            }));
+        }
+        let n = all.len();
+        all.extend(bodies);
+        let records = self.node.sign(all, at).expect("signs");
+        self.node.advance(&records);
+        let ctx = VerifyContext::new(self.node.federation(), NOW);
+        let verified =
+            records.iter().map(|r| Record::decode(r.bytes().to_vec()).and_then(|r| r.verify(&ctx)).expect("valid")).collect();
+        store.insert(verified).expect("insert");
+        records[n..].to_vec()
+    }
+}
+
+fn price(provider: &str, pounds_per_head: u64) -> Body {
+    Body::Price(Price {
+        provider: provider.into(),
+        service_line: "BI".into(),
+        year: FinancialYear(2024),
+        annual_value_pence: pounds_per_head * 100 * 100_000,
+        vat_included: false,
+        pricing_model: PricingModel::Fixed,
+        population_covered: 100_000,
+        unit_name: None,
+        unit_count: None,
+        scope: None,
+        contract_start: None,
+        contract_months: None,
+        notice_months: None,
+        efficiency_bp: None,
+        kpi_basis: None,
+        buying_route: None,
+        satisfaction_survey: None,
+    })
+}
+
+fn retract(target: RecordId) -> Body {
+    Body::Retract(Retract { target, reason: "entered in error".into() })
+}
+
+fn bi_cell(store: &dyn Store, genesis: &Genesis, me: &Org) -> (csx_node::query::prices::PriceCell, usize, usize) {
+    let membership = Membership::load(genesis.clone(), store).expect("membership");
+    let ctx = Ctx { me: me.secret.org_key(), k: 3, max_share_bp: 5000, now_ms: NOW };
+    let q = Question::Prices(PriceQuery { service_line: Some("BI".into()), ..Default::default() });
+    let answered = answer(store, &membership.roster(), &ctx, &q).expect("answers");
+    let Answer::Prices { cells } = answered.answer else { panic!("a prices answer") };
+    let cell = cells.into_iter().find(|c| c.provider.is_none() && c.basis == Basis::PerHead).expect("all providers");
+    (cell, answered.provenance.records, answered.provenance.members)
+}
+
+#[test]
+fn only_the_latest_unretracted_disclosures_count_and_foreign_retractions_do_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(dir.path(), StoreConfig::default()).expect("store");
+    let (genesis, mut o) = orgs(|f| Genesis::new("Query test", 1_700_000_000_000, f.to_vec()));
+    let a_first = o[0].write(&store, vec![price("0DE", 1)], NOW - 10_000)[0].id();
+    o[1].write(&store, vec![price("0DE", 2)], NOW - 10_000);
+    o[2].write(&store, vec![price("0DE", 3)], NOW - 10_000);
+    let (cell, records, members) = bi_cell(&store, &genesis, &o[0]);
+    assert_eq!(cell.stats.as_ref().map(|s| s.median), Some(2.0));
+    assert_eq!((records, members), (3, 3));
+
+    // A's later disclosure for the same provider, line and year supersedes its first.
+    let a_current_price = o[0].write(&store, vec![price("0DE", 4)], NOW - 5_000)[0].id();
+    let (cell, records, _) = bi_cell(&store, &genesis, &o[0]);
+    let s = cell.stats.expect("shown");
+    assert_eq!((s.min, s.median, s.max, records), (2.0, 3.0, 4.0, 3));
+
+    // B discloses a second contract (0AR), then retracts it: it leaves every statistic.
+    let b_extra = o[1].write(&store, vec![price("0AR", 50)], NOW - 4_000);
+    let (cell, records, _) = bi_cell(&store, &genesis, &o[0]);
+    assert_eq!((cell.records, records), (4, 4));
+    o[1].write(&store, vec![retract(b_extra[0].id())], NOW - 3_000);
+    let (cell, records, _) = bi_cell(&store, &genesis, &o[0]);
+    assert_eq!((cell.records, records, cell.stats.expect("shown").max), (3, 3, 4.0));
+
+    // C "retracts" A's current disclosure: only the organisation that wrote a record can.
+    o[2].write(&store, vec![retract(a_current_price)], NOW - 2_000);
+    let (cell, _, _) = bi_cell(&store, &genesis, &o[0]);
+    assert_eq!(cell.stats.expect("still shown").max, 4.0, "C cannot withdraw A's disclosure");
+    let you = cell.you.expect("A disclosed");
+    assert_eq!(you.value, 4.0);
+
+    // A retracts its own: its earlier disclosure is the latest unretracted one again.
+    o[0].write(&store, vec![retract(a_current_price)], NOW - 1_000);
+    let (cell, _, _) = bi_cell(&store, &genesis, &o[0]);
+    assert_eq!(cell.you.expect("A's first disclosure").value, 1.0);
+    // And that one too: two members remain, below k = 3, so the statistic is suppressed.
+    o[0].write(&store, vec![retract(a_first)], NOW - 500);
+    let (cell, _, members) = bi_cell(&store, &genesis, &o[0]);
+    assert!(cell.stats.is_none() && cell.you.is_none());
+    assert_eq!((cell.members, members), (2, 2));
+}
+
+#[test]
+fn records_of_unknown_kinds_are_kept_but_ignored_by_queries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(dir.path(), StoreConfig::default()).expect("store");
+    let (genesis, mut o) = orgs(|f| Genesis::new("Query test", 1_700_000_000_000, f.to_vec()));
+    let review = |rating: u8| {
+        Body::Review(Review {
+            provider: "0DE".into(),
+            service_line: "BI".into(),
+            year: FinancialYear(2025),
+            quality: Some(rating),
+            timeliness: None,
+            responsiveness: None,
+            data_accuracy: None,
+            flexibility: None,
+            value_for_money: None,
+            kpi_delivery: None,
+            would_recommend: None,
+            still_customer: true,
+            reviewer_role: "Head of BI".into(),
+            comment: None,
+        })
+    };
+    for (i, org) in o.iter_mut().enumerate() {
+        org.write(&store, vec![review(2 + i as u8)], NOW - 1_000);
+    }
+    // A newer version's kind (200) from member 0: held and synced, never counted.
+    let unknown = o[0].write(&store, vec![Body::Unknown { code: 200, bytes: vec![1, 0, 1, 9] }], NOW - 500);
+    assert!(store.get(&unknown[0].id()).expect("read").is_some(), "kept");
+    let membership = Membership::load(genesis.clone(), &store).expect("membership");
+    let ctx = Ctx { me: o[0].secret.org_key(), k: 3, max_share_bp: 5000, now_ms: NOW };
+    let answered = answer(&store, &membership.roster(), &ctx, &Question::Providers(ProviderQuery::default())).expect("answers");
+    let Answer::Providers { scorecards } = answered.answer else { panic!("a providers answer") };
+    assert_eq!(scorecards.len(), 1);
+    assert_eq!((scorecards[0].reviews, scorecards[0].overall), (3, Some(3.0)));
+    assert_eq!(answered.provenance.records, 3, "the unknown record is not part of the answer");
+}
