@@ -11,7 +11,7 @@ use std::time::Duration;
 use csx_node::api::{ApiError, Request, Response};
 use csx_node::control::ControlClient;
 use csx_node::home::Home;
-use csx_node::service::{Service, system_clock};
+use csx_node::service::Service;
 use csx_node::store::{SledStore, StoreConfig, StoreError};
 use csx_protocol::RecordId;
 
@@ -82,7 +82,7 @@ impl Ctx {
             }
             Err(e) => return Err(e).with_context(|| format!("opening the store of {}", self.home.root().display())),
         };
-        let service = Service::open(&self.home, Arc::new(store), system_clock(), "offline")?;
+        let service = Service::open(&self.home, Arc::new(store), Arc::new(crate::now_ms), "offline")?;
         Ok(self.node.get_or_init(|| Box::new(Offline(service))).as_ref())
     }
 

@@ -67,6 +67,16 @@ enum Command {
     /// Propose or list motions for collective action
     #[command(subcommand)]
     Motion(motion::MotionCommand),
+    /// What members pay per head, by service line, provider and year, and where you stand
+    Prices(market::PricesArgs),
+    /// Provider scorecards by service line: scores, would-recommend, trend, prices, switching
+    Providers(market::ProvidersArgs),
+    /// Who switched which service line from whom to whom, why, and how it went
+    Switches(market::SwitchesArgs),
+    /// Motions for collective action: support against threshold, status, terms in play
+    Motions(market::MotionsArgs),
+    /// A market report for every service line (Markdown, CSV or JSON)
+    Report(report::ReportArgs),
     /// Support a motion (or withdraw support)
     Support(support::SupportArgs),
     /// Withdraw one of your organisation's records
@@ -94,12 +104,47 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
-/// Unix milliseconds now.
+/// The environment variable that fixes the time commands take as now: `2025-06-01`,
+/// `2025-06-01T09:30:00Z` or Unix milliseconds. For reproducible reports and tests; records
+/// written meanwhile are stamped with it too.
+pub const NOW_ENV: &str = "CSX_NOW";
+
+static FIXED_NOW: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+
+/// Reads [`NOW_ENV`], naming the problem when it is not a time.
+fn fixed_now() -> Result<Option<u64>, error::CliError> {
+    let Ok(text) = std::env::var(NOW_ENV) else { return Ok(None) };
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().map(Some).map_err(|_| error::CliError::invalid(format!("{NOW_ENV}: `{t}` is too large")));
+    }
+    let full = if t.len() == 10 { format!("{t}T00:00:00Z") } else { t.to_string() };
+    humantime::parse_rfc3339_weak(full.trim_end_matches('Z'))
+        .map_err(|e| {
+            error::CliError::invalid(format!(
+                "{NOW_ENV}: `{t}` is not a time ({e}); give 2025-06-01, 2025-06-01T09:30:00Z or Unix milliseconds"
+            ))
+        })
+        .and_then(|at| {
+            at.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| Some(d.as_millis() as u64))
+                .map_err(|_| error::CliError::invalid(format!("{NOW_ENV}: `{t}` is before 1970")))
+        })
+}
+
+/// Unix milliseconds now (or the time [`NOW_ENV`] fixes).
 pub fn now_ms() -> u64 {
+    if let Some(Some(t)) = FIXED_NOW.get() {
+        return *t;
+    }
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let _ = FIXED_NOW.set(fixed_now()?);
     let home = cli.home.unwrap_or_else(context::default_home);
     let ctx = context::Ctx::new(home, cli.json, cli.no_input);
     match cli.command {
@@ -115,6 +160,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Price(cmd) => price::run(&ctx, cmd),
         Command::Switch(cmd) => switch::run(&ctx, cmd),
         Command::Motion(cmd) => motion::run(&ctx, cmd),
+        Command::Prices(args) => market::prices(&ctx, args),
+        Command::Providers(args) => market::providers(&ctx, args),
+        Command::Switches(args) => market::switches(&ctx, args),
+        Command::Motions(args) => market::motions(&ctx, args),
+        Command::Report(args) => report::run(&ctx, args),
         Command::Support(args) => support::run(&ctx, args),
         Command::Retract(args) => retract::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, args),

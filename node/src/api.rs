@@ -46,6 +46,8 @@ pub enum Request {
     Sync { timeout_ms: u64 },
     /// Stop the daemon (daemon only).
     Shutdown,
+    /// A question about the market: prices, providers, switching, motions or the whole report.
+    Query { question: crate::query::Question },
 }
 
 /// A record's exact bytes.
@@ -265,6 +267,7 @@ pub enum Response {
     Members(Box<MembersView>),
     Synced(SyncReport),
     Stopping,
+    Answer(Box<crate::query::Answered>),
 }
 
 /// The class of an error, which the CLI maps to its exit code.

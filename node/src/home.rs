@@ -120,6 +120,19 @@ impl Home {
 
     /// Creates the organisation key, the first node key and its certificate.
     pub fn init(&self, params: &InitParams, org_passphrase: Option<&[u8]>) -> Result<PublicIdentity, HomeError> {
+        let org = SecretKey::generate().map_err(|e| KeyFileError::Randomness(e.to_string()))?;
+        let node = SecretKey::generate().map_err(|e| KeyFileError::Randomness(e.to_string()))?;
+        self.init_with_keys(params, &org, &node, org_passphrase)
+    }
+
+    /// [`Home::init`] with given keys (the sample sandbox derives its keys from a seed).
+    pub fn init_with_keys(
+        &self,
+        params: &InitParams,
+        org: &SecretKey,
+        node: &SecretKey,
+        org_passphrase: Option<&[u8]>,
+    ) -> Result<PublicIdentity, HomeError> {
         if let Ok(id) = self.identity() {
             return Err(HomeError::AlreadyInitialised {
                 path: self.root.clone(),
@@ -131,8 +144,6 @@ impl Home {
             .ods_code(&params.ods_code)
             .map_err(|e| HomeError::Invalid(e.to_string()))?;
         create_private_dir(&self.root).map_err(|source| HomeError::Write { path: self.root.clone(), source })?;
-        let org = SecretKey::generate().map_err(|e| KeyFileError::Randomness(e.to_string()))?;
-        let node = SecretKey::generate().map_err(|e| KeyFileError::Randomness(e.to_string()))?;
         let cert = NodeCert::issue(&org, node.node_key(), &params.ods_code, params.cert_expires_at)
             .map_err(|e| HomeError::Invalid(e.to_string()))?;
         let identity = PublicIdentity {
@@ -142,8 +153,8 @@ impl Home {
             name: params.profile.name.clone(),
             node_key: node.node_key(),
         };
-        keyfile::write(&self.path("org.key"), "organisation", &org, org_passphrase)?;
-        keyfile::write(&self.path("node.key"), "node", &node, None)?;
+        keyfile::write(&self.path("org.key"), "organisation", org, org_passphrase)?;
+        keyfile::write(&self.path("node.key"), "node", node, None)?;
         self.write_json("node-cert.json", &cert)?;
         self.write_json("profile.json", &params.profile)?;
         // Written last: its presence means the home is complete.

@@ -94,6 +94,17 @@ impl NodeApi {
                 status.network = Some(self.net.status().await.map_err(stopped)?);
                 Ok(Response::Status(Box::new(status)))
             }
+            Request::Query { question } => {
+                let service = self.service.clone();
+                let mut answered = blocking(move || service.query(question)).await?;
+                let net = self.net.status().await.map_err(stopped)?;
+                answered.provenance.mode = "daemon".into();
+                answered.provenance.peers = Some(net.peers.iter().filter(|p| p.connected && p.verified).count());
+                if net.last_sync_at.is_some() {
+                    answered.provenance.last_sync_at = net.last_sync_at;
+                }
+                Ok(Response::Answer(Box::new(answered)))
+            }
             Request::Publish { bodies } => {
                 if !self.own_feed.wait(self.own_feed_wait).await {
                     return Err(ApiError::new(

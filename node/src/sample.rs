@@ -271,9 +271,9 @@ impl Market {
                     service_line: line.into(),
                     from: party(from),
                     to: party(to),
+                    reason_text: Some(reason_text(reasons[0], &mut rng).into()),
                     effective: Date::from_ymd(2024, [4u8, 7, 10][rng.usize(..3)], 1).expect("a valid date"),
                     reasons,
-                    reason_text: Some(POOR[rng.usize(..POOR.len())].into()),
                     notice_months: Some(notice),
                     exit_costs_pence: Some(rng.u64(0..60_000) * 100),
                     transition_months: Some(rng.u8(2..9)),
@@ -296,7 +296,7 @@ impl Market {
         };
         let r: Vec<Option<u8>> = (0..7).map(&mut rating).collect();
         let mean = r.iter().flatten().map(|&v| v as f64).sum::<f64>() / r.iter().flatten().count().max(1) as f64;
-        let recommend = ((mean - 1.0) * 2.5 + (rng.f64() - 0.5) * 2.0).round().clamp(0.0, 10.0) as u8;
+        let recommend = ((mean - 1.0) * 2.5 + 1.0 + (rng.f64() - 0.5) * 3.0).round().clamp(0.0, 10.0) as u8;
         let comments = if mean >= 3.8 {
             GOOD
         } else if mean >= 3.0 {
@@ -326,7 +326,7 @@ impl Market {
     /// The motion member `index` proposes, if any: the first four members propose one each.
     fn motion(&self, index: usize, members: usize, today: Date) -> Option<Body> {
         let closes_on = Date::from_days(today.days() + 90)?;
-        let needed = (members as u16 * 3).div_ceil(5).max(2);
+        let needed = (members as u16 * 3).div_ceil(4).max(2);
         let (title, text, term) = match index {
             0 => (
                 "Notice periods of at most 6 months",
@@ -381,6 +381,174 @@ impl Market {
             .map(|(id, _)| Body::Support(Support { motion: *id, stance: Stance::Support, comment: None }))
             .collect()
     }
+}
+
+/// Why a buyer switched, in its words.
+fn reason_text(reason: SwitchReason, rng: &mut fastrand::Rng) -> &'static str {
+    let options: &[&str] = match reason {
+        SwitchReason::Cost => &[
+            "The renewal quote rose 18% with no change in scope.",
+            "We could deliver the same service in house for less.",
+        ],
+        SwitchReason::Quality => &[
+            "Reports were often wrong and had to be redone by our own staff.",
+            "Service quality fell after the provider restructured its teams.",
+        ],
+        SwitchReason::Responsiveness => {
+            &["Ad hoc requests queued for weeks.", "Escalations went unanswered for a month at a time."]
+        }
+        _ => POOR,
+    };
+    options[rng.usize(..options.len())]
+}
+
+impl Market {
+    /// What `org` reports, some months on, about its own switches (`own`): most report how
+    /// cost and satisfaction changed.
+    pub fn outcomes_for(&self, org: &SampleOrg, own: &[(RecordId, Switch)]) -> Vec<Body> {
+        let mut rng = self.rng(org, "outcomes");
+        own.iter()
+            .filter_map(|(id, s)| {
+                if rng.f64() >= 0.75 {
+                    return None;
+                }
+                let quality = |p: &Party| match p {
+                    Party::Provider(c) => profile(c).quality.iter().sum::<f64>() / 7.0,
+                    _ => 3.6,
+                };
+                let better = quality(&s.to) - quality(&s.from);
+                let satisfaction = (better + (rng.f64() - 0.3) * 2.0).round().clamp(-4.0, 4.0) as i8;
+                let in_house = matches!(s.to, Party::InHouse);
+                let saving = if in_house { 0.75 } else { 0.45 };
+                let cost = ((rng.f64() - saving) * 80_000.0).round() as i64 * 100;
+                let comment = match satisfaction {
+                    s if s > 0 => "Better service since the move; worth the disruption.",
+                    0 => "Much the same service; the transition took longer than planned.",
+                    _ => "The new arrangement has struggled; we are reviewing it.",
+                };
+                Some(Body::SwitchOutcome(SwitchOutcome {
+                    switch: *id,
+                    cost_change_pence: Some(cost),
+                    satisfaction_change: Some(satisfaction),
+                    comment: Some(comment.into()),
+                }))
+            })
+            .collect()
+    }
+}
+
+/// Members of a sample sandbox, at least and at most.
+pub const SANDBOX_MEMBERS: std::ops::RangeInclusive<usize> = 3..=134;
+
+/// What [`sandbox`] built.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    /// The member whose home it is (the first of the sample members).
+    pub identity: crate::home::PublicIdentity,
+    pub members: Vec<SampleOrg>,
+    pub federation: csx_protocol::FederationId,
+    /// Records in its store.
+    pub records: usize,
+}
+
+/// A key derived from the seed: sandbox keys are reproducible, and so worthless as secrets.
+fn sample_key(seed: u64, ods: &str, role: &str) -> csx_protocol::keys::SecretKey {
+    let mut rng = fastrand::Rng::with_seed(seed ^ hash(ods) ^ hash(role).rotate_left(29));
+    let mut bytes = [0u8; 32];
+    bytes.iter_mut().for_each(|b| *b = rng.u8(..));
+    csx_protocol::keys::SecretKey::from_seed(&bytes)
+}
+
+/// Builds, in the empty directory `dir`, the home of the first of `members` sample members of a
+/// federation they all founded, with every member's records of the sample market in its store:
+/// a market to query offline, with no network. Keys are derived from `seed` and records are
+/// stamped `now_ms`, so the same arguments give the same records, byte for byte.
+pub fn sandbox(dir: &std::path::Path, seed: u64, members: usize, now_ms: u64) -> Result<Sandbox, crate::api::ApiError> {
+    use crate::api::ApiError;
+    use crate::store::{SledStore, Store, StoreConfig};
+    use csx_protocol::genesis::{Founder, Genesis};
+    use csx_protocol::{Record, VerifyContext};
+
+    if !SANDBOX_MEMBERS.contains(&members) {
+        return Err(ApiError::invalid(format!(
+            "members: between {} and {} (the sample CCGs)",
+            SANDBOX_MEMBERS.start(),
+            SANDBOX_MEMBERS.end()
+        )));
+    }
+    if dir.exists()
+        && std::fs::read_dir(dir).map_err(|e| ApiError::invalid(format!("{}: {e}", dir.display())))?.next().is_some()
+    {
+        return Err(ApiError::invalid(format!("{} is not empty; give a new or empty directory", dir.display())));
+    }
+    let today = Date::from_unix_ms(now_ms).ok_or_else(|| ApiError::internal("the clock is out of range"))?;
+    let orgs = pick_members(seed, members);
+    let keys: Vec<_> =
+        orgs.iter().map(|o| (sample_key(seed, &o.ods, "organisation"), sample_key(seed, &o.ods, "node"))).collect();
+    let founders = orgs
+        .iter()
+        .zip(&keys)
+        .map(|(o, (org, _))| Founder { org_key: org.org_key(), ods_code: o.ods.clone(), name: o.name.clone() })
+        .collect();
+    let genesis = Genesis::new("Sample Commissioning Support Exchange", now_ms, founders);
+    let federation = genesis.id();
+    let profile = |o: &SampleOrg| Profile {
+        name: o.name.clone(),
+        org_kind: OrgKind::Ccg,
+        population: Some(o.population),
+        population_year: Some(FinancialYear(2019)),
+        region: o.region.clone(),
+        predecessors: vec![],
+        successors: vec![],
+    };
+    let expires = now_ms + 2 * 365 * 86_400_000;
+    let home = crate::home::Home::new(dir);
+    let params =
+        crate::home::InitParams { ods_code: orgs[0].ods.clone(), profile: profile(&orgs[0]), cert_expires_at: expires };
+    let identity = home.init_with_keys(&params, &keys[0].0, &keys[0].1, None)?;
+    home.set_genesis(&genesis)?;
+
+    let store = SledStore::open(&home.store_dir(), StoreConfig::default())?;
+    let ctx = VerifyContext::new(federation, now_ms);
+    let mut authors = Vec::with_capacity(orgs.len());
+    let mut motions = Vec::new();
+    let put = |author: &mut crate::author::Author, bodies: Vec<Body>| -> Result<Vec<Record>, ApiError> {
+        let records = author.sign(bodies, now_ms)?;
+        let verified = records
+            .iter()
+            .map(|r| Record::decode(r.bytes().to_vec()).and_then(|r| r.verify(&ctx)))
+            .collect::<Result<Vec<_>, _>>()?;
+        store.insert(verified)?;
+        author.advance(&records);
+        Ok(records)
+    };
+    for (i, (o, (org, node))) in orgs.iter().zip(&keys).enumerate() {
+        let cert =
+            NodeCert::issue(org, node.node_key(), &o.ods, expires).map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut bodies = vec![Body::NodeCert(cert), Body::Profile(profile(o))];
+        bodies.extend(Market::new(seed).records_for(o, i, members, today));
+        let mut author =
+            crate::author::Author::new(csx_protocol::keys::SecretKey::from_seed(&node.seed()), federation, None);
+        let mut switches = Vec::new();
+        for r in put(&mut author, bodies)? {
+            match r.body() {
+                Body::Motion(m) => motions.push((r.id(), m.clone())),
+                Body::Switch(s) => switches.push((r.id(), s.clone())),
+                _ => {}
+            }
+        }
+        authors.push((author, switches));
+    }
+    for (o, (author, switches)) in orgs.iter().zip(&mut authors) {
+        let mut later = Market::new(seed).supports_for(o, &motions);
+        later.extend(Market::new(seed).outcomes_for(o, switches));
+        if !later.is_empty() {
+            put(author, later)?;
+        }
+    }
+    store.flush()?;
+    let records = store.stats()?.records as usize;
+    Ok(Sandbox { identity, members: orgs, federation, records })
 }
 
 #[cfg(test)]

@@ -150,6 +150,7 @@ impl Service {
             Request::Providers => Ok(Response::Providers { providers: registry::providers(self.store.as_ref())? }),
             Request::Status => Ok(Response::Status(Box::new(self.status()?))),
             Request::Members => Ok(Response::Members(Box::new(self.members()?))),
+            Request::Query { question } => Ok(Response::Answer(Box::new(self.query(question)?))),
             Request::Peers | Request::Sync { .. } | Request::Shutdown => Err(ApiError::new(
                 ErrorKind::Unavailable,
                 "no daemon is running for this home: start one with `csx daemon`",
@@ -220,6 +221,25 @@ impl Service {
             tracing::error!("recomputing the roster after a local write failed: {e}");
         }
         Ok(records)
+    }
+
+    /// Answers a market question from the store, as this member sees it.
+    pub fn query(&self, mut question: crate::query::Question) -> Result<crate::query::Answered, ApiError> {
+        use crate::query::{QueryError, Question};
+        if let Question::Motion { id } = &mut question {
+            *id = self.resolve_id(id)?.to_string();
+        }
+        let ctx = crate::query::Ctx {
+            me: self.identity.org_key,
+            k: self.genesis.disclosure_threshold,
+            max_share_bp: self.genesis.max_member_share_bp,
+            now_ms: self.now(),
+        };
+        let roster = self.membership.roster();
+        crate::query::answer(self.store.as_ref(), &roster, &ctx, &question).map_err(|e| match e {
+            QueryError::Store(e) => ApiError::from(e),
+            QueryError::NotFound(m) => ApiError::not_found(m),
+        })
     }
 
     /// Resolves a full id or a unique prefix of at least [`MIN_PREFIX`] hex digits.

@@ -63,8 +63,10 @@ impl Org {
         let records = self.node.sign(all, at).expect("signs");
         self.node.advance(&records);
         let ctx = VerifyContext::new(self.node.federation(), NOW);
-        let verified =
-            records.iter().map(|r| Record::decode(r.bytes().to_vec()).and_then(|r| r.verify(&ctx)).expect("valid")).collect();
+        let verified = records
+            .iter()
+            .map(|r| Record::decode(r.bytes().to_vec()).and_then(|r| r.verify(&ctx)).expect("valid"))
+            .collect();
         store.insert(verified).expect("insert");
         records[n..].to_vec()
     }
@@ -181,7 +183,8 @@ fn records_of_unknown_kinds_are_kept_but_ignored_by_queries() {
     assert!(store.get(&unknown[0].id()).expect("read").is_some(), "kept");
     let membership = Membership::load(genesis.clone(), &store).expect("membership");
     let ctx = Ctx { me: o[0].secret.org_key(), k: 3, max_share_bp: 5000, now_ms: NOW };
-    let answered = answer(&store, &membership.roster(), &ctx, &Question::Providers(ProviderQuery::default())).expect("answers");
+    let answered =
+        answer(&store, &membership.roster(), &ctx, &Question::Providers(ProviderQuery::default())).expect("answers");
     let Answer::Providers { scorecards } = answered.answer else { panic!("a providers answer") };
     assert_eq!(scorecards.len(), 1);
     assert_eq!((scorecards[0].reviews, scorecards[0].overall), (3, Some(3.0)));

@@ -1,7 +1,8 @@
 //! `csx demo`: a local federation on loopback — a bootstrap server and several member daemons as
 //! separate processes, each with its own home and port, seeded with a realistic market — that
 //! shows every node holding every record, then keeps running for you to try things.
-//! `csx demo seed` writes this node's share of the sample market.
+//! `csx demo seed` writes this node's share of the sample market; `csx demo sandbox DIR` builds
+//! an offline home holding a whole sample federation's records, to query with no network.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -46,14 +47,29 @@ pub enum DemoCommand {
         #[arg(long, default_value_t = 2024)]
         seed: u64,
     },
+    /// Build, in a new directory, the home of one member of a sample federation holding every
+    /// member's records: a market to query offline (keys derive from the seed: never use it for
+    /// real records)
+    Sandbox {
+        /// The new home (a new or empty directory)
+        dir: PathBuf,
+        /// Seed of the sample market
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
+        /// How many member organisations (3 to 134)
+        #[arg(long, default_value_t = 20)]
+        members: usize,
+    },
 }
 
 /// How long the demo waits for the federation to converge.
 const CONVERGE: Duration = Duration::from_secs(120);
 
 pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
-    if let Some(DemoCommand::Seed { seed }) = args.command {
-        return seed_this_node(ctx, seed);
+    match args.command {
+        Some(DemoCommand::Seed { seed }) => return seed_this_node(ctx, seed),
+        Some(DemoCommand::Sandbox { dir, seed, members }) => return sandbox(ctx, &dir, seed, members),
+        None => {}
     }
     if !(2..=12).contains(&args.members) {
         return Err(CliError::invalid("--members: between 2 and 12").into());
@@ -200,22 +216,29 @@ impl Demo {
         let market = Market::new(seed);
         let today = Date::from_unix_ms(crate::now_ms()).ok_or_else(|| anyhow::anyhow!("clock out of range"))?;
         let mut motions = 0;
+        let mut switches = Vec::new();
         for (i, (node, client)) in nodes.iter().zip(&clients).enumerate() {
             let bodies = market.records_for(&node.org, i, n, today);
             motions += bodies.iter().filter(|b| matches!(b, Body::Motion(_))).count();
-            publish(client, bodies.clone())?;
+            switches.push(switches_in(&publish(client, bodies.clone())?));
             say(&format!("  {} {:<40} wrote {} records", node.org.ods, node.org.name, bodies.len()));
         }
         // Supports refer to other members' motions: wait until each node holds them all.
         wait(&format!("every node holds the {motions} motions"), || {
             Ok(clients.iter().all(|c| list_motions(c).map(|m| m.len() == motions).unwrap_or(false)))
         })?;
-        for (node, client) in nodes.iter().zip(&clients) {
+        for ((node, client), own) in nodes.iter().zip(&clients).zip(&switches) {
             let held = list_motions(client)?;
             let supports = market.supports_for(&node.org, &held);
-            if !supports.is_empty() {
-                say(&format!("  {} supports {} motions", node.org.ods, supports.len()));
-                publish(client, supports)?;
+            let outcomes = market.outcomes_for(&node.org, own);
+            if !supports.is_empty() || !outcomes.is_empty() {
+                say(&format!(
+                    "  {} supports {} motions, reports {} switch outcomes",
+                    node.org.ods,
+                    supports.len(),
+                    outcomes.len()
+                ));
+                publish(client, supports.into_iter().chain(outcomes).collect())?;
             }
         }
 
@@ -336,11 +359,25 @@ fn call(client: &ControlClient, request: Request) -> anyhow::Result<Response> {
     Ok(client.call(&request, Duration::from_secs(120))?)
 }
 
-fn publish(client: &ControlClient, bodies: Vec<Body>) -> anyhow::Result<()> {
+/// Publishes `bodies`; returns the records written.
+fn publish(client: &ControlClient, bodies: Vec<Body>) -> anyhow::Result<Vec<Record>> {
+    let mut out = Vec::with_capacity(bodies.len());
     for chunk in bodies.chunks(500) {
-        call(client, Request::Publish { bodies: chunk.to_vec() })?;
+        if let Response::Published { records } = call(client, Request::Publish { bodies: chunk.to_vec() })? {
+            for r in records {
+                out.push(r.decode()?);
+            }
+        }
     }
-    Ok(())
+    Ok(out)
+}
+
+/// The switches among `records`, with their ids.
+fn switches_in(records: &[Record]) -> Vec<(csx_protocol::RecordId, csx_protocol::body::Switch)> {
+    records
+        .iter()
+        .filter_map(|r| if let Body::Switch(s) = r.body() { Some((r.id(), s.clone())) } else { None })
+        .collect()
 }
 
 fn list_motions(client: &ControlClient) -> anyhow::Result<Vec<(csx_protocol::RecordId, Motion)>> {
@@ -369,6 +406,35 @@ fn statuses(clients: &[ControlClient]) -> anyhow::Result<Vec<Status>> {
         .collect()
 }
 
+/// `csx demo sandbox`: a whole sample market in one offline home.
+fn sandbox(ctx: &Ctx, dir: &Path, seed: u64, members: usize) -> anyhow::Result<()> {
+    let built = csx_node::sample::sandbox(dir, seed, members, crate::now_ms())?;
+    if ctx.out.json {
+        return ctx.out.json(&serde_json::json!({
+            "home": dir,
+            "member": built.identity,
+            "federation": built.federation,
+            "members": built.members.iter().map(|m| &m.ods).collect::<Vec<_>>(),
+            "records": built.records,
+        }));
+    }
+    say(&format!(
+        "Built a sample federation of {members} members ({} records) in {}.\nYou are {} {}. Try:\n\
+         \n  export CSX_HOME={}\
+         \n  csx prices --service-line BI          # what others pay per head for BI, and where you stand\
+         \n  csx providers --service-line CONTRACT # which providers score best for contracting\
+         \n  csx switches --from 0DE               # who left a CSU, and why\
+         \n  csx motions --status open             # which motions are close to carrying\
+         \n  csx report --out market.md            # all of it as a Markdown report (--format csv for CSV)",
+        built.records,
+        dir.display(),
+        built.identity.ods_code,
+        built.identity.name,
+        dir.display()
+    ));
+    Ok(())
+}
+
 /// `csx demo seed`: this organisation's records in the sample market.
 fn seed_this_node(ctx: &Ctx, seed: u64) -> anyhow::Result<()> {
     let id = ctx.home.identity()?;
@@ -383,7 +449,9 @@ fn seed_this_node(ctx: &Ctx, seed: u64) -> anyhow::Result<()> {
     let today = Date::from_unix_ms(crate::now_ms()).ok_or_else(|| anyhow::anyhow!("clock out of range"))?;
     let market = Market::new(seed);
     // Proposes a motion only as the first of a federation; supports those already held.
-    let mut bodies = market.records_for(&org, usize::MAX, 0, today);
+    let bodies = market.records_for(&org, usize::MAX, 0, today);
+    let written = super::write::publish_quietly(ctx, bodies)?;
+    // Then what refers to records: support for motions held, outcomes of its own switches.
     let Response::Records { records } =
         ctx.call(Request::List { kind: Kind::Motion, service_line: None, provider: None, limit: 1000 })?
     else {
@@ -394,6 +462,12 @@ fn seed_this_node(ctx: &Ctx, seed: u64) -> anyhow::Result<()> {
         .filter_map(|l| l.record.decode().ok())
         .filter_map(|r| if let Body::Motion(m) = r.body() { Some((r.id(), m.clone())) } else { None })
         .collect();
-    bodies.extend(market.supports_for(&org, &motions));
-    super::write::publish(ctx, bodies)
+    let mut later = market.supports_for(&org, &motions);
+    later.extend(market.outcomes_for(&org, &switches_in(&written)));
+    let n = written.len() + later.len();
+    if !later.is_empty() {
+        super::write::publish_quietly(ctx, later)?;
+    }
+    ctx.out.note(format!("wrote {n} records of the sample market (seed {seed})"));
+    Ok(())
 }

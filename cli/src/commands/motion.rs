@@ -12,13 +12,19 @@ use super::list::ListArgs;
 pub enum MotionCommand {
     /// Propose collective action on a contract term
     Propose(MotionInput),
-    /// List motions, newest first
+    /// List motion records, newest first (`csx motions` shows their support and status)
     List(ListArgs),
+    /// One motion: its terms, supporters, support against threshold, status and compliance
+    Show {
+        /// Motion id or a unique prefix of at least 4 hex digits
+        id: String,
+    },
 }
 
 pub fn run(ctx: &Ctx, cmd: MotionCommand) -> anyhow::Result<()> {
     match cmd {
         MotionCommand::Propose(input) => super::write::add(ctx, input),
         MotionCommand::List(args) => super::list::run(ctx, Kind::Motion, args),
+        MotionCommand::Show { id } => super::market::motion_show(ctx, &id),
     }
 }

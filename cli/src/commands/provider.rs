@@ -13,11 +13,17 @@ pub enum ProviderCommand {
     Add(ProviderInput),
     /// List every known provider: built-in CSUs and those members added
     List,
+    /// A provider's scorecard on every service line, with each rating dimension and comments
+    Show {
+        /// Provider code (e.g. 0DE)
+        code: String,
+    },
 }
 
 pub fn run(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<()> {
     match cmd {
         ProviderCommand::Add(input) => super::write::add(ctx, input),
+        ProviderCommand::Show { code } => super::market::provider_show(ctx, &code),
         ProviderCommand::List => {
             let Response::Providers { providers } = ctx.call(Request::Providers)? else {
                 anyhow::bail!("unexpected reply")

@@ -33,20 +33,8 @@ struct Saved {
 
 /// Validates and publishes `bodies` as one all-or-nothing batch, then reports what was saved.
 pub fn publish(ctx: &Ctx, bodies: Vec<Body>) -> anyhow::Result<()> {
-    for (i, b) in bodies.iter().enumerate() {
-        b.validate().map_err(|e| {
-            if bodies.len() > 1 {
-                CliError::invalid(format!("row {}: {e}", i + 1))
-            } else {
-                CliError::invalid(e.to_string())
-            }
-        })?;
-    }
     let n = bodies.len();
-    let records = match ctx.call(Request::Publish { bodies })? {
-        Response::Published { records } => records.iter().map(|r| r.decode()).collect::<Result<Vec<Record>, _>>()?,
-        other => anyhow::bail!("unexpected reply {other:?}"),
-    };
+    let records = publish_quietly(ctx, bodies)?;
     // A first write also publishes the node's certificate and profile; report the user's records.
     let mine = &records[records.len().saturating_sub(n)..];
     let saved: Vec<Saved> =
@@ -58,6 +46,25 @@ pub fn publish(ctx: &Ctx, bodies: Vec<Body>) -> anyhow::Result<()> {
         }
         t
     })
+}
+
+/// Validates and publishes `bodies` as one all-or-nothing batch; returns the records written.
+pub fn publish_quietly(ctx: &Ctx, bodies: Vec<Body>) -> anyhow::Result<Vec<Record>> {
+    for (i, b) in bodies.iter().enumerate() {
+        b.validate().map_err(|e| {
+            if bodies.len() > 1 {
+                CliError::invalid(format!("row {}: {e}", i + 1))
+            } else {
+                CliError::invalid(e.to_string())
+            }
+        })?;
+    }
+    match ctx.call(Request::Publish { bodies })? {
+        Response::Published { records } => {
+            Ok(records.iter().map(|r| r.decode()).collect::<Result<Vec<Record>, _>>()?)
+        }
+        other => anyhow::bail!("unexpected reply {other:?}"),
+    }
 }
 
 /// Makes sure this node's certificate and profile head its feed (done on joining).

@@ -173,6 +173,9 @@ pub struct LoopContext {
     pub own_feed: Arc<OwnFeedGate>,
 }
 
+/// How often the time of the last completed sync round is written to the store, at most.
+const SYNC_SAVE_INTERVAL_MS: u64 = 5_000;
+
 #[allow(missing_debug_implementations)]
 pub struct EventLoop {
     swarm: Swarm<NodeBehaviour>,
@@ -192,6 +195,8 @@ pub struct EventLoop {
     generation: u64,
     gossip_in_flight: usize,
     last_sync_at: Option<u64>,
+    /// When `last_sync_at` was last written to the store (so offline answers can say it).
+    sync_saved_at: u64,
     limits: SyncLimits,
     listeners: Vec<libp2p::core::transport::ListenerId>,
     guard: Guard,
@@ -222,6 +227,7 @@ impl EventLoop {
             ..SyncLimits::default()
         };
         let roster_version = ctx.membership.version();
+        let last_sync_at = crate::query::last_sync_at(ctx.store.as_ref()).ok().flatten();
         EventLoop {
             swarm,
             ctx,
@@ -239,7 +245,8 @@ impl EventLoop {
             waiters: Vec::new(),
             generation: 0,
             gossip_in_flight: 0,
-            last_sync_at: None,
+            last_sync_at,
+            sync_saved_at: 0,
             limits,
             listeners: Vec::new(),
             guard: Guard::default(),
@@ -1072,6 +1079,12 @@ impl EventLoop {
         let round = self.rounds.remove(&peer).expect("present");
         let now = self.now();
         self.last_sync_at = Some(now);
+        if now.saturating_sub(self.sync_saved_at) >= SYNC_SAVE_INTERVAL_MS {
+            self.sync_saved_at = now;
+            if let Err(e) = self.ctx.store.meta_put(crate::query::LAST_SYNC_META, &now.to_be_bytes()) {
+                tracing::warn!("cannot record the time of the last sync: {e}");
+            }
+        }
         let s = &round.session;
         if let Some(p) = self.peers.get_mut(&peer) {
             p.last_sync_at = Some(now);

@@ -105,7 +105,10 @@ impl Directory {
         }
     }
     pub fn org(&self, key: &OrgKey) -> OrgRef {
-        self.orgs.get(key).map(|(o, _)| o.clone()).unwrap_or_else(|| OrgRef { ods: key.short(), name: "unknown".into() })
+        self.orgs
+            .get(key)
+            .map(|(o, _)| o.clone())
+            .unwrap_or_else(|| OrgRef { ods: key.short(), name: "unknown".into() })
     }
     pub fn population(&self, key: &OrgKey) -> Option<u64> {
         self.orgs.get(key).and_then(|(_, p)| *p)
@@ -309,10 +312,15 @@ pub fn line_name(code: &str) -> String {
 pub enum Question {
     Prices(prices::PriceQuery),
     Providers(providers::ProviderQuery),
-    Provider { code: String },
+    Provider {
+        code: String,
+    },
     Switches(switches::SwitchQuery),
     Motions(motions::MotionQuery),
-    Motion { id: RecordId },
+    /// One motion, by its full record id (the service resolves prefixes first).
+    Motion {
+        id: String,
+    },
     Report,
 }
 
@@ -378,10 +386,17 @@ pub fn answer(store: &dyn Store, roster: &Roster, ctx: &Ctx, question: &Question
         }
         Question::Switches(q) => Answer::Switches(switches::switches(&d, ctx, q, &mut rests)),
         Question::Motions(q) => Answer::Motions { motions: motions::motions(&d, ctx, q, &mut rests) },
-        Question::Motion { id } => match motions::motion(&d, ctx, id, &mut rests) {
-            Some(m) => Answer::Motion(Box::new(m)),
-            None => return Err(QueryError::NotFound(format!("{id} is not a motion held here (or it was retracted)"))),
-        },
+        Question::Motion { id } => {
+            let found = id.parse::<RecordId>().ok().and_then(|id| motions::motion(&d, ctx, &id, &mut rests));
+            match found {
+                Some(m) => Answer::Motion(Box::new(m)),
+                None => {
+                    return Err(QueryError::NotFound(format!(
+                        "{id} is not a motion held here (or it was retracted): `csx motions` lists them"
+                    )));
+                }
+            }
+        }
         Question::Report => Answer::Report(Box::new(report::report(&d, ctx, &mut rests))),
     };
     let provenance = Provenance {
@@ -434,7 +449,15 @@ pub mod tests {
     }
 
     /// Member `i`'s fixed-price disclosure of `pence` a year (ex VAT) covering `population`.
-    pub fn price(i: u8, provider: &str, line: &str, year: u16, pence: u64, population: u64, created_at: u64) -> Item<Price> {
+    pub fn price(
+        i: u8,
+        provider: &str,
+        line: &str,
+        year: u16,
+        pence: u64,
+        population: u64,
+        created_at: u64,
+    ) -> Item<Price> {
         item(
             1,
             i,
@@ -462,7 +485,15 @@ pub mod tests {
     }
 
     /// Member `i`'s review with every dimension rated `rating` and `recommend` out of 10.
-    pub fn review(i: u8, provider: &str, line: &str, year: u16, rating: u8, recommend: Option<u8>, created_at: u64) -> Item<Review> {
+    pub fn review(
+        i: u8,
+        provider: &str,
+        line: &str,
+        year: u16,
+        rating: u8,
+        recommend: Option<u8>,
+        created_at: u64,
+    ) -> Item<Review> {
         let r = Some(rating);
         item(
             2,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use csx_protocol::body::{ContractTerm, Motion, Price, Stance, Support};
+use csx_protocol::body::{ContractTerm, KpiBasis, Motion, Price, Stance, Support};
 use csx_protocol::{Date, OrgKey, RecordId};
 use serde::{Deserialize, Serialize};
 
@@ -96,8 +96,15 @@ pub struct MotionView {
 pub fn term_text(term: &ContractTerm) -> String {
     match term {
         ContractTerm::MaxNoticeMonths(n) => format!("notice of at most {n} months"),
-        ContractTerm::KpiBasis(k) => format!("KPIs on a {k} basis"),
-        ContractTerm::MinEfficiencyBp(bp) => format!("an efficiency requirement of at least {:.2}% a year", *bp as f64 / 100.0),
+        ContractTerm::KpiBasis(k) => match k {
+            KpiBasis::Outcome => "outcome-based KPIs".into(),
+            KpiBasis::Process => "process KPIs".into(),
+            KpiBasis::Mixed => "a mix of outcome and process KPIs".into(),
+            KpiBasis::NoKpis => "no KPIs".into(),
+        },
+        ContractTerm::MinEfficiencyBp(bp) => {
+            format!("an efficiency requirement of at least {:.2}% a year", *bp as f64 / 100.0)
+        }
         ContractTerm::SatisfactionSurvey => "an annual client-satisfaction survey".into(),
     }
 }
@@ -163,11 +170,14 @@ fn view(d: &Dataset, ctx: &Ctx, m: &Item<Motion>, supports: &[&Item<Support>], r
     for s in &latest {
         rests.add(*s);
         match s.body.stance {
-            Stance::Support => supporters.push((s.created_at, Supporter {
-                org: d.directory.org(&s.org),
-                since: Date::from_unix_ms(s.created_at).unwrap_or(b.closes_on),
-                comment: s.body.comment.clone(),
-            })),
+            Stance::Support => supporters.push((
+                s.created_at,
+                Supporter {
+                    org: d.directory.org(&s.org),
+                    since: Date::from_unix_ms(s.created_at).unwrap_or(b.closes_on),
+                    comment: s.body.comment.clone(),
+                },
+            )),
             Stance::Withdraw => withdrawn += 1,
         }
     }
@@ -295,7 +305,10 @@ mod tests {
         assert_eq!(names, ["Member 0", "Member 2"]);
         // A third supporter carries it; past the close without enough, it is closed.
         d.supports.push(support(1, m.id, Stance::Support, 40));
-        assert_eq!(super::motion(&d, &ctx(), &m.id, &mut Rests::default()).expect("held").status, MotionStatus::Carried);
+        assert_eq!(
+            super::motion(&d, &ctx(), &m.id, &mut Rests::default()).expect("held").status,
+            MotionStatus::Carried
+        );
         let mut late = dataset(2);
         let old = motion(3, date(2025, 6, 1), None);
         late.motions.push(old.clone());
@@ -340,7 +353,12 @@ mod tests {
         d.motions.extend([far.clone(), near.clone()]);
         let list = motions(&d, &ctx(), &MotionQuery::default(), &mut Rests::default());
         assert_eq!(list.iter().map(|m| m.id).collect::<Vec<_>>(), [near.id, far.id]);
-        let carried = motions(&d, &ctx(), &MotionQuery { status: Some(MotionStatus::Carried), ..Default::default() }, &mut Rests::default());
+        let carried = motions(
+            &d,
+            &ctx(),
+            &MotionQuery { status: Some(MotionStatus::Carried), ..Default::default() },
+            &mut Rests::default(),
+        );
         assert!(carried.is_empty());
     }
 }

@@ -225,7 +225,8 @@ fn position(
     };
     let gap = value - s.median;
     let gap_pct = (s.median > 0.0).then(|| 100.0 * gap / s.median);
-    let per_year = (*basis == Basis::PerHead && population > 0).then(|| (gap * population as f64 * 100.0).round() as i64);
+    let per_year =
+        (*basis == Basis::PerHead && population > 0).then(|| (gap * population as f64 * 100.0).round() as i64);
     let outlier = s.is_outlier(value);
     let summary = if gap.abs() < 0.005 {
         format!("You pay the median for {what} in {year}.")
@@ -344,8 +345,14 @@ mod tests {
             p.body.unit_count = Some(1_000);
             d.prices.push(p);
         }
-        let cells = prices(&d, &ctx(0), &PriceQuery { service_line: Some("HR".into()), ..Default::default() }, &mut Rests::default());
-        let unit = cells.iter().find(|c| matches!(&c.basis, Basis::PerUnit { unit } if unit == "payslip")).expect("per unit");
+        let cells = prices(
+            &d,
+            &ctx(0),
+            &PriceQuery { service_line: Some("HR".into()), ..Default::default() },
+            &mut Rests::default(),
+        );
+        let unit =
+            cells.iter().find(|c| matches!(&c.basis, Basis::PerUnit { unit } if unit == "payslip")).expect("per unit");
         let s = unit.stats.as_ref().expect("shown");
         // £6, £12 and £18 with VAT → £15 ex VAT per payslip.
         assert!((s.min - 6.0).abs() < 1e-9 && (s.median - 12.0).abs() < 1e-9 && (s.max - 15.0).abs() < 1e-9);

@@ -168,7 +168,12 @@ pub fn scorecards(d: &Dataset, ctx: &Ctx, q: &ProviderQuery, rests: &mut Rests) 
         }
     }
     // Price ranges: the latest year's per-head statistic for each provider and line.
-    let cells = prices(d, ctx, &PriceQuery { service_line: q.service_line.clone(), provider: q.provider.clone(), year: None }, rests);
+    let cells = prices(
+        d,
+        ctx,
+        &PriceQuery { service_line: q.service_line.clone(), provider: q.provider.clone(), year: None },
+        rests,
+    );
     let mut ranges: HashMap<Key, PriceRange> = HashMap::new();
     for c in cells {
         let Some(provider) = c.provider else { continue };
@@ -177,7 +182,8 @@ pub fn scorecards(d: &Dataset, ctx: &Ctx, q: &ProviderQuery, rests: &mut Rests) 
         }
         let key = (c.service_line, provider);
         if ranges.get(&key).is_none_or(|r| r.year < c.year) {
-            ranges.insert(key, PriceRange { year: c.year, members: c.members, disclosure: c.disclosure, stats: c.stats });
+            ranges
+                .insert(key, PriceRange { year: c.year, members: c.members, disclosure: c.disclosure, stats: c.stats });
         }
     }
     let mut keys: Vec<Key> = by_key.keys().cloned().collect();
@@ -240,7 +246,8 @@ fn score(d: &Dataset, ctx: &Ctx, (line, provider): &Key, items: &[&Item<Review>]
         .collect();
     // Each reviewer's latest view.
     let latest = latest_by(items.iter().copied(), |it| it.org);
-    let answers: Vec<(OrgKey, u8)> = latest.iter().filter_map(|it| it.body.would_recommend.map(|a| (it.org, a))).collect();
+    let answers: Vec<(OrgKey, u8)> =
+        latest.iter().filter_map(|it| it.body.would_recommend.map(|a| (it.org, a))).collect();
     let answer_orgs: Vec<OrgKey> = answers.iter().map(|(o, _)| *o).collect();
     let recommend = (shown && disclosure(&answer_orgs, ctx.k, ctx.max_share_bp).shown())
         .then(|| {
@@ -318,11 +325,8 @@ pub fn profile(d: &Dataset, ctx: &Ctx, code: &str, rests: &mut Rests) -> Provide
     // What this answer rests on: the provider's own records only.
     scorecards(d, ctx, &ProviderQuery { service_line: None, provider: Some(code.to_string()) }, rests);
     let builtin = csx_protocol::refdata::builtin_provider(code);
-    let kind = d
-        .providers
-        .get(code)
-        .map(|p| p.provider_kind.to_string())
-        .or_else(|| builtin.map(|b| b.kind.to_string()));
+    let kind =
+        d.providers.get(code).map(|p| p.provider_kind.to_string()).or_else(|| builtin.map(|b| b.kind.to_string()));
     ProviderProfile {
         code: code.to_string(),
         name: d.provider_name(code),

@@ -101,9 +101,15 @@ pub fn net_score(answers: &[u8]) -> Option<f64> {
 pub enum Disclosure {
     Shown,
     /// Fewer than `k` distinct members contributed.
-    TooFewMembers { members: usize, k: u16 },
+    TooFewMembers {
+        members: usize,
+        k: u16,
+    },
     /// One member supplies more than the allowed share of the data points.
-    Dominated { share_bp: u32, limit_bp: u16 },
+    Dominated {
+        share_bp: u32,
+        limit_bp: u16,
+    },
 }
 
 impl Disclosure {
@@ -116,11 +122,9 @@ impl Disclosure {
         match self {
             Disclosure::Shown => "shown".into(),
             Disclosure::TooFewMembers { members, k } => format!("not enough data ({members} of {k} members)"),
-            Disclosure::Dominated { share_bp, limit_bp } => format!(
-                "not shown: one member supplies {}% of the data (limit {}%)",
-                share_bp / 100,
-                limit_bp / 100
-            ),
+            Disclosure::Dominated { share_bp, limit_bp } => {
+                format!("not shown: one member supplies {}% of the data (limit {}%)", share_bp / 100, limit_bp / 100)
+            }
         }
     }
 }
@@ -212,7 +216,10 @@ mod tests {
         assert_eq!(disclosure(&["a", "b"], 3, 5000), Disclosure::TooFewMembers { members: 2, k: 3 });
         assert_eq!(disclosure(&["a", "b", "c"], 3, 5000), Disclosure::Shown);
         // Three members, but one supplies 4 of 6 points: 66% > 50%.
-        assert_eq!(disclosure(&["a", "a", "a", "a", "b", "c"], 3, 5000), Disclosure::Dominated { share_bp: 6666, limit_bp: 5000 });
+        assert_eq!(
+            disclosure(&["a", "a", "a", "a", "b", "c"], 3, 5000),
+            Disclosure::Dominated { share_bp: 6666, limit_bp: 5000 }
+        );
         // Exactly half is allowed.
         assert_eq!(disclosure(&["a", "a", "a", "b", "c", "d"], 3, 5000), Disclosure::Shown);
         assert_eq!(Disclosure::TooFewMembers { members: 2, k: 3 }.explain(), "not enough data (2 of 3 members)");

@@ -20,6 +20,12 @@ pub struct SwitchQuery {
     /// The financial year the switch took effect in.
     #[serde(default)]
     pub year: Option<FinancialYear>,
+    /// Only switches away from this party (who left it).
+    #[serde(default)]
+    pub from: Option<Party>,
+    /// Only switches to this party (who joined it).
+    #[serde(default)]
+    pub to: Option<Party>,
 }
 
 /// One side of a switch, with its name.
@@ -117,6 +123,8 @@ pub fn switches(d: &Dataset, _ctx: &Ctx, q: &SwitchQuery, rests: &mut Rests) -> 
         if q.service_line.as_ref().is_some_and(|l| *l != s.service_line)
             || q.provider.as_ref().is_some_and(|c| !on_side(&s.from, c) && !on_side(&s.to, c))
             || q.year.is_some_and(|y| y != year)
+            || q.from.as_ref().is_some_and(|p| *p != s.from)
+            || q.to.as_ref().is_some_and(|p| *p != s.to)
         {
             continue;
         }
@@ -234,12 +242,7 @@ mod tests {
             4,
             i,
             created_at,
-            SwitchOutcome {
-                switch,
-                cost_change_pence: Some(cost),
-                satisfaction_change: Some(1),
-                comment: None,
-            },
+            SwitchOutcome { switch, cost_change_pence: Some(cost), satisfaction_change: Some(1), comment: None },
         )
     }
 
@@ -253,10 +256,18 @@ mod tests {
         d.outcomes.push(outcome(0, a.id, -700_000, 9)); // the later report counts
         d.outcomes.push(outcome(1, c.id, -1, 5)); // not the switcher's: ignored
         d.switches.extend([a.clone(), b, c]);
-        let ans = switches(&d, &ctx(), &SwitchQuery { provider: Some("0DE".into()), ..Default::default() }, &mut Rests::default());
+        let ans = switches(
+            &d,
+            &ctx(),
+            &SwitchQuery { provider: Some("0DE".into()), ..Default::default() },
+            &mut Rests::default(),
+        );
         assert_eq!(ans.switches.len(), 3);
         let to_ar = ans.flows.iter().find(|f| f.to.party == Party::Provider("0AR".into())).expect("flow");
-        assert_eq!((to_ar.switches, to_ar.members, to_ar.exit_costs_pence, to_ar.outcomes, to_ar.cheaper), (2, 2, 2_000_000, 1, 1));
+        assert_eq!(
+            (to_ar.switches, to_ar.members, to_ar.exit_costs_pence, to_ar.outcomes, to_ar.cheaper),
+            (2, 2, 2_000_000, 1, 1)
+        );
         assert_eq!(to_ar.reasons, vec![(SwitchReason::Cost, 2), (SwitchReason::Quality, 1)]);
         assert_eq!(to_ar.year, FinancialYear(2024));
         let row = ans.switches.iter().find(|r| r.id == a.id).expect("row");
@@ -264,7 +275,12 @@ mod tests {
         let in_house = ans.flows.iter().find(|f| f.to.party == Party::InHouse).expect("flow");
         assert_eq!((in_house.to.name.as_str(), in_house.outcomes), ("in house", 0));
         // The provider filter matches either side.
-        let ar = switches(&d, &ctx(), &SwitchQuery { provider: Some("0AR".into()), ..Default::default() }, &mut Rests::default());
+        let ar = switches(
+            &d,
+            &ctx(),
+            &SwitchQuery { provider: Some("0AR".into()), ..Default::default() },
+            &mut Rests::default(),
+        );
         assert_eq!(ar.switches.len(), 2);
     }
 
