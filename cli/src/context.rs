@@ -73,12 +73,13 @@ impl Ctx {
         }
         let store = match SledStore::open(&self.home.store_dir(), StoreConfig::default()) {
             Ok(s) => s,
-            Err(e @ StoreError::Locked { .. }) => {
-                // A daemon may be starting: it takes the store before it opens its socket.
-                if let Some(client) = wait_for_daemon(&self.home)? {
-                    return Ok(self.node.get_or_init(|| Box::new(Daemon(client))).as_ref());
+            Err(StoreError::Locked { .. }) => {
+                // A daemon may be starting (it takes the store before it opens its socket), or
+                // another command may be using the store for a moment: wait for either.
+                match wait_for_store_or_daemon(&self.home)? {
+                    Either::Daemon(client) => return Ok(self.node.get_or_init(|| Box::new(Daemon(client))).as_ref()),
+                    Either::Store(s) => *s,
                 }
-                return Err(e).with_context(|| format!("opening the store of {}", self.home.root().display()));
             }
             Err(e) => return Err(e).with_context(|| format!("opening the store of {}", self.home.root().display())),
         };
@@ -99,18 +100,31 @@ impl Ctx {
     }
 }
 
-/// How long a command waits for a starting daemon's control socket when the store is held.
+/// How long a command waits, when the store is held, for a starting daemon's control socket or for
+/// another command to let the store go.
 const DAEMON_START_WAIT: Duration = Duration::from_secs(10);
 
-fn wait_for_daemon(home: &Home) -> Result<Option<ControlClient>, ApiError> {
+enum Either {
+    Daemon(ControlClient),
+    Store(Box<SledStore>),
+}
+
+/// Waits until a daemon answers for `home` or its store comes free, for a while.
+fn wait_for_store_or_daemon(home: &Home) -> anyhow::Result<Either> {
     let deadline = std::time::Instant::now() + DAEMON_START_WAIT;
-    while std::time::Instant::now() < deadline {
+    loop {
         if let Some(c) = ControlClient::connect(home)? {
-            return Ok(Some(c));
+            return Ok(Either::Daemon(c));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        match SledStore::open(&home.store_dir(), StoreConfig::default()) {
+            Ok(s) => return Ok(Either::Store(Box::new(s))),
+            Err(e @ StoreError::Locked { .. }) if std::time::Instant::now() >= deadline => {
+                return Err(e).with_context(|| format!("opening the store of {}", home.root().display()));
+            }
+            Err(StoreError::Locked { .. }) => std::thread::sleep(Duration::from_millis(25 + fastrand::u64(..50))),
+            Err(e) => return Err(e).with_context(|| format!("opening the store of {}", home.root().display())),
+        }
     }
-    Ok(None)
 }
 
 /// The default home: `$CSX_HOME`, else the platform's data directory (e.g. ~/.local/share/csx).

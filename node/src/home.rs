@@ -144,7 +144,7 @@ impl Home {
             .ods_code(&params.ods_code)
             .map_err(|e| HomeError::Invalid(e.to_string()))?;
         create_private_dir(&self.root).map_err(|source| HomeError::Write { path: self.root.clone(), source })?;
-        let cert = NodeCert::issue(&org, node.node_key(), &params.ods_code, params.cert_expires_at)
+        let cert = NodeCert::issue(org, node.node_key(), &params.ods_code, params.cert_expires_at)
             .map_err(|e| HomeError::Invalid(e.to_string()))?;
         let identity = PublicIdentity {
             format: IDENTITY_FORMAT.into(),

@@ -117,6 +117,17 @@ fn three_daemons_and_a_bootstrap_server() {
     }
     assert_eq!(nodes[0].json(&["status"])["mode"], "daemon");
 
+    // Questions go to the daemon, and every answer says what it rests on and how current it is.
+    let answer = nodes[1].json(&["providers"]);
+    let p = &answer["provenance"];
+    // Node 1's two reviews of the same provider, line and year count once: its latest.
+    assert_eq!(
+        (p["mode"].as_str(), p["records"].as_u64(), p["members"].as_u64()),
+        (Some("daemon"), Some(2), Some(2)),
+        "{p}"
+    );
+    assert!(p["peers"].as_u64() >= Some(1) && p["last_sync_at"].as_u64().is_some(), "{p}");
+
     // Shutdown is clean: the store is released and readable offline.
     for n in &nodes {
         n.ok(&["shutdown"]);
@@ -124,6 +135,10 @@ fn three_daemons_and_a_bootstrap_server() {
     }
     let offline = nodes[1].json(&["review", "list"]);
     assert_eq!(offline.as_array().map(|a| a.len()), Some(3));
+    // Offline answers still say when the node last synced (the daemon kept it in the store).
+    let p = nodes[1].json(&["providers"])["provenance"].clone();
+    assert_eq!((p["mode"].as_str(), p["peers"].as_u64()), (Some("offline"), None), "{p}");
+    assert!(p["last_sync_at"].as_u64().is_some(), "{p}");
     let err = nodes[0].run(&["sync"]);
     assert_eq!(err.status.code(), Some(5), "sync without a daemon is `unavailable`");
 }

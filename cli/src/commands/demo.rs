@@ -270,6 +270,20 @@ impl Demo {
             statuses[0].store.feeds,
             started.elapsed().as_secs_f64()
         ));
+        // 6. What a member sees: its own daemon answers from the records every node now holds.
+        say(&format!(
+            "── Ask the market, as {} {}\n$ csx prices --service-line BI",
+            nodes[0].org.ods, nodes[0].org.name
+        ));
+        let question = csx_node::query::Question::Prices(csx_node::query::prices::PriceQuery {
+            service_line: Some("BI".into()),
+            ..Default::default()
+        });
+        if let Response::Answer(a) = call(&clients[0], Request::Query { question })?
+            && let csx_node::query::Answer::Prices { cells } = &a.answer
+        {
+            say(&format!("{}\n{}\n", super::market::price_tables(cells), a.provenance.line()));
+        }
         if exit {
             say("Stopping (--exit).");
             return Ok(());
@@ -286,6 +300,10 @@ impl Demo {
              \n  csx --home {b} daemon &                    # … restart it …\
              \n  csx --home {b} sync --timeout 30s          # … and bring it level\
              \n  csx --home {b} status --json\
+             \n  csx --home {a} providers --service-line CONTRACT   # which providers score best for contracting\
+             \n  csx --home {a} switches --from 0DE         # who left a CSU, and why\
+             \n  csx --home {a} motions --status open       # motions close to carrying\
+             \n  csx --home {a} report --out market.md      # the whole market as a Markdown report\
              \n\nPress Ctrl-C here to stop every node.",
             bin = self.exe.parent().map(|p| p.display().to_string()).unwrap_or_default(),
             a = a.display(),

@@ -198,7 +198,7 @@ fn view(d: &Dataset, ctx: &Ctx, m: &Item<Motion>, supports: &[&Item<Support>], r
         text: b.text.clone(),
         proposer: d.directory.org(&m.org),
         proposed: Date::from_unix_ms(m.created_at).unwrap_or(b.closes_on),
-        term: b.term.clone(),
+        term: b.term,
         term_text: b.term.as_ref().map(term_text),
         service_line: b.service_line.clone(),
         service_line_name: b.service_line.as_deref().map(line_name),

@@ -220,7 +220,10 @@ fn position(
             gap_pct: None,
             gap_per_year_pence: None,
             outlier: false,
-            summary: format!("You pay £{value:.2}{}; too few members have disclosed to compare.", unit_suffix(basis)),
+            summary: format!(
+                "You pay £{value:.2}{} for {what} in {year}; too few members' disclosures to compare.",
+                unit_suffix(basis)
+            ),
         };
     };
     let gap = value - s.median;

@@ -156,7 +156,7 @@ pub fn switches(d: &Dataset, _ctx: &Ctx, q: &SwitchQuery, rests: &mut Rests) -> 
             outcome,
         });
     }
-    rows.sort_by(|a, b| (b.effective, b.id).cmp(&(a.effective, a.id)));
+    rows.sort_by_key(|r| std::cmp::Reverse((r.effective, r.id)));
     SwitchesAnswer { flows: flows(&rows), switches: rows }
 }
 

@@ -97,7 +97,11 @@ impl std::str::FromStr for Party {
             return Ok(Party::InHouse);
         }
         if let Some(code) = lower.strip_prefix("shared:") {
-            return Ok(Party::Shared(code.trim().to_ascii_uppercase()));
+            let code = code.trim();
+            if code.is_empty() || code.contains(char::is_whitespace) {
+                return Err(BadParty(s.chars().take(40).collect()));
+            }
+            return Ok(Party::Shared(code.to_ascii_uppercase()));
         }
         if t.is_empty() || t.contains(char::is_whitespace) {
             return Err(BadParty(s.chars().take(40).collect()));
@@ -254,5 +258,23 @@ impl KindBody for SwitchOutcome {
             return Err(at(c, "cost_change_pence").err("give cost_change_pence, satisfaction_change or both"));
         }
         at(c, "comment").opt_text(&self.comment, MAX_TEXT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parties_parse_from_their_text_forms() {
+        assert_eq!("0de".parse::<Party>(), Ok(Party::Provider("0DE".into())));
+        assert_eq!("In-House".parse::<Party>(), Ok(Party::InHouse));
+        assert_eq!("shared:qwo".parse::<Party>(), Ok(Party::Shared("QWO".into())));
+        for bad in ["", "shared:", "shared: ", "two words"] {
+            assert!(bad.parse::<Party>().is_err(), "`{bad}` parsed");
+        }
+        for p in [Party::Provider("0DE".into()), Party::InHouse, Party::Shared("QWO".into())] {
+            assert_eq!(p.to_string().parse::<Party>(), Ok(p));
+        }
     }
 }

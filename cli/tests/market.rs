@@ -1,0 +1,168 @@
+//! Snapshots of what buyers see: each market command's table and `--json`, over a fixed sample
+//! federation (`csx demo sandbox`, seed 7, 20 members) at a fixed time (`CSX_NOW`). A change in
+//! a figure or a layout shows up as a snapshot diff to review (`cargo insta review`).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const NOW: &str = "2025-06-01T09:00:00Z";
+
+fn csx(home: &Path) -> Command {
+    let mut c = Command::cargo_bin("csx").expect("binary");
+    c.env("CSX_HOME", home).env("CSX_NOW", NOW).env_remove("CSX_PASSPHRASE").arg("--no-input");
+    c
+}
+
+/// The sample federation, built once for the whole test binary.
+fn sandbox() -> &'static Path {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("sandbox");
+        let out = csx(&home)
+            .args(["demo", "sandbox", home.to_str().expect("utf8"), "--seed", "7", "--members", "20", "--json"])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "sandbox: {}", String::from_utf8_lossy(&out.stderr));
+        (dir, home)
+    })
+    .1
+}
+
+fn run(args: &[&str]) -> String {
+    let out = csx(sandbox()).args(args).output().expect("runs");
+    assert!(out.status.success(), "csx {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    serde_json::from_str(&run(&a)).expect("JSON output")
+}
+
+/// Snapshots the table and the JSON of one command.
+fn both(name: &str, args: &[&str]) -> Value {
+    insta::assert_snapshot!(format!("{name}_table"), run(args));
+    let mut a = args.to_vec();
+    a.push("--json");
+    let text = run(&a);
+    insta::assert_snapshot!(format!("{name}_json"), text);
+    serde_json::from_str(&text).expect("JSON output")
+}
+
+#[test]
+fn the_sandbox_is_the_same_every_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("again");
+    let out = csx(&home)
+        .args(["demo", "sandbox", home.to_str().expect("utf8"), "--seed", "7", "--members", "20", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let again: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let status = |home: &Path| -> Value {
+        let out = csx(home).args(["status", "--json"]).output().expect("runs");
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    assert_eq!(again["records"], 943, "903 market records and each member's certificate and profile");
+    assert_eq!(status(&home)["heads_digest"], status(sandbox())["heads_digest"], "same seed, same time, same records");
+    // Refuses to build over an existing home.
+    let out = csx(&home).args(["demo", "sandbox", home.to_str().expect("utf8")]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
+}
+
+#[test]
+fn prices_for_a_service_line() {
+    let v = both("prices_bi", &["prices", "--service-line", "BI"]);
+    let cells = v["answer"]["cells"].as_array().expect("cells");
+    assert!(cells.iter().all(|c| c["service_line"] == "BI"));
+    // Every cell shown rests on at least k = 3 members; every suppressed one says why.
+    for c in cells {
+        match c["disclosure"]["status"].as_str() {
+            Some("shown") => assert!(c["members"].as_u64() >= Some(3) && c["stats"].is_object()),
+            _ => assert!(c["stats"].is_null()),
+        }
+    }
+    assert_eq!(v["provenance"]["mode"], "offline");
+}
+
+#[test]
+fn prices_across_lines_and_as_csv() {
+    insta::assert_snapshot!("prices_all_table", run(&["prices", "--year", "2024/25"]));
+    let csv = run(&["prices", "--service-line", "FIN", "--csv"]);
+    insta::assert_snapshot!("prices_fin_csv", csv);
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(rdr.headers().expect("header").get(0), Some("service_line"));
+    assert!(rdr.records().all(|r| r.expect("row").get(0) == Some("FIN")));
+}
+
+#[test]
+fn provider_scorecards() {
+    let v = both("providers_contract", &["providers", "--service-line", "CONTRACT"]);
+    let cards = v["answer"]["scorecards"].as_array().expect("scorecards");
+    let ranks: Vec<u64> = cards.iter().filter_map(|c| c["rank"].as_u64()).collect();
+    assert_eq!(ranks, (1..=ranks.len() as u64).collect::<Vec<_>>(), "ranked best first");
+    both("provider_0de", &["provider", "show", "0DE"]);
+}
+
+#[test]
+fn switching_flows() {
+    let v = both("switches_from_0de", &["switches", "--from", "0DE"]);
+    for s in v["answer"]["switches"].as_array().expect("switches") {
+        assert_eq!(s["from"]["party"], "0DE");
+    }
+    insta::assert_snapshot!("switches_contract_csv", run(&["switches", "--service-line", "CONTRACT", "--csv"]));
+}
+
+#[test]
+fn motions_and_one_motion() {
+    let v = both("motions", &["motions"]);
+    let open = json(&["motions", "--status", "open"]);
+    let open = open["answer"]["motions"].as_array().expect("motions");
+    assert!(!open.is_empty() && open.iter().all(|m| m["status"] == "open"));
+    let needed: Vec<u64> = open.iter().map(|m| m["still_needed"].as_u64().expect("n")).collect();
+    assert!(needed.windows(2).all(|w| w[0] <= w[1]), "closest to carrying first: {needed:?}");
+    let id = v["answer"]["motions"][0]["id"].as_str().expect("id");
+    both("motion_show", &["motion", "show", &id[..8]]);
+}
+
+#[test]
+fn the_market_report() {
+    insta::assert_snapshot!("report_markdown", run(&["report"]));
+    insta::assert_snapshot!("report_csv", run(&["report", "--format", "csv"]));
+    let text = run(&["report", "--json"]);
+    insta::assert_snapshot!("report_json", text);
+    let v: Value = serde_json::from_str(&text).expect("JSON output");
+    assert_eq!(v["answer"]["lines"].as_array().map(Vec::len), Some(13), "every service line");
+    // --out writes the same document to a file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("market.md");
+    run(&["report", "--out", out.to_str().expect("utf8")]);
+    assert_eq!(std::fs::read_to_string(&out).expect("written"), run(&["report"]));
+}
+
+#[test]
+fn bad_arguments_are_named() {
+    let fails = |args: &[&str], code: i32, needle: &str| {
+        let out = csx(sandbox()).args(args).output().expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "csx {args:?}: {err}");
+        assert!(err.contains(needle), "csx {args:?}: `{needle}` not in {err}");
+    };
+    fails(&["prices", "--service-line", "XX"], 3, "--service-line: `XX` is not a service line");
+    fails(&["prices", "--year", "24"], 3, "--year");
+    fails(&["switches", "--from", "shared:"], 3, "--from");
+    fails(&["provider", "show", "ZZZ"], 4, "no provider `ZZZ`");
+    fails(&["motion", "show", "ab"], 3, "at least 4");
+    fails(&["motion", "show", "abcdef"], 4, "no record id starts with `abcdef`");
+    fails(&["motions", "--status", "pending"], 2, "pending");
+    let mut c = csx(sandbox());
+    let out = c.env("CSX_NOW", "yesterday").args(["prices"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CSX_NOW: `yesterday` is not a time"));
+}
