@@ -722,6 +722,11 @@ impl EventLoop {
             }
             NodeBehaviourEvent::Rendezvous(rendezvous::client::Event::Registered { rendezvous_node, .. }) => {
                 tracing::debug!(bootstrap = %rendezvous_node, "registered at bootstrap server");
+                // Discover again now that we are registered: of two nodes registering at about
+                // the same time, the later one to register then finds the earlier one, instead
+                // of both waiting for the next discovery round.
+                let ns = namespace(&self.ctx.federation);
+                self.swarm.behaviour_mut().rendezvous.discover(Some(ns), None, None, rendezvous_node);
             }
             NodeBehaviourEvent::Rendezvous(rendezvous::client::Event::RegisterFailed {
                 rendezvous_node,
