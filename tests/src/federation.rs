@@ -38,6 +38,8 @@ pub struct Federation {
     pub genesis: Genesis,
     pub members: Vec<Member>,
     pub net: NetConfig,
+    /// Memory by default; [`Federation::use_tcp`] puts every node on loopback TCP.
+    pub transport: TransportKind,
 }
 
 fn memory_port() -> u64 {
@@ -78,7 +80,17 @@ impl Federation {
             members.push(Member { home, node: None, listen, peer_id, ods, dials: vec![] });
         }
         let net = NetConfig { sync_interval: Duration::from_secs(2), ..NetConfig::default() };
-        Federation { _dir: dir, genesis, members, net }
+        Federation { _dir: dir, genesis, members, net, transport: TransportKind::Memory }
+    }
+
+    /// Puts every member's node on loopback TCP (a free port each) instead of the memory transport.
+    pub fn use_tcp(&mut self) {
+        self.transport = TransportKind::Tcp;
+        for m in &mut self.members {
+            let port =
+                std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+            m.listen = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("multiaddr");
+        }
     }
 
     /// The address others dial to reach member `i`.
@@ -104,7 +116,7 @@ impl Federation {
         let m = &self.members[i];
         let net = NetConfig { listen: vec![m.listen.clone()], peers: m.dials.clone(), ..self.net.clone() };
         let options =
-            NodeOptions { net, transport: TransportKind::Memory, store: StoreConfig::default(), clock: system_clock() };
+            NodeOptions { net, transport: self.transport, store: StoreConfig::default(), clock: system_clock() };
         let node = RunningNode::start(&m.home, options).await.expect("node starts");
         self.members[i].node = Some(node);
     }

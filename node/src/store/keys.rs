@@ -28,7 +28,8 @@ pub const FORK: u8 = b'X';
 pub const KIND: u8 = b'K';
 pub const LINE: u8 = b'L';
 pub const PROVIDER: u8 = b'V';
-pub const TIME: u8 = b'T';
+/// Formerly an index by time (unused, no longer written; old entries are ignored).
+pub const _TIME: u8 = b'T';
 pub const REFS: u8 = b'R';
 pub const META: u8 = b'M';
 pub const QUARANTINE: u8 = b'Q';
@@ -122,9 +123,6 @@ pub fn provider_prefix(code: &str, kind: Option<u16>) -> Vec<u8> {
         Some(k) => key(PROVIDER, &[&lp(code), &k.to_be_bytes()]),
         None => key(PROVIDER, &[&lp(code)]),
     }
-}
-pub fn time(created_at: u64, p: &Pos) -> Vec<u8> {
-    key(TIME, &[&created_at.to_be_bytes(), p])
 }
 pub fn refs(target: &RecordId, kind: u16, p: &Pos) -> Vec<u8> {
     key(REFS, &[target.as_bytes(), &kind.to_be_bytes(), p])

@@ -127,8 +127,6 @@ impl Serialize for ForkProof {
 /// Which records a scan visits. Every scan is ordered by `created_at` (an author scan by seq).
 #[derive(Debug, Clone, Copy)]
 pub enum Scan<'a> {
-    /// Every record, by time.
-    All,
     /// Records of one kind.
     Kind(Kind),
     /// Records about one service line, optionally of one kind.

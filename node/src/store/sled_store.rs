@@ -146,7 +146,9 @@ fn index_keys(record: &Record) -> Vec<Vec<u8>> {
     let kind = record.header().kind;
     let at = record.created_at();
     let body = record.body();
-    let mut out = vec![keys::kind(kind, at, &p), keys::time(at, &p)];
+    // No index by time alone: every reader scans by kind, line, provider, reference or feed,
+    // and each index entry costs as much to write as the record itself (docs/PERFORMANCE.md).
+    let mut out = vec![keys::kind(kind, at, &p)];
     if let Some(line) = body.service_line() {
         out.push(keys::line(line, kind, at, &p));
     }
@@ -240,10 +242,12 @@ impl<'a> Tx<'a> {
         if self.is_forked(&author)? {
             return Ok(Outcome::Refused { reason: Refusal::ForkedAuthor });
         }
-        if self.has_id(&record.id())? {
+        let head = self.head(&author)?;
+        // The next record of a feed cannot be held yet (ids are hashes over author and seq, and
+        // the feed stops at its head): only other seqs need the id lookup.
+        if record.seq() != head.map_or(1, |h| h.seq + 1) && self.has_id(&record.id())? {
             return Ok(Outcome::Duplicate);
         }
-        let head = self.head(&author)?;
         let held = match head {
             Some(h) if record.seq() <= h.seq => Some(self.held_id(&author, record.seq())?),
             _ => None,
@@ -334,6 +338,10 @@ impl<'a> Tx<'a> {
     /// Appends waiting records that now follow the head, for as long as they chain.
     fn release(&mut self, author: NodeKey) -> Result<(), StoreError> {
         loop {
+            // The counts of waiting records are kept for every author: skip the lookup when none wait.
+            if self.pending_counts.get(&author).copied().unwrap_or(0) == 0 {
+                return Ok(());
+            }
             let Some(head) = self.head(&author)? else { return Ok(()) };
             let Some(bytes) = self.pending_get(&author, head.seq + 1)? else {
                 return Ok(());
@@ -504,7 +512,6 @@ impl Store for SledStore {
     fn scan(&self, scan: Scan<'_>, newest_first: bool) -> Records<'_> {
         let code = |k: csx_protocol::Kind| k.code() as u16;
         let prefix = match scan {
-            Scan::All => vec![keys::TIME],
             Scan::Kind(k) => keys::kind_prefix(code(k)),
             Scan::ServiceLine { code: c, kind } => keys::line_prefix(c, kind.map(code)),
             Scan::Provider { code: c, kind } => keys::provider_prefix(c, kind.map(code)),
