@@ -37,6 +37,7 @@ pub struct Service {
     mode: &'static str,
     orgs: Mutex<HashMap<NodeKey, Option<(OrgKey, String)>>>,
     membership: Arc<crate::membership::Membership>,
+    queries: crate::query::Cache,
 }
 
 impl std::fmt::Debug for Service {
@@ -67,6 +68,7 @@ impl Service {
         let head = store.head(&key.node_key())?;
         let membership = Arc::new(crate::membership::Membership::load(genesis.clone(), store.as_ref())?);
         Ok(Service {
+            queries: crate::query::Cache::default(),
             membership,
             cert: home.node_cert()?,
             profile: home.profile()?,
@@ -235,11 +237,15 @@ impl Service {
             max_share_bp: self.genesis.max_member_share_bp,
             now_ms: self.now(),
         };
+        // The version is read before the roster, so a roster changing in between is reloaded next time.
+        let version = self.membership.version();
         let roster = self.membership.roster();
-        crate::query::answer(self.store.as_ref(), &roster, &ctx, &question).map_err(|e| match e {
-            QueryError::Store(e) => ApiError::from(e),
-            QueryError::NotFound(m) => ApiError::not_found(m),
-        })
+        crate::query::answer_cached(&self.queries, self.store.as_ref(), &roster, version, &ctx, &question).map_err(
+            |e| match e {
+                QueryError::Store(e) => ApiError::from(e),
+                QueryError::NotFound(m) => ApiError::not_found(m),
+            },
+        )
     }
 
     /// Resolves a full id or a unique prefix of at least [`MIN_PREFIX`] hex digits.

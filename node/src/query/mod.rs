@@ -355,10 +355,51 @@ pub enum QueryError {
 
 /// Answers `question` from `store`, as the member `ctx.me` sees it.
 pub fn answer(store: &dyn Store, roster: &Roster, ctx: &Ctx, question: &Question) -> Result<Answered, QueryError> {
+    let d = Dataset::load(store, roster, want(question))?;
+    answer_from(&d, store, ctx, question)
+}
+
+/// Keeps the last dataset a question was answered from, for as long as the store's feeds and the
+/// roster are unchanged: a daemon answers a run of questions without reading the store again.
+#[derive(Debug, Default)]
+pub struct Cache {
+    last: std::sync::Mutex<Option<(CacheKey, std::sync::Arc<Dataset>)>>,
+}
+
+/// The heads digest of the store and the roster's version.
+type CacheKey = ([u8; 32], u64);
+
+/// [`answer`], from `cache` when nothing has changed since it was filled (`roster_version` is
+/// the membership's version). A miss loads everything, so the next question of any kind hits.
+pub fn answer_cached(
+    cache: &Cache,
+    store: &dyn Store,
+    roster: &Roster,
+    roster_version: u64,
+    ctx: &Ctx,
+    question: &Question,
+) -> Result<Answered, QueryError> {
+    let key = (store.heads_index().root(), roster_version);
+    let hit = cache.last.lock().ok().and_then(|l| l.as_ref().filter(|(k, _)| *k == key).map(|(_, d)| d.clone()));
+    let d = match hit {
+        Some(d) => d,
+        None => {
+            let d = std::sync::Arc::new(Dataset::load(store, roster, Want::everything())?);
+            if let Ok(mut l) = cache.last.lock() {
+                *l = Some((key, d.clone()));
+            }
+            d
+        }
+    };
+    answer_from(&d, store, ctx, question)
+}
+
+/// What a question needs loaded.
+fn want(question: &Question) -> Want<'_> {
     fn line(l: &Option<String>) -> Option<&str> {
         l.as_deref()
     }
-    let want = match question {
+    match question {
         Question::Prices(q) => Want { prices: true, service_line: line(&q.service_line), ..Want::default() },
         Question::Providers(q) => {
             Want { prices: true, reviews: true, switches: true, service_line: line(&q.service_line), ..Want::default() }
@@ -367,16 +408,18 @@ pub fn answer(store: &dyn Store, roster: &Roster, ctx: &Ctx, question: &Question
         Question::Switches(q) => Want { switches: true, service_line: line(&q.service_line), ..Want::default() },
         Question::Motions(_) | Question::Motion { .. } => Want { motions: true, ..Want::default() },
         Question::Report => Want::everything(),
-    };
-    let d = Dataset::load(store, roster, want)?;
+    }
+}
+
+fn answer_from(d: &Dataset, store: &dyn Store, ctx: &Ctx, question: &Question) -> Result<Answered, QueryError> {
     let mut rests = Rests::default();
     let answer = match question {
-        Question::Prices(q) => Answer::Prices { cells: prices::prices(&d, ctx, q, &mut rests) },
-        Question::Providers(q) => Answer::Providers { scorecards: providers::scorecards(&d, ctx, q, &mut rests) },
+        Question::Prices(q) => Answer::Prices { cells: prices::prices(d, ctx, q, &mut rests) },
+        Question::Providers(q) => Answer::Providers { scorecards: providers::scorecards(d, ctx, q, &mut rests) },
         Question::Provider { code } => {
             let code = code.trim().to_ascii_uppercase();
             let known = d.providers.contains_key(&code) || csx_protocol::refdata::builtin_provider(&code).is_some();
-            let profile = providers::profile(&d, ctx, &code, &mut rests);
+            let profile = providers::profile(d, ctx, &code, &mut rests);
             if !known && profile.scorecards.is_empty() {
                 return Err(QueryError::NotFound(format!(
                     "no provider `{code}` is known: `csx provider list` shows the registry"
@@ -384,10 +427,10 @@ pub fn answer(store: &dyn Store, roster: &Roster, ctx: &Ctx, question: &Question
             }
             Answer::Provider(Box::new(profile))
         }
-        Question::Switches(q) => Answer::Switches(switches::switches(&d, ctx, q, &mut rests)),
-        Question::Motions(q) => Answer::Motions { motions: motions::motions(&d, ctx, q, &mut rests) },
+        Question::Switches(q) => Answer::Switches(switches::switches(d, ctx, q, &mut rests)),
+        Question::Motions(q) => Answer::Motions { motions: motions::motions(d, ctx, q, &mut rests) },
         Question::Motion { id } => {
-            let found = id.parse::<RecordId>().ok().and_then(|id| motions::motion(&d, ctx, &id, &mut rests));
+            let found = id.parse::<RecordId>().ok().and_then(|id| motions::motion(d, ctx, &id, &mut rests));
             match found {
                 Some(m) => Answer::Motion(Box::new(m)),
                 None => {
@@ -397,7 +440,7 @@ pub fn answer(store: &dyn Store, roster: &Roster, ctx: &Ctx, question: &Question
                 }
             }
         }
-        Question::Report => Answer::Report(Box::new(report::report(&d, ctx, &mut rests))),
+        Question::Report => Answer::Report(Box::new(report::report(d, ctx, &mut rests))),
     };
     let provenance = Provenance {
         records: rests.records(),
