@@ -187,10 +187,8 @@ fn verify_all(
     ctx: &VerifyContext,
     keys: &mut KeyCache,
 ) -> Vec<Result<Verified<Record>, RecordError>> {
-    let decoded: Vec<Result<(Record, PublicKey), RecordError>> = records
-        .into_iter()
-        .map(|b| Record::decode(b).and_then(|r| Ok((keys.get(&r.author())?, r))).map(|(k, r)| (r, k)))
-        .collect();
+    let decoded: Vec<Result<(Record, PublicKey), RecordError>> =
+        records.into_iter().map(|b| Record::decode(b).and_then(|r| keys.get(&r.author()).map(|k| (r, k)))).collect();
     let verify = |d: Result<(Record, PublicKey), RecordError>| d.and_then(|(r, k)| r.verify_with_key(ctx, &k));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if threads == 1 || decoded.len() < PARALLEL_FROM {

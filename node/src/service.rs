@@ -240,12 +240,18 @@ impl Service {
         // The version is read before the roster, so a roster changing in between is reloaded next time.
         let version = self.membership.version();
         let roster = self.membership.roster();
-        crate::query::answer_cached(&self.queries, self.store.as_ref(), &roster, version, &ctx, &question).map_err(
-            |e| match e {
-                QueryError::Store(e) => ApiError::from(e),
-                QueryError::NotFound(m) => ApiError::not_found(m),
-            },
-        )
+        let store = self.store.as_ref();
+        // A one-shot offline command reads only what its question needs; a daemon answers runs of
+        // questions, so it loads everything once and keeps it until the store or roster changes.
+        let answered = if self.mode == "daemon" {
+            crate::query::answer_cached(&self.queries, store, &roster, version, &ctx, &question)
+        } else {
+            crate::query::answer(store, &roster, &ctx, &question)
+        };
+        answered.map_err(|e| match e {
+            QueryError::Store(e) => ApiError::from(e),
+            QueryError::NotFound(m) => ApiError::not_found(m),
+        })
     }
 
     /// Resolves a full id or a unique prefix of at least [`MIN_PREFIX`] hex digits.

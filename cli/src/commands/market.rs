@@ -83,6 +83,11 @@ fn party(field: &'static str, v: &Option<String>) -> anyhow::Result<Option<Party
         .transpose()
 }
 
+/// A number for CSV: four decimals, empty when absent.
+pub fn num4(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.4}")).unwrap_or_default()
+}
+
 /// £ to the penny.
 pub fn gbp(x: f64) -> String {
     if x.abs() >= 1000.0 { csx_protocol::validate::pounds((x * 100.0).round() as i128) } else { format!("£{x:.2}") }
@@ -216,7 +221,7 @@ fn stat_cols(s: &Option<Summary>) -> Vec<String> {
     match s {
         Some(s) => {
             let mut v: Vec<String> =
-                [s.min, s.p25, s.median, s.p75, s.p90, s.max].iter().map(|x| format!("{x:.4}")).collect();
+                [s.min, s.p25, s.median, s.p75, s.p90, s.max].into_iter().map(|x| num4(Some(x))).collect();
             v.push(s.outliers.to_string());
             v
         }
@@ -266,7 +271,7 @@ fn price_rows(cells: &[PriceCell]) -> Vec<Vec<String>> {
         ];
         row.extend(stat_cols(&c.stats));
         let y = c.you.as_ref();
-        let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+        let f = num4;
         row.push(f(y.map(|y| y.value)));
         row.push(f(y.and_then(|y| y.percentile)));
         row.push(f(y.and_then(|y| y.gap)));
@@ -385,7 +390,7 @@ fn scorecard_rows(cards: &[Scorecard]) -> Vec<Vec<String>> {
         ]
         .map(String::from),
     );
-    let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+    let f = num4;
     let mut rows = vec![header];
     for s in cards {
         let mut row = vec![

@@ -10,7 +10,7 @@ use csx_node::query::report::{LineReport, Ranked, Report};
 use csx_node::query::switches::PartyView;
 use csx_node::query::{Answer, Provenance, Question};
 
-use super::market::{ask, gbp, write_csv};
+use super::market::{ask, gbp, num4, write_csv};
 use crate::context::Ctx;
 use crate::error::CliError;
 
@@ -222,7 +222,7 @@ pub fn rows(r: &Report, p: &Provenance) -> Vec<Vec<String>> {
             note.into(),
         ]);
     };
-    let f = |x: f64| format!("{x:.4}");
+    let f = |x: f64| num4(Some(x));
     push("provenance", "", String::new(), "", &r.member.ods, "records", p.records.to_string(), "");
     push("provenance", "", String::new(), "", &r.member.ods, "members", p.members.to_string(), "");
     push(

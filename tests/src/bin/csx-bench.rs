@@ -79,18 +79,15 @@ fn dir_bytes(dir: &Path) -> u64 {
     total
 }
 
-/// This process's peak and current resident set, in MiB (Linux).
-fn rss_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+/// A memory field (`VmRSS:`, `VmHWM:`) of `/proc/<pid>/status`, in MiB (Linux).
+fn proc_mib(pid: &str, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// A price disclosure body numbered `n`, about 1 KiB signed (with its scope text).
@@ -427,7 +424,7 @@ fn sync(r: &mut Report, fed: &mut Federation, ingest_rate: f64) -> anyhow::Resul
             "bytes",
             format!("{idle} bytes in 10 s, ~10 rounds (goal ≤ 16 KB a round)"),
         );
-        let (peak, _) = rss_mib();
+        let peak = proc_mib("self", "VmHWM:");
         r.add("memory: bench process peak RSS", peak, "MiB", "workload, ingest and two nodes in one process");
         fed.stop_all().await;
         Ok::<(), anyhow::Error>(())
@@ -468,13 +465,7 @@ fn daemon(r: &mut Report, home: &csx_node::home::Home) -> anyhow::Result<()> {
         "until its control socket answers",
     );
     std::thread::sleep(Duration::from_secs(5));
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0);
+    let rss = proc_mib(&child.id().to_string(), "VmRSS:");
     r.add("memory: idle csx daemon RSS", rss, "MiB", "holding the workload (goal ≤ 256 MiB)");
     let _ = client.call(&csx_node::api::Request::Shutdown, Duration::from_secs(5));
     let _ = child.wait();
