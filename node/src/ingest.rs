@@ -289,6 +289,19 @@ fn store_batch(
     for checked in verify_all(records, ctx, keys) {
         let record = match checked {
             Ok(v) => v,
+            Err(e @ RecordError::FromTheFuture { .. }) => {
+                // Valid once the receiver's clock reaches it: refused for now, counted, and
+                // offered again by a later sync round; not held against the sender.
+                let counter = rejected_counter(e.reason());
+                counters.add(&counter, 1);
+                let n = counters.get(&counter);
+                if n.is_power_of_two() {
+                    tracing::warn!(refused = n, "refused a record from the future: {e}");
+                }
+                verdicts.push(Some(Verdict::NotValid { reason: e.reason() }));
+                kinds.push(0);
+                continue;
+            }
             Err(e) => {
                 counters.add(&rejected_counter(e.reason()), 1);
                 verdicts.push(Some(Verdict::Invalid { reason: e.reason(), detail: e.to_string() }));
@@ -378,7 +391,9 @@ fn store_batch(
             }
         }
         Err(e) => {
-            tracing::error!("storing received records failed: {e}");
+            // Nothing of the batch was written (one atomic batch); sync offers it again later.
+            tracing::error!(records = valid_slots.len(), "storing received records failed: {e}");
+            counters.add(&rejected_counter("store_error"), valid_slots.len() as u64);
             for s in valid_slots {
                 verdicts[s] = Some(Verdict::Refused { reason: "store_error" });
             }

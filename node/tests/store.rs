@@ -302,3 +302,63 @@ fn flushed_writes_survive_a_kill() {
         assert!(store.get(id).expect("read").is_some(), "record {id} was reported saved but is gone");
     }
 }
+
+/// Opens the store's sled tree directly, as an older or newer csx would have left it.
+fn raw(dir: &Path) -> sled::Db {
+    sled::Config::new().path(dir).open().expect("raw open")
+}
+
+fn meta_schema() -> Vec<u8> {
+    [b"M".as_slice(), b"schema"].concat()
+}
+
+#[test]
+fn a_layout_1_store_is_migrated_and_a_newer_one_refused_naming_both_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = author(1);
+    let records = feed(&a, 3);
+    {
+        let store = open(dir.path());
+        store.insert(verified(&records)).expect("insert");
+        store.flush().expect("flush");
+    }
+    // What layout 1 looked like: the same records plus an index by time.
+    {
+        let db = raw(dir.path());
+        db.insert(meta_schema(), &1u32.to_be_bytes()).expect("write");
+        for (i, r) in records.iter().enumerate() {
+            let mut k = vec![b'T'];
+            k.extend_from_slice(&r.created_at().to_be_bytes());
+            k.extend_from_slice(&[i as u8; 40]);
+            db.insert(k, b"").expect("write");
+        }
+        db.flush().expect("flush");
+    }
+    {
+        let store = open(dir.path());
+        for r in &records {
+            assert_eq!(store.get(&r.id()).expect("read").as_ref(), Some(r), "records survive the migration");
+        }
+        assert_eq!(store.stats().expect("stats").records, 4);
+    }
+    {
+        let db = raw(dir.path());
+        assert_eq!(db.scan_prefix(b"T").count(), 0, "the old index is gone");
+        assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(2u32.to_be_bytes().as_slice()));
+        db.insert(meta_schema(), &99u32.to_be_bytes()).expect("write");
+        db.flush().expect("flush");
+    }
+    let err = SledStore::open(dir.path(), StoreConfig::default()).expect_err("a newer layout is refused");
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Schema { found: 99, supported: 2, .. }), "{err:?}");
+    assert!(text.contains("schema version 99") && text.contains("supports version 2"), "{text}");
+    assert!(text.contains("upgrade csx"), "{text}");
+    assert!(text.contains(&dir.path().display().to_string()), "names the store: {text}");
+    // Refusing touched nothing: with the version put back, the records are all there.
+    {
+        let db = raw(dir.path());
+        db.insert(meta_schema(), &2u32.to_be_bytes()).expect("write");
+        db.flush().expect("flush");
+    }
+    assert_eq!(open(dir.path()).stats().expect("stats").records, 4);
+}

@@ -75,8 +75,10 @@ pub enum RecordError {
     BadRetireSignature,
     #[error("record belongs to federation {got}, not this federation {expected}")]
     WrongFederation { expected: String, got: String },
-    #[error("record created_at {created_at} is {ahead_ms} ms ahead of this node's clock (limit {limit_ms} ms)")]
-    FromTheFuture { created_at: u64, ahead_ms: u64, limit_ms: u64 },
+    #[error(
+        "record by node {author} has created_at {created_at}, {ahead_ms} ms ahead of this node's clock (limit {limit_ms} ms): one of the two clocks is wrong"
+    )]
+    FromTheFuture { author: String, created_at: u64, ahead_ms: u64, limit_ms: u64 },
     #[error("record {id}: signature does not verify")]
     BadSignature { id: String },
     #[error("record author key is not a valid ed25519 public key")]

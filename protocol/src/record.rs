@@ -204,8 +204,10 @@ impl Record {
         Ok(Record { bytes, header, body, id })
     }
 
-    /// Checks the record belongs to this federation, is not from the future, and that its
-    /// signature (and any organisation signature it carries) verifies.
+    /// Checks that the record's signature (and any organisation signature it carries) verifies,
+    /// then that it belongs to this federation and is not from the future. The signature comes
+    /// first so that a time-dependent refusal (from the future) is only ever given to a record its
+    /// author really signed.
     pub fn verify(self, ctx: &VerifyContext) -> Result<Verified<Record>, RecordError> {
         let author = PublicKey::from_bytes(self.header.author.as_bytes()).map_err(|_| RecordError::BadAuthorKey)?;
         self.verify_with_key(ctx, &author)
@@ -213,7 +215,6 @@ impl Record {
 
     /// As [`Record::verify`], with the author's key already decoded (callers cache keys).
     pub fn verify_with_key(self, ctx: &VerifyContext, author: &PublicKey) -> Result<Verified<Record>, RecordError> {
-        self.check_context(ctx)?;
         let mut msg = Vec::with_capacity(DOMAIN_RECORD.len() + 1 + self.bytes.len());
         msg.extend_from_slice(DOMAIN_RECORD);
         msg.push(0);
@@ -222,6 +223,7 @@ impl Record {
             return Err(RecordError::BadSignature { id: self.id.short() });
         }
         self.check_org_signatures()?;
+        self.check_context(ctx)?;
         Ok(Verified(self))
     }
 
@@ -236,6 +238,7 @@ impl Record {
         let ahead = self.header.created_at.saturating_sub(ctx.now_ms);
         if ahead > ctx.max_clock_skew_ms {
             return Err(RecordError::FromTheFuture {
+                author: self.header.author.short(),
                 created_at: self.header.created_at,
                 ahead_ms: ahead,
                 limit_ms: ctx.max_clock_skew_ms,

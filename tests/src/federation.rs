@@ -1,6 +1,7 @@
 //! A federation of real nodes in one process.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use csx_node::api::{Request, Response};
@@ -40,6 +41,8 @@ pub struct Federation {
     pub net: NetConfig,
     /// Memory by default; [`Federation::use_tcp`] puts every node on loopback TCP.
     pub transport: TransportKind,
+    /// How far each member's clock is off true time, in milliseconds (0: right).
+    pub clock_offsets: Vec<Arc<AtomicI64>>,
 }
 
 fn memory_port() -> u64 {
@@ -80,7 +83,8 @@ impl Federation {
             members.push(Member { home, node: None, listen, peer_id, ods, dials: vec![] });
         }
         let net = NetConfig { sync_interval: Duration::from_secs(2), ..NetConfig::default() };
-        Federation { _dir: dir, genesis, members, net, transport: TransportKind::Memory }
+        let clock_offsets = (0..n).map(|_| Arc::new(AtomicI64::new(0))).collect();
+        Federation { _dir: dir, genesis, members, net, transport: TransportKind::Memory, clock_offsets }
     }
 
     /// Puts every member's node on loopback TCP (a free port each) instead of the memory transport.
@@ -113,12 +117,52 @@ impl Federation {
     }
 
     pub async fn start(&mut self, i: usize) {
+        let node = RunningNode::start(&self.members[i].home, self.options(i)).await.expect("node starts");
+        self.members[i].node = Some(node);
+    }
+
+    /// Starts member `i`'s node over `store` (the fault tests wrap the real store).
+    pub async fn start_on(&mut self, i: usize, store: Arc<dyn Store>) {
+        let node =
+            RunningNode::start_with_store(&self.members[i].home, store, self.options(i)).await.expect("node starts");
+        self.members[i].node = Some(node);
+    }
+
+    fn options(&self, i: usize) -> NodeOptions {
         let m = &self.members[i];
         let net = NetConfig { listen: vec![m.listen.clone()], peers: m.dials.clone(), ..self.net.clone() };
-        let options =
-            NodeOptions { net, transport: self.transport, store: StoreConfig::default(), clock: system_clock() };
-        let node = RunningNode::start(&m.home, options).await.expect("node starts");
-        self.members[i].node = Some(node);
+        let offset = self.clock_offsets[i].clone();
+        let system = system_clock();
+        let clock: csx_node::service::Clock =
+            Arc::new(move || system().saturating_add_signed(offset.load(Ordering::Relaxed)));
+        NodeOptions { net, transport: self.transport, store: StoreConfig::default(), clock }
+    }
+
+    /// Sets member `i`'s clock `ms` ahead of true time (behind when negative), from now on.
+    pub fn set_clock_offset(&self, i: usize, ms: i64) {
+        self.clock_offsets[i].store(ms, Ordering::Relaxed);
+    }
+
+    /// Cuts every link between the members in `a` and those in `b` (each side refuses the other),
+    /// or restores them when `cut` is false. Restored links are dialled again at once.
+    pub async fn cut(&self, a: &[usize], b: &[usize], cut: bool) {
+        for (side, other) in [(a, b), (b, a)] {
+            let peers: Vec<PeerId> = other.iter().map(|j| self.members[*j].peer_id).collect();
+            for i in side {
+                if let Some(node) = &self.members[*i].node {
+                    node.api().net().deny(peers.clone(), cut).await.expect("network running");
+                }
+            }
+        }
+        if !cut {
+            for i in a {
+                for j in b {
+                    if let Some(node) = &self.members[*i].node {
+                        node.api().net().dial(self.address(*j)).await.expect("network running");
+                    }
+                }
+            }
+        }
     }
 
     pub async fn stop(&mut self, i: usize) {

@@ -245,3 +245,26 @@ impl RawPeer {
         self.swarm.is_connected(peer)
     }
 }
+
+/// A flag that turns true once `api`'s node has verified `peer_id` as a member's node (it polls
+/// the node's peer list in a background task).
+pub fn watch_verified(
+    api: csx_node::runtime::NodeApi,
+    peer_id: String,
+) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use csx_node::api::{Request, Response};
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = flag.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Ok(Response::Peers { peers }) = api.handle(Request::Peers).await
+                && peers.iter().any(|p| p.peer_id == peer_id && p.verified)
+            {
+                f.store(true, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    flag
+}

@@ -98,24 +98,9 @@ async fn records_gossiped_out_of_order_are_all_stored_without_gaps() {
     );
     peer.connect(fed.address(0), fed.members[0].peer_id).await;
     // The node verifies the peer (asks for its certificate) before it takes its gossip.
-    let raw_id = peer.swarm.local_peer_id().to_string();
-    let api = fed.node(0).api().clone();
-    let verified = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = verified.clone();
-    let watcher = tokio::spawn(async move {
-        loop {
-            if let Ok(csx_node::api::Response::Peers { peers }) = api.handle(csx_node::api::Request::Peers).await
-                && peers.iter().any(|p| p.peer_id == raw_id && p.verified)
-            {
-                flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
+    let verified = csx_tests::peer::watch_verified(fed.node(0).api().clone(), peer.swarm.local_peer_id().to_string());
     peer.pump_until("the node verified the raw peer", SETTLE, |_| verified.load(std::sync::atomic::Ordering::SeqCst))
         .await;
-    watcher.await.expect("watcher");
     for i in &order {
         peer.gossip(records[*i].bytes().to_vec()).expect("published");
     }

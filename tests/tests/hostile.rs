@@ -57,7 +57,8 @@ impl Arena {
     async fn connect(&self, key: &SecretKey, cert: Vec<u8>) -> RawPeer {
         let mut peer = RawPeer::new(key, self.fed.genesis.id(), Some(cert));
         peer.connect(self.fed.address(0), self.fed.members[0].peer_id).await;
-        let flag = watch_verified(self.fed.node(0).api().clone(), peer.swarm.local_peer_id().to_string());
+        let flag =
+            csx_tests::peer::watch_verified(self.fed.node(0).api().clone(), peer.swarm.local_peer_id().to_string());
         peer.pump_until("the target verified the peer", SETTLE, |_| flag.load(Ordering::SeqCst)).await;
         peer
     }
@@ -94,23 +95,6 @@ impl Arena {
         peer.pump_until("the target struck the peer", SETTLE, |_| flag.load(Ordering::SeqCst)).await;
         watcher.abort();
     }
-}
-
-fn watch_verified(api: csx_node::runtime::NodeApi, peer_id: String) -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    tokio::spawn(async move {
-        loop {
-            if let Ok(Response::Peers { peers }) = api.handle(Request::Peers).await
-                && peers.iter().any(|p| p.peer_id == peer_id && p.verified)
-            {
-                f.store(true, Ordering::SeqCst);
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
-    flag
 }
 
 /// Sends `attack` as gossip and waits until the target has counted `counter` up by one, while an

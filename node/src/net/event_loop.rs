@@ -107,6 +107,11 @@ pub enum Command {
     Dial {
         addr: Multiaddr,
     },
+    /// Refuse (or allow again) all connections with these peers.
+    Deny {
+        peers: Vec<PeerId>,
+        deny: bool,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -201,6 +206,8 @@ pub struct EventLoop {
     listeners: Vec<libp2p::core::transport::ListenerId>,
     guard: Guard,
     roster_version: u64,
+    /// Peers refused by command, whatever the guard decides.
+    denied: HashSet<PeerId>,
 }
 
 impl EventLoop {
@@ -251,6 +258,7 @@ impl EventLoop {
             listeners: Vec::new(),
             guard: Guard::default(),
             roster_version,
+            denied: HashSet::new(),
         }
     }
 
@@ -298,6 +306,7 @@ impl EventLoop {
         if peer == *self.swarm.local_peer_id()
             || self.swarm.is_connected(&peer)
             || self.guard.banned(&peer, self.now()).is_some()
+            || self.denied.contains(&peer)
         {
             return;
         }
@@ -361,6 +370,20 @@ impl EventLoop {
             }
             Command::Sync { reply } => self.sync_all(reply),
             Command::Dial { addr } => self.dial(addr),
+            Command::Deny { peers, deny } => {
+                for peer in peers {
+                    if deny {
+                        tracing::info!(peer = %peer, "refusing all connections with this peer");
+                        self.denied.insert(peer);
+                        self.swarm.behaviour_mut().blocked.block_peer(peer);
+                        let _ = self.swarm.disconnect_peer_id(peer);
+                        self.fail_round(peer, "connections with this peer are refused".into());
+                    } else if self.denied.remove(&peer) {
+                        tracing::info!(peer = %peer, "allowing connections with this peer again");
+                        self.unblock(peer);
+                    }
+                }
+            }
             Command::Shutdown { .. } => unreachable!("handled in run"),
         }
     }
@@ -554,7 +577,7 @@ impl EventLoop {
         for (peer, _, reason) in self.guard.bans(now) {
             if reason == "not_a_member" {
                 self.guard.unban(&peer);
-                self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+                self.unblock(peer);
             }
         }
         let connected: Vec<(PeerId, bool)> =
@@ -581,6 +604,13 @@ impl EventLoop {
         let _ = self.swarm.disconnect_peer_id(peer);
         self.book.forget(&peer);
         self.fail_round(peer, format!("dropped: {why}"));
+    }
+
+    /// Lifts the connection block on `peer` unless it is denied by command.
+    fn unblock(&mut self, peer: PeerId) {
+        if !self.denied.contains(&peer) {
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+        }
     }
 
     /// Counts a strike against `peer`, banning it when it has earned one.
@@ -629,7 +659,7 @@ impl EventLoop {
         let now = self.now();
         self.book.save(self.ctx.store.as_ref());
         for peer in self.guard.expired(now) {
-            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+            self.unblock(peer);
         }
         self.check_roster();
         // Peers that have not shown they are members' nodes in time are dropped.

@@ -1,6 +1,6 @@
 //! The cloneable handle through which the rest of the node talks to the event loop.
 
-use libp2p::Multiaddr;
+use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::event_loop::Command;
@@ -39,6 +39,13 @@ impl NetHandle {
     /// Syncs with every connected member; resolves when level with all, or a round failed.
     pub async fn sync(&self) -> Result<SyncReport, Stopped> {
         self.ask(|reply| Command::Sync { reply }).await
+    }
+
+    /// Refuses (`deny = true`) or allows again every connection with `peers`: existing connections
+    /// are closed and neither side can connect until allowed. Operators cut a node off from a peer
+    /// with it; the fault tests split federations with it.
+    pub async fn deny(&self, peers: Vec<PeerId>, deny: bool) -> Result<(), Stopped> {
+        self.tx.send(Command::Deny { peers, deny }).await.map_err(|_| Stopped)
     }
 
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), Stopped> {

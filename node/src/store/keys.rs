@@ -11,7 +11,7 @@
 //! | `K` | kind u16 ‖ created_at ‖ author ‖ seq | – |
 //! | `L` | len ‖ service line ‖ kind u16 ‖ created_at ‖ author ‖ seq | – |
 //! | `V` | len ‖ provider ‖ kind u16 ‖ created_at ‖ author ‖ seq | – |
-//! | `T` | created_at ‖ author ‖ seq | – |
+//! | `T` | created_at ‖ author ‖ seq | – (layout 1 only; removed by the migration to layout 2) |
 //! | `R` | referenced id ‖ kind u16 ‖ author ‖ seq | – |
 //! | `Q` | author ‖ seq | bytes of a verified record whose organisation is not admitted yet |
 //! | `M` | name | metadata (schema version, counters, node state) |
@@ -28,8 +28,8 @@ pub const FORK: u8 = b'X';
 pub const KIND: u8 = b'K';
 pub const LINE: u8 = b'L';
 pub const PROVIDER: u8 = b'V';
-/// Formerly an index by time (unused, no longer written; old entries are ignored).
-pub const _TIME: u8 = b'T';
+/// Formerly an index by time (layout 1); no longer written, and deleted by the migration to 2.
+pub const OLD_TIME: u8 = b'T';
 pub const REFS: u8 = b'R';
 pub const META: u8 = b'M';
 pub const QUARANTINE: u8 = b'Q';

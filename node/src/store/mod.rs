@@ -13,8 +13,15 @@ use csx_protocol::{Head, Kind, NodeKey, Record, RecordId, Verified};
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// The layout version of the store on disk. Bumped when the key layout changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The layout version of the store on disk. Bumped when the key layout changes; opening a store
+/// of an older version migrates it (see `SledStore::open`), a newer one is refused.
+///
+/// - 1: the first layout, with an index by time (`T` keys).
+/// - 2: no index by time (its entries are deleted by the migration from 1).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest layout this csx migrates from.
+pub const OLDEST_MIGRATABLE: u32 = 1;
 
 /// What a store can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +32,11 @@ pub enum StoreError {
     Locked { path: PathBuf },
     #[error("the store at {path} has schema version {found}, but this csx supports version {supported}; {hint}")]
     Schema { path: PathBuf, found: u32, supported: u32, hint: &'static str },
-    #[error("the store at {path} could not be opened: {source}")]
-    Open { path: PathBuf, source: sled::Error },
-    #[error("storage I/O failed: {0}")]
+    #[error("the store at {path} could not be opened: {problem}; {hint}")]
+    Open { path: PathBuf, problem: String, hint: &'static str },
+    #[error(
+        "reading or writing the store failed: {0} (if its disk is full or read-only, fix that and restart the daemon: what is already stored is safe; see docs/OPERATIONS.md)"
+    )]
     Io(#[from] sled::Error),
     #[error("the store holds a damaged entry ({what}); restore from backup or resync (see docs/OPERATIONS.md)")]
     Corrupt { what: String },

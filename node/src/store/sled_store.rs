@@ -10,7 +10,10 @@ use csx_protocol::sync::HeadsIndex;
 use csx_protocol::{Head, NodeKey, Record, RecordId, Verified};
 
 use super::keys::{self, Pos};
-use super::{ForkProof, InsertReport, Outcome, Records, Refusal, SCHEMA_VERSION, Scan, Store, StoreError, StoreStats};
+use super::{
+    ForkProof, InsertReport, OLDEST_MIGRATABLE, Outcome, Records, Refusal, SCHEMA_VERSION, Scan, Store, StoreError,
+    StoreStats,
+};
 
 /// Tunables of the sled store.
 #[derive(Debug, Clone)]
@@ -57,11 +60,12 @@ const MAX_QUARANTINE: usize = 100_000;
 impl SledStore {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path, config: StoreConfig) -> Result<SledStore, StoreError> {
-        let tree = sled::Config::new()
-            .path(path)
-            .cache_capacity(config.cache_bytes)
-            .open()
-            .map_err(|e| open_error(path, e))?;
+        let open = || sled::Config::new().path(path).cache_capacity(config.cache_bytes).open();
+        let tree = match open() {
+            Err(sled::Error::Corruption { .. }) if remove_incomplete_snapshots(path) > 0 => open(),
+            other => other,
+        }
+        .map_err(|e| open_error(path, e))?;
         let store = SledStore {
             path: path.to_path_buf(),
             tree,
@@ -94,6 +98,9 @@ impl SledStore {
                 if found == SCHEMA_VERSION {
                     return Ok(());
                 }
+                if (OLDEST_MIGRATABLE..SCHEMA_VERSION).contains(&found) {
+                    return self.migrate(found);
+                }
                 let hint = if found > SCHEMA_VERSION {
                     "it was written by a newer csx: upgrade csx to open it"
                 } else {
@@ -102,6 +109,40 @@ impl SledStore {
                 Err(StoreError::Schema { path: self.path.clone(), found, supported: SCHEMA_VERSION, hint })
             }
         }
+    }
+
+    /// Brings a store of layout `from` up to [`SCHEMA_VERSION`], one step at a time. Each step is
+    /// safe to interrupt: the version is written only after the step's changes are on disk, and a
+    /// step run again does no harm.
+    fn migrate(&self, from: u32) -> Result<(), StoreError> {
+        let key = keys::meta("schema");
+        for version in from..SCHEMA_VERSION {
+            match version {
+                // 1 → 2: the index by time is gone; delete its entries.
+                1 => {
+                    let mut removed = 0u64;
+                    loop {
+                        let mut batch = sled::Batch::default();
+                        let mut n = 0;
+                        for item in self.tree.scan_prefix([keys::OLD_TIME]).keys().take(10_000) {
+                            batch.remove(item?);
+                            n += 1;
+                        }
+                        if n == 0 {
+                            break;
+                        }
+                        self.tree.apply_batch(batch)?;
+                        removed += n;
+                    }
+                    self.tree.flush()?;
+                    tracing::info!(store = %self.path.display(), removed, "migrated the store from layout 1 to 2: removed the index by time");
+                }
+                other => return Err(StoreError::corrupt(format!("no migration step from layout {other}"))),
+            }
+            self.tree.insert(&key, &(version + 1).to_be_bytes())?;
+            self.tree.flush()?;
+        }
+        Ok(())
     }
 
     fn load_pending_counts(&self) -> Result<(), StoreError> {
@@ -173,13 +214,53 @@ fn decode_head(v: &[u8]) -> Result<Head, StoreError> {
 }
 
 fn open_error(path: &Path, e: sled::Error) -> StoreError {
-    if let sled::Error::Io(io) = &e {
-        let text = io.to_string();
-        if io.kind() == std::io::ErrorKind::WouldBlock || text.contains("lock") {
-            return StoreError::Locked { path: path.to_path_buf() };
+    use std::io::ErrorKind as K;
+    let path = path.to_path_buf();
+    let (problem, hint) = match &e {
+        sled::Error::Io(io) if io.kind() == K::WouldBlock || io.to_string().contains("lock") => {
+            return StoreError::Locked { path };
+        }
+        sled::Error::Io(io) => match io.kind() {
+            K::StorageFull | K::QuotaExceeded => (
+                format!("its disk is full ({io})"),
+                "free space on that disk and try again; nothing stored has been lost",
+            ),
+            K::PermissionDenied | K::ReadOnlyFilesystem => (
+                format!("it cannot be written ({io})"),
+                "csx needs to write to its store even to read it: make the directory writable by this user and the filesystem read-write",
+            ),
+            _ => (format!("I/O error ({io})"), "check the disk and the directory, then try again"),
+        },
+        sled::Error::Corruption { .. } => (
+            "its files are damaged (sled found corrupted data)".to_string(),
+            "nothing was changed; restore the store directory from a backup, or move it aside and start the daemon to fetch every record again from peers (see docs/OPERATIONS.md, \"A damaged store\")",
+        ),
+        other => (other.to_string(), "see docs/OPERATIONS.md"),
+    };
+    StoreError::Open { path, problem, hint }
+}
+
+/// Removes snapshot files sled left half-written (`snap.*.generating`): it writes a snapshot under
+/// that name and renames it when complete, but a write that fails (a full disk) leaves the file
+/// behind, and sled 0.34 then refuses to open the store as corrupted (sled issue #1527). Such a
+/// file is never the store's state, so removing it loses nothing. Returns how many were removed.
+fn remove_incomplete_snapshots(path: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::warn!(file = %entry.path().display(), "removed a snapshot file sled left incomplete");
+                    removed += 1;
+                }
+                Err(e) => tracing::warn!(file = %entry.path().display(), "cannot remove an incomplete snapshot: {e}"),
+            }
         }
     }
-    StoreError::Open { path: path.to_path_buf(), source: e }
+    removed
 }
 
 /// One atomic batch of writes, with an overlay so later records in the batch see earlier ones.
