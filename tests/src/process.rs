@@ -113,6 +113,14 @@ impl CliHome {
         }
     }
 
+    /// Writes a config.toml for a test daemon: a loopback port, quick sync and verification.
+    pub fn write_test_config(&self, port: u16) {
+        let text = format!(
+            "listen = [\"/ip4/127.0.0.1/tcp/{port}\"]\nsync_interval_secs = 2\ndiscover_interval_secs = 2\n[limits]\nverify_timeout_secs = 3\n"
+        );
+        std::fs::write(self.home.join("config.toml"), text).expect("config");
+    }
+
     pub fn records(&self) -> u64 {
         self.json(&["status"])["store"]["records"].as_u64().expect("records")
     }
@@ -145,4 +153,34 @@ pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) 
         assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for: {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Creates a federation of new members with the CLI, as founders do: each `csx init`s a home
+/// under `dir`, the first writes the genesis naming all of them (and `bootstrap`, if any), and
+/// every member joins it. Returns the members' homes and the genesis file.
+pub fn found_federation(dir: &Path, codes: &[&str], bootstrap: Option<&str>) -> (Vec<CliHome>, PathBuf) {
+    let mut homes = Vec::new();
+    let mut ids = Vec::new();
+    for code in codes {
+        let h = CliHome::new(dir.join(code.to_lowercase()));
+        h.ok(&["init", "--org-code", code, "--name", &format!("NHS {code} ICB")]);
+        let id = dir.join(format!("{}.id.json", code.to_lowercase()));
+        std::fs::write(&id, h.ok(&["id", "--json"])).expect("write the identity");
+        ids.push(id.display().to_string());
+        homes.push(h);
+    }
+    let genesis = dir.join("genesis.json");
+    let g = genesis.display().to_string();
+    let mut create: Vec<&str> = vec!["federation", "create", "--name", "Test federation", "--out", &g];
+    if let Some(b) = bootstrap {
+        create.extend(["--bootstrap", b]);
+    }
+    for id in &ids {
+        create.extend(["--founder", id.as_str()]);
+    }
+    homes[0].ok(&create);
+    for h in &homes {
+        h.ok(&["federation", "join", &g]);
+    }
+    (homes, genesis)
 }

@@ -193,14 +193,6 @@ fn a_node_nobody_can_dial_is_reached_through_the_bootstrap_relay() {
     }
 }
 
-/// Writes a config.toml for a test daemon: loopback port, quick sync and verification.
-fn test_config(n: &CliHome, port: u16) {
-    let text = format!(
-        "listen = [\"/ip4/127.0.0.1/tcp/{port}\"]\nsync_interval_secs = 2\ndiscover_interval_secs = 2\n[limits]\nverify_timeout_secs = 3\n"
-    );
-    std::fs::write(n.home.join("config.toml"), text).expect("config");
-}
-
 fn count_by(node: &CliHome, comment: &str) -> usize {
     node.json(&["review", "list"])
         .as_array()
@@ -248,7 +240,7 @@ fn an_applicant_is_admitted_by_two_endorsements_and_a_revoked_member_is_cut_off(
     let mut daemons = vec![];
     for (i, n) in founders.iter().enumerate() {
         n.ok(&["federation", "join", &genesis]);
-        test_config(n, free_port());
+        n.write_test_config(free_port());
         daemons.push(n.start_daemon(&[]));
         review(n, &format!("by QW{i}"));
     }
@@ -259,7 +251,7 @@ fn an_applicant_is_admitted_by_two_endorsements_and_a_revoked_member_is_cut_off(
     // The applicant's node joins the federation's genesis and connects, but is not a member:
     // it learns nothing, and members drop it.
     applicant.ok(&["federation", "join", &genesis]);
-    test_config(&applicant, free_port());
+    applicant.write_test_config(free_port());
     let _e = applicant.start_daemon(&[]);
     wait_for("a member turned the non-member away", SOON, || {
         founders
