@@ -57,7 +57,8 @@ impl Federation {
         let mut homes = Vec::new();
         let mut founders = Vec::new();
         for i in 0..n {
-            let ods = ICB_CODES[i % ICB_CODES.len()].to_string();
+            // Real ICB codes first; beyond them, made-up codes that cannot clash.
+            let ods = ICB_CODES.get(i).map_or_else(|| format!("X{i:03}"), |c| c.to_string());
             let home = Home::new(dir.path().join(format!("m{i}-{ods}")));
             let profile = Profile {
                 name: format!("NHS Test ICB {i}"),
@@ -107,6 +108,16 @@ impl Federation {
         for i in 0..self.members.len() {
             let from = i.saturating_sub(fanout);
             self.members[i].dials = (from..i).map(|j| self.address(j)).collect();
+        }
+    }
+
+    /// Connects the members at random: each dials up to `degree` distinct earlier members, so
+    /// the graph is connected and its diameter grows with the logarithm of its size.
+    pub fn connect_random(&mut self, degree: usize) {
+        for i in 1..self.members.len() {
+            let mut earlier: Vec<usize> = (0..i).collect();
+            fastrand::shuffle(&mut earlier);
+            self.members[i].dials = earlier.into_iter().take(degree).map(|j| self.address(j)).collect();
         }
     }
 

@@ -117,10 +117,13 @@ struct Args {
     records: usize,
     json: Option<String>,
     sync: bool,
+    /// Nodes and records of the propagation test (0 nodes: skip it).
+    nodes: usize,
+    propagate: usize,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut a = Args { records: 100_000, json: None, sync: true };
+    let mut a = Args { records: 100_000, json: None, sync: true, nodes: 100, propagate: 200 };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -131,14 +134,22 @@ fn args() -> anyhow::Result<Args> {
             }
             "--json" => a.json = Some(it.next().ok_or_else(|| anyhow::anyhow!("--json needs a file"))?),
             "--no-sync" => a.sync = false,
+            "--nodes" | "--propagate" => {
+                let v = it.next().ok_or_else(|| anyhow::anyhow!("{arg} needs a number"))?;
+                let n = v.parse().map_err(|_| anyhow::anyhow!("{arg}: `{v}` is not a number"))?;
+                if arg == "--nodes" { a.nodes = n } else { a.propagate = n }
+            }
+            "--propagation-only" => a.records = 0,
             "-h" | "--help" => {
-                println!("csx-bench [--records N (default 100000)] [--json FILE] [--no-sync]");
+                println!(
+                    "csx-bench [--records N (default 100000)] [--json FILE] [--no-sync] [--nodes N (default 100; 0 skips propagation)] [--propagate N (records, default 200)] [--propagation-only]"
+                );
                 std::process::exit(0);
             }
             other => anyhow::bail!("unknown argument `{other}` (try --help)"),
         }
     }
-    if a.records < 1000 {
+    if a.records < 1000 && a.records != 0 {
         anyhow::bail!("--records: at least 1000");
     }
     Ok(a)
@@ -574,6 +585,10 @@ fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!("{:<44} {:>14} {:<12} note", "figure", "value", "unit");
+    if args.records == 0 {
+        propagation(&mut r, args.nodes, args.propagate)?;
+        return write_json(&r, args.json);
+    }
     let (single, _sled) = ceilings(&mut r)?;
 
     // A federation of 6 founders: members 2–5 author the records; 0 and 1 run the sync test.
@@ -628,9 +643,69 @@ fn main() -> anyhow::Result<()> {
         sync(&mut r, &mut fed, ingest_rate)?;
     }
     daemon(&mut r, &fed.members[0].home)?;
-    if let Some(path) = args.json {
+    drop(fed);
+    if args.nodes > 0 {
+        propagation(&mut r, args.nodes, args.propagate)?;
+    }
+    write_json(&r, args.json)
+}
+
+fn write_json(r: &Report, json: Option<String>) -> anyhow::Result<()> {
+    if let Some(path) = json {
         std::fs::write(&path, serde_json::to_string_pretty(&r.figures)? + "\n")?;
         println!("wrote {path}");
     }
     Ok(())
+}
+
+// ── propagation ────────────────────────────────────────────────────────────────────────────
+
+/// `nodes` in-process nodes (memory transport, each dialling 4 random others); `records` reviews
+/// published one at a time by random members; for each, the time from the publish call until
+/// the last node holds it.
+fn propagation(r: &mut Report, nodes: usize, records: usize) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let t = Instant::now();
+        let mut fed = Federation::new(nodes);
+        fed.connect_random(4);
+        fed.start_all().await;
+        let initial = 2 * nodes as u64;
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while !(0..nodes).all(|i| fed.records(i) == initial) {
+            anyhow::ensure!(Instant::now() < deadline, "the {nodes} nodes did not exchange their certificates in time");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        r.add(&format!("propagation: {nodes} nodes up and level"), t.elapsed().as_secs_f64(), "s", "");
+        let stores: Vec<Arc<dyn Store>> = (0..nodes).map(|i| fed.store(i)).collect();
+        let mut latencies = Vec::with_capacity(records);
+        for k in 0..records {
+            let author = fastrand::usize(..nodes);
+            let start = Instant::now();
+            let written = fed.publish(author, vec![review(1_000_000 + k as u32)]).await;
+            let id = written[0].id();
+            let mut waiting: Vec<usize> = (0..nodes).collect();
+            while !waiting.is_empty() {
+                waiting.retain(|i| stores[*i].get(&id).ok().flatten().is_none());
+                anyhow::ensure!(start.elapsed() < Duration::from_secs(60), "record {k} did not reach every node");
+                if !waiting.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        latencies.sort_by(f64::total_cmp);
+        let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1];
+        let p99 = pct(0.99);
+        r.add("propagation: publish → last node, p50", pct(0.50), "ms", format!("{records} records, random authors"));
+        r.add(
+            "propagation: publish → last node, p99",
+            p99,
+            "ms",
+            format!("goal ≤ 500 ms: {}", if p99 <= 500.0 { "met" } else { "MISSED" }),
+        );
+        r.add("propagation: publish → last node, max", pct(1.0), "ms", "");
+        fed.stop_all().await;
+        Ok(())
+    })
 }
