@@ -105,6 +105,13 @@ impl IngestHandle {
     }
 }
 
+/// A verified batch on its way to the store stage, with where its verdicts go.
+struct Stage {
+    ctx: VerifyContext,
+    checked: Vec<Result<Verified<Record>, RecordError>>,
+    replies: Vec<(usize, oneshot::Sender<Vec<Verdict>>)>,
+}
+
 /// Most records verified and stored as one batch.
 const MAX_BATCH: usize = 4096;
 
@@ -117,8 +124,12 @@ pub fn spawn(
 ) -> (IngestHandle, std::thread::JoinHandle<()>) {
     let federation = membership.genesis().id();
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-    let join = std::thread::Builder::new()
-        .name("csx-ingest".into())
+    // Two stages, so that verifying one batch (on every core) overlaps storing the one before:
+    // the verifier gathers queued jobs into a batch and verifies it; the store stage classifies
+    // it against the roster and stores it. At most one verified batch waits between them.
+    let (stage_tx, stage_rx) = std::sync::mpsc::sync_channel::<Stage>(1);
+    std::thread::Builder::new()
+        .name("csx-verify".into())
         .spawn(move || {
             let mut keys = KeyCache::default();
             while let Some(first) = rx.blocking_recv() {
@@ -140,9 +151,21 @@ pub fn spawn(
                     replies.push((job.records.len(), job.reply));
                     records.extend(job.records);
                 }
-                let verdicts = process(store.as_ref(), &membership, &ctx, &mut keys, &counters, records);
+                let checked = verify_all(records, &ctx, &mut keys);
+                if stage_tx.send(Stage { ctx, checked, replies }).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("the verifier thread starts");
+    let join = std::thread::Builder::new()
+        .name("csx-ingest".into())
+        .spawn(move || {
+            let mut keys = KeyCache::default();
+            while let Ok(stage) = stage_rx.recv() {
+                let verdicts = process(store.as_ref(), &membership, &stage.ctx, &mut keys, &counters, stage.checked);
                 let mut it = verdicts.into_iter();
-                for (len, reply) in replies {
+                for (len, reply) in stage.replies {
                     let _ = reply.send(it.by_ref().take(len).collect());
                 }
             }
@@ -218,9 +241,9 @@ fn process(
     ctx: &VerifyContext,
     keys: &mut KeyCache,
     counters: &Counters,
-    records: Vec<Vec<u8>>,
+    checked: Vec<Result<Verified<Record>, RecordError>>,
 ) -> Vec<Verdict> {
-    let verdicts = store_batch(store, membership, ctx, keys, counters, records);
+    let verdicts = store_checked(store, membership, counters, checked);
     // Membership records may have changed the roster: enforce it, and give admitted applicants'
     // quarantined records another pass (repeatedly: one admission can enable another).
     let mut rounds = 0;
@@ -278,15 +301,27 @@ fn store_batch(
     counters: &Counters,
     records: Vec<Vec<u8>>,
 ) -> Vec<(Verdict, u16)> {
+    store_checked(store, membership, counters, verify_all(records, ctx, keys))
+}
+
+/// Classifies verified records against the roster and stores them (counting and naming the
+/// refusals, including records that failed verification).
+fn store_checked(
+    store: &dyn Store,
+    membership: &Membership,
+    counters: &Counters,
+    checked: Vec<Result<Verified<Record>, RecordError>>,
+) -> Vec<(Verdict, u16)> {
+    let records_len = checked.len();
     let roster = membership.roster();
-    let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(records.len());
-    let mut kinds = Vec::with_capacity(records.len());
+    let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(records_len);
+    let mut kinds = Vec::with_capacity(records_len);
     let mut valid: Vec<Verified<Record>> = Vec::new();
     let mut valid_slots = Vec::new();
     let mut held: Vec<Verified<Record>> = Vec::new();
     let mut held_slots = Vec::new();
     let mut batch_certs: HashMap<NodeKey, NodeCert> = HashMap::new();
-    for checked in verify_all(records, ctx, keys) {
+    for checked in checked {
         let record = match checked {
             Ok(v) => v,
             Err(e @ RecordError::FromTheFuture { .. }) => {
