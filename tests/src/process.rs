@@ -113,6 +113,35 @@ impl CliHome {
         }
     }
 
+    /// `csx review add` of a review of 0DE's BI service with `comment` (through the daemon when
+    /// one runs, else offline); returns the command's output, success or not.
+    pub fn add_review(&self, comment: &str) -> Output {
+        self.run(&[
+            "review",
+            "add",
+            "--provider",
+            "0DE",
+            "--service-line",
+            "BI",
+            "--year",
+            "2024",
+            "--quality",
+            "4",
+            "--still-customer",
+            "yes",
+            "--reviewer-role",
+            "Head of BI",
+            "--comment",
+            comment,
+        ])
+    }
+
+    /// As [`CliHome::add_review`], expecting success.
+    pub fn review(&self, comment: &str) {
+        let out = self.add_review(comment);
+        assert!(out.status.success(), "csx review add failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Writes a config.toml for a test daemon: a loopback port, quick sync and verification.
     pub fn write_test_config(&self, port: u16) {
         let text = format!(

@@ -12,31 +12,6 @@ use csx_tests::process::{CliHome, found_federation, free_port, start_bootstrap, 
 
 const SOON: Duration = Duration::from_secs(60);
 
-fn review_args(comment: &str) -> Vec<String> {
-    [
-        "review",
-        "add",
-        "--provider",
-        "0DE",
-        "--service-line",
-        "BI",
-        "--year",
-        "2024",
-        "--quality",
-        "4",
-        "--still-customer",
-        "yes",
-        "--reviewer-role",
-        "Head of BI",
-        "--comment",
-        comment,
-        "--json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
 /// Writes reviews on `node` with the CLI until `stop`, one at a time; returns the comments of the
 /// writes the CLI reported as saved (exit 0), and how many it reported as failed.
 fn writer(node: CliHome, tag: &'static str, stop: Arc<AtomicBool>, saved: Arc<Mutex<Vec<String>>>) -> u64 {
@@ -45,10 +20,7 @@ fn writer(node: CliHome, tag: &'static str, stop: Arc<AtomicBool>, saved: Arc<Mu
     while !stop.load(Ordering::Relaxed) {
         let comment = format!("{tag}-{k}");
         k += 1;
-        let args = review_args(&comment);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = node.run(&args);
-        if out.status.success() {
+        if node.add_review(&comment).status.success() {
             saved.lock().expect("lock").push(comment);
         } else {
             failed += 1;
@@ -166,20 +138,15 @@ fn fails(node: &CliHome, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
-fn records(node: &CliHome) -> u64 {
-    node.records()
-}
-
 #[test]
 fn damaged_and_unusable_files_are_reported_by_name_and_damage_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (nodes, _) = found_federation(dir.path(), &["QB1", "QB2"], None);
     let node = &nodes[0];
     for k in 0..30 {
-        let args = review_args(&format!("before the damage {k}"));
-        node.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        node.review(&format!("before the damage {k}"));
     }
-    let count = records(node);
+    let count = node.records();
     assert_eq!(count, 32);
 
     // A truncated key file.
@@ -197,7 +164,7 @@ fn damaged_and_unusable_files_are_reported_by_name_and_damage_nothing() {
     let err = fails(node, &["status"]);
     assert!(err.contains(&key.display().to_string()) && err.contains("chmod 600"), "{err}");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    assert_eq!(records(node), count, "the key file problems damaged nothing");
+    assert_eq!(node.records(), count, "the key file problems damaged nothing");
 
     // A damaged store file: refused by name, and the failed open changes nothing.
     let store = node.home.join("store");
@@ -214,7 +181,7 @@ fn damaged_and_unusable_files_are_reported_by_name_and_damage_nothing() {
     assert!(err.contains("backup") && err.contains("OPERATIONS.md"), "says what to do: {err}");
     assert!(snapshot(&store) == before, "a failed open wrote to the damaged store");
     std::fs::write(&db, &original).expect("restore");
-    assert_eq!(records(node), count, "restoring the file restores every record");
+    assert_eq!(node.records(), count, "restoring the file restores every record");
 
     // A snapshot sled left half-written (as a full disk leaves it) does not stop the store opening.
     let snap = std::fs::read_dir(&store)
@@ -226,7 +193,7 @@ fn damaged_and_unusable_files_are_reported_by_name_and_damage_nothing() {
     let lsn = u64::from_str_radix(&snap, 16).expect("hex") + 0x1000;
     let leftover = store.join(format!("snap.{lsn:016X}.generating"));
     std::fs::write(&leftover, b"").expect("write");
-    assert_eq!(records(node), count, "opens with every record");
+    assert_eq!(node.records(), count, "opens with every record");
     assert!(!leftover.exists(), "the half-written snapshot was removed");
 
     // A store written by a newer csx: refused naming both versions; nothing changed.
@@ -243,7 +210,7 @@ fn damaged_and_unusable_files_are_reported_by_name_and_damage_nothing() {
         db.insert(b"Mschema", &2u32.to_be_bytes()).expect("write");
         db.flush().expect("flush");
     }
-    assert_eq!(records(node), count);
+    assert_eq!(node.records(), count);
 }
 
 /// A small tmpfs, unmounted when dropped. Mounting needs privileges a test machine may not give.
@@ -292,10 +259,9 @@ fn a_full_disk_and_a_read_only_disk_are_reported_and_damage_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (nodes, _) = found_federation(dir.path(), &["QD1", "QD2"], None);
     for k in 0..20 {
-        let args = review_args(&format!("before the disk filled {k}"));
-        nodes[0].ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        nodes[0].review(&format!("before the disk filled {k}"));
     }
-    let count = records(&nodes[0]);
+    let count = nodes[0].records();
     let Some(fs) = Tmpfs::mount(&dir.path().join("small-disk"), "4m") else {
         // The same failures are simulated behind the Store trait in faults.rs, which always runs.
         eprintln!("SKIPPED: cannot mount a tmpfs here (needs root with mount rights)");
@@ -307,7 +273,7 @@ fn a_full_disk_and_a_read_only_disk_are_reported_and_damage_nothing() {
     for f in ["node.key", "org.key"] {
         std::fs::set_permissions(node.home.join(f), std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
-    assert_eq!(records(&node), count);
+    assert_eq!(node.records(), count);
 
     // Fill the disk.
     let filler = fs.path.join("filler");
@@ -320,8 +286,7 @@ fn a_full_disk_and_a_read_only_disk_are_reported_and_damage_nothing() {
     let (mut refused, mut saved) = (None, vec![]);
     for k in 0..50 {
         let comment = format!("on a full disk {k} {}", "x".repeat(1500));
-        let args = review_args(&comment);
-        let out = node.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let out = node.add_review(&comment);
         if out.status.success() {
             saved.push(comment);
         } else {
@@ -333,7 +298,7 @@ fn a_full_disk_and_a_read_only_disk_are_reported_and_damage_nothing() {
     assert!(err.contains("disk is full") || err.contains("storage space"), "{err}");
     assert!(err.contains(&node.home.display().to_string()) || err.contains("free space"), "{err}");
     std::fs::remove_file(&filler).expect("free space");
-    let after = records(&node);
+    let after = node.records();
     assert!(after >= count, "nothing stored before the disk filled was lost ({after} < {count})");
     let list = node.json(&["review", "list", "--limit", "1000"]);
     let comments: Vec<&str> =

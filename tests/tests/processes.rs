@@ -4,67 +4,29 @@ use std::time::Duration;
 
 use csx_node::api::{ErrorKind, Request};
 use csx_node::control::ControlClient;
-use csx_tests::process::{CliHome, free_port, start_bootstrap, wait_for};
+use csx_tests::process::{CliHome, found_federation, free_port, start_bootstrap, wait_for};
 
 const SOON: Duration = Duration::from_secs(30);
 
-const REVIEW: &[&str] = &[
-    "review",
-    "add",
-    "--provider",
-    "0DE",
-    "--service-line",
-    "BI",
-    "--year",
-    "2024",
-    "--quality",
-    "4",
-    "--still-customer",
-    "yes",
-    "--reviewer-role",
-    "Head of BI",
-    "--comment",
-];
-
 fn holds_comment(node: &CliHome, comment: &str) -> bool {
     node.json(&["review", "list"]).as_array().is_some_and(|a| a.iter().any(|r| r["body"]["comment"] == comment))
-}
-
-fn review(node: &CliHome, comment: &str) {
-    node.ok(&[REVIEW, &[comment]].concat());
 }
 
 #[test]
 fn three_daemons_and_a_bootstrap_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut bootstrap, baddr) = start_bootstrap(&dir.path().join("bootstrap"), free_port());
-    let nodes: Vec<CliHome> = (1..=3).map(|i| CliHome::new(dir.path().join(format!("node{i}")))).collect();
-    let mut founders = Vec::new();
-    for (i, n) in nodes.iter().enumerate() {
-        n.ok(&["init", "--org-code", &format!("QW{i}"), "--name", &format!("NHS Test {i} ICB")]);
-        let id = dir.path().join(format!("id{i}.json"));
-        std::fs::write(&id, n.ok(&["id", "--json"])).expect("write id");
-        founders.push(id);
-    }
-    let genesis = dir.path().join("genesis.json");
-    let mut create = vec!["federation", "create", "--name", "Process test", "--bootstrap", &baddr, "--out"];
-    let g = genesis.to_str().expect("utf8").to_string();
-    create.push(&g);
-    let founder_args: Vec<String> =
-        founders.iter().flat_map(|f| ["--founder".to_string(), f.display().to_string()]).collect();
-    create.extend(founder_args.iter().map(String::as_str));
-    nodes[0].ok(&create);
+    let (nodes, _) = found_federation(dir.path(), &["QW0", "QW1", "QW2"], Some(&baddr));
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let listen = |i: usize| format!("/ip4/127.0.0.1/tcp/{}", ports[i]);
     let mut daemons = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
-        n.ok(&["federation", "join", &g]);
         // No peers configured: they find each other through the bootstrap server.
         daemons.push(n.start_daemon(&["--listen", &listen(i), "--sync-interval", "2s"]));
     }
 
     // Write on one, read on the others.
-    review(&nodes[0], "written on node 1");
+    nodes[0].review("written on node 1");
     wait_for("node 2 and 3 hold node 1's review", SOON, || {
         holds_comment(&nodes[1], "written on node 1") && holds_comment(&nodes[2], "written on node 1")
     });
@@ -73,14 +35,14 @@ fn three_daemons_and_a_bootstrap_server() {
     bootstrap.kill();
     nodes[2].ok(&["shutdown"]);
     daemons[2] = nodes[2].start_daemon(&["--listen", &listen(2), "--sync-interval", "2s"]);
-    review(&nodes[1], "written on node 2 after the bootstrap server stopped");
+    nodes[1].review("written on node 2 after the bootstrap server stopped");
     wait_for("node 3, restarted with the bootstrap server down, gets node 2's review", SOON, || {
         holds_comment(&nodes[2], "written on node 2 after the bootstrap server stopped")
     });
 
     // Kill a daemon outright, write while it is down, restart it: it resumes and catches up.
     daemons[1].kill();
-    review(&nodes[0], "written while node 2 was down");
+    nodes[0].review("written while node 2 was down");
     daemons[1] = nodes[1].start_daemon(&["--listen", &listen(1), "--sync-interval", "2s"]);
     wait_for("node 2 reconnects to a member", SOON, || {
         nodes[1]
@@ -147,32 +109,8 @@ fn three_daemons_and_a_bootstrap_server() {
 fn a_node_nobody_can_dial_is_reached_through_the_bootstrap_relay() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_bootstrap, baddr) = start_bootstrap(&dir.path().join("bootstrap"), free_port());
-    let hidden = CliHome::new(dir.path().join("hidden"));
-    let open = CliHome::new(dir.path().join("open"));
-    let mut founders = vec![];
-    for (n, code) in [(&hidden, "QH1"), (&open, "QH2")] {
-        n.ok(&["init", "--org-code", code, "--name", &format!("NHS {code} ICB")]);
-        let id = dir.path().join(format!("{code}.json"));
-        std::fs::write(&id, n.ok(&["id", "--json"])).expect("write");
-        founders.push(id.display().to_string());
-    }
-    let genesis = dir.path().join("genesis.json").display().to_string();
-    hidden.ok(&[
-        "federation",
-        "create",
-        "--name",
-        "Relay test",
-        "--bootstrap",
-        &baddr,
-        "--founder",
-        &founders[0],
-        "--founder",
-        &founders[1],
-        "--out",
-        &genesis,
-    ]);
-    hidden.ok(&["federation", "join", &genesis]);
-    open.ok(&["federation", "join", &genesis]);
+    let (nodes, _) = found_federation(dir.path(), &["QH1", "QH2"], Some(&baddr));
+    let (hidden, open) = (&nodes[0], &nodes[1]);
     // The hidden node listens on nothing: only a relay reservation at the bootstrap server.
     std::fs::write(hidden.home.join("config.toml"), "listen = []\nrelay = true\nsync_interval_secs = 2\n")
         .expect("config");
@@ -183,12 +121,12 @@ fn a_node_nobody_can_dial_is_reached_through_the_bootstrap_relay() {
             .is_some_and(|l| l.iter().any(|a| a.as_str().is_some_and(|a| a.contains("p2p-circuit"))))
     });
     let _o = open.start_daemon(&["--listen", &format!("/ip4/127.0.0.1/tcp/{}", free_port()), "--sync-interval", "2s"]);
-    review(&hidden, "from behind the relay");
-    review(&open, "to the node behind the relay");
+    hidden.review("from behind the relay");
+    open.review("to the node behind the relay");
     wait_for("records cross the relay both ways", SOON, || {
-        holds_comment(&open, "from behind the relay") && holds_comment(&hidden, "to the node behind the relay")
+        holds_comment(open, "from behind the relay") && holds_comment(hidden, "to the node behind the relay")
     });
-    for n in [&hidden, &open] {
+    for n in [hidden, open] {
         n.ok(&["shutdown"]);
     }
 }
@@ -242,7 +180,7 @@ fn an_applicant_is_admitted_by_two_endorsements_and_a_revoked_member_is_cut_off(
         n.ok(&["federation", "join", &genesis]);
         n.write_test_config(free_port());
         daemons.push(n.start_daemon(&[]));
-        review(n, &format!("by QW{i}"));
+        n.review(&format!("by QW{i}"));
     }
     wait_for("the founders hold each other's reviews", SOON, || {
         founders.iter().all(|n| (0..4).all(|i| count_by(n, &format!("by QW{i}")) == 1))
@@ -288,7 +226,7 @@ fn an_applicant_is_admitted_by_two_endorsements_and_a_revoked_member_is_cut_off(
         (0..4).all(|i| count_by(&applicant, &format!("by QW{i}")) == 1)
     });
     assert_eq!(member_current(&applicant, "QE4"), Some(true));
-    review(&applicant, "by QE4");
+    applicant.review("by QE4");
     wait_for("the new member's review reaches every founder", SOON, || {
         founders.iter().all(|n| count_by(n, "by QE4") == 1)
     });
@@ -301,7 +239,7 @@ fn an_applicant_is_admitted_by_two_endorsements_and_a_revoked_member_is_cut_off(
         others.iter().all(|n| member_current(n, "QW3") == Some(false))
     });
     // QW3 writes after its revocation: refused at home if it knows, and accepted nowhere else.
-    let out = founders[3].run(&[REVIEW, &["after revocation"]].concat());
+    let out = founders[3].add_review("after revocation");
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("can no longer write") || err.contains("confirmed its own feed"), "{err}");
