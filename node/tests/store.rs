@@ -4,7 +4,7 @@ use csx_node::author::Author;
 use csx_node::store::{Outcome, Refusal, Scan, SledStore, Store, StoreConfig, StoreError};
 use csx_protocol::body::*;
 use csx_protocol::keys::SecretKey;
-use csx_protocol::{Body, FederationId, FinancialYear, Kind, Record, Verified, VerifyContext};
+use csx_protocol::{Body, FederationId, FinancialYear, Kind, Record, RecordId, Verified, VerifyContext};
 use std::path::Path;
 
 const FED: FederationId = FederationId([3; 32]);
@@ -344,21 +344,126 @@ fn a_layout_1_store_is_migrated_and_a_newer_one_refused_naming_both_versions() {
     {
         let db = raw(dir.path());
         assert_eq!(db.scan_prefix(b"T").count(), 0, "the old index is gone");
-        assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(2u32.to_be_bytes().as_slice()));
+        assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(3u32.to_be_bytes().as_slice()));
         db.insert(meta_schema(), &99u32.to_be_bytes()).expect("write");
         db.flush().expect("flush");
     }
     let err = SledStore::open(dir.path(), StoreConfig::default()).expect_err("a newer layout is refused");
     let text = err.to_string();
-    assert!(matches!(err, StoreError::Schema { found: 99, supported: 2, .. }), "{err:?}");
-    assert!(text.contains("schema version 99") && text.contains("supports version 2"), "{text}");
+    assert!(matches!(err, StoreError::Schema { found: 99, supported: 3, .. }), "{err:?}");
+    assert!(text.contains("schema version 99") && text.contains("supports version 3"), "{text}");
     assert!(text.contains("upgrade csx"), "{text}");
     assert!(text.contains(&dir.path().display().to_string()), "names the store: {text}");
     // Refusing touched nothing: with the version put back, the records are all there.
     {
         let db = raw(dir.path());
-        db.insert(meta_schema(), &2u32.to_be_bytes()).expect("write");
+        db.insert(meta_schema(), &3u32.to_be_bytes()).expect("write");
         db.flush().expect("flush");
     }
     assert_eq!(open(dir.path()).stats().expect("stats").records, 4);
+}
+
+/// The latest of each thing by (created_at, id), as queries order them.
+fn latest_of<'a>(records: impl IntoIterator<Item = &'a Record>) -> Option<&'a Record> {
+    records.into_iter().max_by_key(|r| (r.created_at(), r.id()))
+}
+
+/// Ids of `store.latest(Review)` leaving out `skip`, sorted.
+fn latest_ids(store: &SledStore, skip: &[RecordId]) -> Vec<RecordId> {
+    let mut ids: Vec<RecordId> =
+        store.latest(Kind::Review, &|id| skip.contains(id)).expect("latest").iter().map(|r| r.id()).collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(records: &[&Record]) -> Vec<RecordId> {
+    let mut ids: Vec<RecordId> = records.iter().map(|r| r.id()).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn each_authors_latest_review_of_each_thing_is_indexed_and_a_withdrawn_one_gives_way_to_the_one_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let (a, b) = (author(1), author(2));
+    // Reviews of 0DE, BI (even n) and 0DE, CONTRACT (odd n), 2024, all signed at one time:
+    // the id breaks the tie.
+    let ra = feed(&a, 6);
+    let rb = feed(&b, 2);
+    // In three batches, so the index is read back from the tree as well as kept within a batch.
+    store.insert(verified(&ra[..3])).expect("insert");
+    store.insert(verified(&ra[3..])).expect("insert");
+    store.insert(verified(&rb)).expect("insert");
+    let (a_bi, a_contract): (Vec<&Record>, Vec<&Record>) =
+        ra[1..].iter().partition(|r| r.body().service_line() == Some("BI"));
+    let expected = [latest_of(a_bi.clone()), latest_of(a_contract.clone()), Some(&rb[1]), Some(&rb[2])];
+    let expected: Vec<&Record> = expected.into_iter().map(|r| r.expect("some")).collect();
+    assert_eq!(latest_ids(&store, &[]), sorted(&expected));
+    assert!(store.latest(Kind::Price, &|_| false).expect("latest").is_empty(), "no prices were written");
+
+    // A's latest BI review withdrawn: its latest before that counts; both gone: none.
+    let first = expected[0].id();
+    let second = latest_of(a_bi.iter().copied().filter(|r| r.id() != first)).expect("three BI reviews");
+    let with_second = sorted(&[second, expected[1], expected[2], expected[3]]);
+    assert_eq!(latest_ids(&store, &[first]), with_second);
+    let all_bi: Vec<RecordId> = a_bi.iter().map(|r| r.id()).collect();
+    assert_eq!(latest_ids(&store, &all_bi), sorted(&expected[1..]));
+
+    // The same after a restart (the index is on disk).
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(latest_ids(&store, &[first]), with_second);
+
+    // A's feed cut back to seq 3 (its first BI and CONTRACT reviews): the index names those.
+    store.truncate_feed(&a.key().node_key(), 3).expect("truncate");
+    assert_eq!(latest_ids(&store, &[]), sorted(&[&ra[1], &ra[2], &rb[1], &rb[2]]));
+    store.truncate_feed(&a.key().node_key(), 0).expect("truncate all");
+    assert_eq!(latest_ids(&store, &[]), sorted(&[&rb[1], &rb[2]]));
+}
+
+#[test]
+fn a_layout_2_store_is_migrated_to_tagged_kind_entries_and_an_index_of_latest_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = author(1);
+    let records = feed(&a, 5);
+    {
+        let store = open(dir.path());
+        store.insert(verified(&records)).expect("insert");
+        store.flush().expect("flush");
+    }
+    // What layout 2 looked like: untagged kind entries, indexes by line and by provider, no
+    // index of latest records.
+    {
+        let db = raw(dir.path());
+        let kind_keys: Vec<_> = db.scan_prefix(b"K").keys().collect::<Result<_, _>>().expect("scan");
+        for k in kind_keys {
+            db.insert(&k, b"").expect("write");
+            let old = [b"L".as_slice(), &[2], b"BI", &k[1..]].concat();
+            db.insert(old, b"").expect("write");
+            let old = [b"V".as_slice(), &[3], b"0DE", &k[1..]].concat();
+            db.insert(old, b"").expect("write");
+        }
+        let latest: Vec<_> = db.scan_prefix(b"C").keys().collect::<Result<_, _>>().expect("scan");
+        assert_eq!(latest.len(), 2, "layout 3 indexes the latest BI and CONTRACT reviews");
+        for k in latest {
+            db.remove(k).expect("remove");
+        }
+        db.insert(meta_schema(), &2u32.to_be_bytes()).expect("write");
+        db.flush().expect("flush");
+    }
+    {
+        let store = open(dir.path());
+        let bi = store.scan(Scan::ServiceLine { code: "BI", kind: Some(Kind::Review) }, false).count();
+        assert_eq!(bi, 3, "reviews 0, 2 and 4 are about BI: found by the tags the migration wrote");
+        let by_provider = store.scan(Scan::Provider { code: "0DE", kind: Some(Kind::Review) }, false).count();
+        assert_eq!(by_provider, 5);
+        let (bi, contract): (Vec<&Record>, Vec<&Record>) =
+            records[1..].iter().partition(|r| r.body().service_line() == Some("BI"));
+        let expected = [latest_of(bi), latest_of(contract)].map(|r| r.expect("some"));
+        assert_eq!(latest_ids(&store, &[]), sorted(&expected));
+    }
+    let db = raw(dir.path());
+    assert_eq!(db.scan_prefix(b"L").count() + db.scan_prefix(b"V").count(), 0, "the old indexes are gone");
+    assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(3u32.to_be_bytes().as_slice()));
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use csx_node::api::{Request, Response};
 use csx_node::store::{ForkProof, InsertReport, Records, Scan, SledStore, Store, StoreConfig, StoreError, StoreStats};
-use csx_protocol::{Head, NodeKey, Record, RecordId, Verified};
+use csx_protocol::{Head, Kind, NodeKey, Record, RecordId, Verified};
 use csx_tests::federation::{Federation, review};
 use csx_tests::wait_until;
 
@@ -248,6 +248,9 @@ impl Store for FailingStore {
     }
     fn scan(&self, scan: Scan<'_>, newest_first: bool) -> Records<'_> {
         self.inner.scan(scan, newest_first)
+    }
+    fn latest(&self, kind: Kind, skip: &dyn Fn(&RecordId) -> bool) -> Result<Vec<Record>, StoreError> {
+        self.inner.latest(kind, skip)
     }
     fn stats(&self) -> Result<StoreStats, StoreError> {
         self.inner.stats()

@@ -203,11 +203,12 @@ fn damaged_and_unusable_files_are_reported_by_name_and_damage_nothing() {
         db.flush().expect("flush");
     }
     let err = fails(node, &["status"]);
-    assert!(err.contains("schema version 7") && err.contains("supports version 2"), "{err}");
+    let supported = format!("supports version {}", csx_node::store::SCHEMA_VERSION);
+    assert!(err.contains("schema version 7") && err.contains(&supported), "{err}");
     assert!(err.contains("upgrade csx"), "{err}");
     {
         let db = sled::Config::new().path(&store).open().expect("raw open");
-        db.insert(b"Mschema", &2u32.to_be_bytes()).expect("write");
+        db.insert(b"Mschema", &csx_node::store::SCHEMA_VERSION.to_be_bytes()).expect("write");
         db.flush().expect("flush");
     }
     assert_eq!(node.records(), count);

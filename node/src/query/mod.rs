@@ -135,7 +135,8 @@ pub struct Item<T> {
 }
 
 /// The records a question needs, cleaned: retracted records dropped, authors resolved to their
-/// organisations.
+/// organisations, and of prices and reviews only each node's latest of each thing (the queries
+/// keep each member's latest: [`latest_by`]).
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
     pub directory: Directory,
@@ -199,9 +200,7 @@ impl Dataset {
             }
         }
         let scan = |kind: Kind| match want.service_line {
-            Some(code) if matches!(kind, Kind::Price | Kind::Review | Kind::Switch) => {
-                store.scan(Scan::ServiceLine { code, kind: Some(kind) }, false)
-            }
+            Some(code) if kind == Kind::Switch => store.scan(Scan::ServiceLine { code, kind: Some(kind) }, false),
             _ => store.scan(Scan::Kind(kind), false),
         };
         let mut kinds = vec![Kind::Provider];
@@ -218,7 +217,18 @@ impl Dataset {
             kinds.extend([Kind::Motion, Kind::Support]);
         }
         for kind in kinds {
-            for r in scan(kind) {
+            // Of prices and reviews only each author's latest of each thing can count
+            // (supersession): read those from the store's index of them, not the whole kind.
+            let records: crate::store::Records<'_> = if matches!(kind, Kind::Price | Kind::Review) {
+                let latest = store.latest(kind, &|id| retracted.contains(id))?;
+                let line = want.service_line;
+                Box::new(
+                    latest.into_iter().filter(move |r| line.is_none_or(|l| r.body().service_line() == Some(l))).map(Ok),
+                )
+            } else {
+                scan(kind)
+            };
+            for r in records {
                 let r = r?;
                 if retracted.contains(&r.id()) {
                     continue;

@@ -8,11 +8,12 @@
 //! | `H` | author | head seq ‖ head id |
 //! | `P` | author ‖ seq | bytes of a verified record waiting for its predecessor |
 //! | `X` | author | fork proof: len(a) u32 ‖ a ‖ b |
-//! | `K` | kind u16 ‖ created_at ‖ author ‖ seq | – |
-//! | `L` | len ‖ service line ‖ kind u16 ‖ created_at ‖ author ‖ seq | – |
-//! | `V` | len ‖ provider ‖ kind u16 ‖ created_at ‖ author ‖ seq | – |
-//! | `T` | created_at ‖ author ‖ seq | – (layout 1 only; removed by the migration to layout 2) |
+//! | `K` | kind u16 ‖ created_at ‖ author ‖ seq | tags: the service line and providers the record is about (see [`tags`]) |
+//! | `C` | kind u16 ‖ len ‖ provider ‖ len ‖ service line ‖ year u16 ‖ author | the author's latest record of that: created_at ‖ id ‖ seq |
 //! | `R` | referenced id ‖ kind u16 ‖ author ‖ seq | – |
+//! | `L` | len ‖ service line ‖ kind u16 ‖ created_at ‖ author ‖ seq | – (layouts 1–2; removed by the migration to 3) |
+//! | `V` | len ‖ provider ‖ kind u16 ‖ created_at ‖ author ‖ seq | – (layouts 1–2; removed by the migration to 3) |
+//! | `T` | created_at ‖ author ‖ seq | – (layout 1 only; removed by the migration to layout 2) |
 //! | `Q` | author ‖ seq | bytes of a verified record whose organisation is not admitted yet |
 //! | `M` | name | metadata (schema version, counters, node state) |
 //!
@@ -26,8 +27,11 @@ pub const HEAD: u8 = b'H';
 pub const PENDING: u8 = b'P';
 pub const FORK: u8 = b'X';
 pub const KIND: u8 = b'K';
-pub const LINE: u8 = b'L';
-pub const PROVIDER: u8 = b'V';
+pub const CURRENT: u8 = b'C';
+/// Formerly indexes by service line and by provider (layouts 1–2); their entries are now the tags
+/// of the `K` entries, and the migration to 3 deletes them.
+pub const OLD_LINE: u8 = b'L';
+pub const OLD_PROVIDER: u8 = b'V';
 /// Formerly an index by time (layout 1); no longer written, and deleted by the migration to 2.
 pub const OLD_TIME: u8 = b'T';
 pub const REFS: u8 = b'R';
@@ -106,23 +110,74 @@ pub fn kind(kind: u16, created_at: u64, p: &Pos) -> Vec<u8> {
 pub fn kind_prefix(kind: u16) -> Vec<u8> {
     key(KIND, &[&kind.to_be_bytes()])
 }
-pub fn line(line: &str, kind: u16, created_at: u64, p: &Pos) -> Vec<u8> {
-    key(LINE, &[&lp(line), &kind.to_be_bytes(), &created_at.to_be_bytes(), p])
-}
-pub fn line_prefix(line: &str, kind: Option<u16>) -> Vec<u8> {
-    match kind {
-        Some(k) => key(LINE, &[&lp(line), &k.to_be_bytes()]),
-        None => key(LINE, &[&lp(line)]),
+/// The tags of a `K` entry: len ‖ service line (empty if none) ‖ count u8 ‖ (len ‖ provider)….
+/// Scans by line or provider read these instead of keeping an index of their own: one index
+/// entry per record instead of three (each sled entry costs about as much to write as the
+/// record, docs/PERFORMANCE.md).
+pub fn tags(line: Option<&str>, providers: &[&str]) -> Vec<u8> {
+    let mut v = lp(line.unwrap_or(""));
+    v.push(providers.len().min(255) as u8);
+    for p in providers.iter().take(255) {
+        v.extend(lp(p));
     }
+    v
 }
-pub fn provider(code: &str, kind: u16, created_at: u64, p: &Pos) -> Vec<u8> {
-    key(PROVIDER, &[&lp(code), &kind.to_be_bytes(), &created_at.to_be_bytes(), p])
-}
-pub fn provider_prefix(code: &str, kind: Option<u16>) -> Vec<u8> {
-    match kind {
-        Some(k) => key(PROVIDER, &[&lp(code), &k.to_be_bytes()]),
-        None => key(PROVIDER, &[&lp(code)]),
+
+/// Whether the tags `v` name service line `line` (if given) and provider `provider` (if given).
+/// Damaged tags match nothing.
+pub fn tags_match(v: &[u8], line: Option<&str>, provider: Option<&str>) -> bool {
+    fn field(v: &[u8], at: usize) -> Option<(&[u8], usize)> {
+        let n = *v.get(at)? as usize;
+        Some((v.get(at + 1..at + 1 + n)?, at + 1 + n))
     }
+    let Some((l, mut at)) = field(v, 0) else { return false };
+    if line.is_some_and(|want| want.as_bytes() != l) {
+        return false;
+    }
+    let Some(want) = provider else { return true };
+    let Some(&count) = v.get(at) else { return false };
+    at += 1;
+    for _ in 0..count {
+        let Some((p, next)) = field(v, at) else { return false };
+        if p == want.as_bytes() {
+            return true;
+        }
+        at = next;
+    }
+    false
+}
+
+pub fn current(kind: u16, provider: &str, line: &str, year: u16, author: &NodeKey) -> Vec<u8> {
+    key(CURRENT, &[&kind.to_be_bytes(), &lp(provider), &lp(line), &year.to_be_bytes(), author.as_bytes()])
+}
+pub fn current_prefix(kind: u16) -> Vec<u8> {
+    key(CURRENT, &[&kind.to_be_bytes()])
+}
+
+/// The value of a `C` entry: created_at ‖ id ‖ seq (48 bytes).
+pub fn current_value(created_at: u64, id: &RecordId, seq: u64) -> [u8; 48] {
+    let mut v = [0u8; 48];
+    v[..8].copy_from_slice(&created_at.to_be_bytes());
+    v[8..40].copy_from_slice(id.as_bytes());
+    v[40..].copy_from_slice(&seq.to_be_bytes());
+    v
+}
+
+/// Reads a `C` value back: (created_at, id, seq).
+pub fn split_current_value(v: &[u8]) -> Option<(u64, RecordId, u64)> {
+    if v.len() != 48 {
+        return None;
+    }
+    let at = u64::from_be_bytes(v[..8].try_into().ok()?);
+    let id = RecordId(v[8..40].try_into().ok()?);
+    let seq = u64::from_be_bytes(v[40..].try_into().ok()?);
+    Some((at, id, seq))
+}
+
+/// The author at the end of a `C` key.
+pub fn current_author(k: &[u8]) -> Option<NodeKey> {
+    let start = k.len().checked_sub(32)?;
+    Some(NodeKey(k[start..].try_into().ok()?))
 }
 pub fn refs(target: &RecordId, kind: u16, p: &Pos) -> Vec<u8> {
     key(REFS, &[target.as_bytes(), &kind.to_be_bytes(), p])
@@ -140,4 +195,29 @@ pub fn meta(name: &str) -> Vec<u8> {
 /// The record position at the end of an index key (every index key ends with author ‖ seq).
 pub fn pos_suffix(k: &[u8]) -> Option<(NodeKey, u64)> {
     k.len().checked_sub(40).and_then(|start| split_pos(&k[start..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_match_whole_codes_and_damaged_tags_match_nothing() {
+        let t = tags(Some("BI"), &["0DE", "0AR"]);
+        assert!(tags_match(&t, None, None));
+        assert!(tags_match(&t, Some("BI"), None));
+        assert!(tags_match(&t, Some("BI"), Some("0AR")));
+        assert!(tags_match(&t, None, Some("0DE")));
+        assert!(!tags_match(&t, Some("B"), None), "a prefix of the line is another line");
+        assert!(!tags_match(&t, Some("BIX"), None));
+        assert!(!tags_match(&t, None, Some("0D")));
+        assert!(!tags_match(&t, Some("CONTRACT"), Some("0DE")));
+        let none = tags(None, &[]);
+        assert!(tags_match(&none, None, None));
+        assert!(!tags_match(&none, Some("BI"), None) && !tags_match(&none, None, Some("0DE")));
+        for cut in 0..t.len() {
+            assert!(!tags_match(&t[..cut], None, Some("0AR")), "tags cut to {cut} bytes");
+        }
+        assert!(!tags_match(&[9, b'B'], None, None), "a length past the end");
+    }
 }

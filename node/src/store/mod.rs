@@ -18,7 +18,9 @@ use std::path::PathBuf;
 ///
 /// - 1: the first layout, with an index by time (`T` keys).
 /// - 2: no index by time (its entries are deleted by the migration from 1).
-pub const SCHEMA_VERSION: u32 = 2;
+/// - 3: the kind index carries each record's line and providers, replacing the indexes by line
+///   and by provider; an index of each author's latest price and review of each thing.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The oldest layout this csx migrates from.
 pub const OLDEST_MIGRATABLE: u32 = 1;
@@ -191,6 +193,12 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Vec<u8>>, StoreError>;
     /// Records selected by `scan`, oldest first (or newest first when `newest_first`).
     fn scan(&self, scan: Scan<'_>, newest_first: bool) -> Records<'_>;
+    /// For a kind whose records supersede each other (prices, reviews: see
+    /// [`csx_protocol::Body::supersedes`]), each author's latest record of each thing, by
+    /// (created_at, id), leaving out records `skip` names: where an author's latest is left out,
+    /// its latest before that counts instead. Reads a few records per thing, not the whole kind;
+    /// other kinds give nothing.
+    fn latest(&self, kind: Kind, skip: &dyn Fn(&RecordId) -> bool) -> Result<Vec<Record>, StoreError>;
     fn stats(&self) -> Result<StoreStats, StoreError>;
     fn forks(&self) -> Result<Vec<ForkProof>, StoreError>;
     /// Seqs held in the waiting area for `author`.

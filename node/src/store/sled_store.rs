@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use csx_protocol::feed::{Placement, place};
 use csx_protocol::record::record_id;
 use csx_protocol::sync::HeadsIndex;
-use csx_protocol::{Head, NodeKey, Record, RecordId, Verified};
+use csx_protocol::{Head, Kind, NodeKey, Record, RecordId, Verified};
 
 use super::keys::{self, Pos};
 use super::{
@@ -120,22 +120,38 @@ impl SledStore {
             match version {
                 // 1 → 2: the index by time is gone; delete its entries.
                 1 => {
-                    let mut removed = 0u64;
-                    loop {
-                        let mut batch = sled::Batch::default();
-                        let mut n = 0;
-                        for item in self.tree.scan_prefix([keys::OLD_TIME]).keys().take(10_000) {
-                            batch.remove(item?);
-                            n += 1;
-                        }
-                        if n == 0 {
-                            break;
-                        }
-                        self.tree.apply_batch(batch)?;
-                        removed += n;
-                    }
+                    let removed = self.remove_prefixes(&[keys::OLD_TIME])?;
                     self.tree.flush()?;
                     tracing::info!(store = %self.path.display(), removed, "migrated the store from layout 1 to 2: removed the index by time");
+                }
+                // 2 → 3: tag the kind index with each record's line and providers, index each
+                // author's latest prices and reviews, then delete the indexes by line and provider.
+                2 => {
+                    let mut latest: Latest = HashMap::new();
+                    let (mut from, mut records) = (vec![keys::FEED], 0u64);
+                    loop {
+                        let mut batch = sled::Batch::default();
+                        let mut last = None;
+                        for item in self.tree.range(from.as_slice()..).take(10_000) {
+                            let (k, v) = item?;
+                            if k.first() != Some(&keys::FEED) {
+                                break;
+                            }
+                            let record = Self::decode(&v)?;
+                            for (ik, iv) in index_entries(&record) {
+                                batch.insert(ik, iv);
+                            }
+                            note_latest(&self.tree, &mut latest, &mut batch, &record)?;
+                            records += 1;
+                            last = Some(k);
+                        }
+                        let Some(last) = last else { break };
+                        self.tree.apply_batch(batch)?;
+                        from = [last.as_ref(), &[0]].concat();
+                    }
+                    let removed = self.remove_prefixes(&[keys::OLD_LINE, keys::OLD_PROVIDER])?;
+                    self.tree.flush()?;
+                    tracing::info!(store = %self.path.display(), records, removed, "migrated the store from layout 2 to 3: one tagged index entry per record, an index of latest prices and reviews");
                 }
                 other => return Err(StoreError::corrupt(format!("no migration step from layout {other}"))),
             }
@@ -143,6 +159,28 @@ impl SledStore {
             self.tree.flush()?;
         }
         Ok(())
+    }
+
+    /// Deletes every entry whose key starts with one of `prefixes`, 10,000 to a batch. Returns
+    /// how many.
+    fn remove_prefixes(&self, prefixes: &[u8]) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        for prefix in prefixes {
+            loop {
+                let mut batch = sled::Batch::default();
+                let mut n = 0;
+                for item in self.tree.scan_prefix([*prefix]).keys().take(10_000) {
+                    batch.remove(item?);
+                    n += 1;
+                }
+                if n == 0 {
+                    break;
+                }
+                self.tree.apply_batch(batch)?;
+                removed += n;
+            }
+        }
+        Ok(removed)
     }
 
     fn load_pending_counts(&self) -> Result<(), StoreError> {
@@ -175,31 +213,89 @@ impl SledStore {
         Self::decode(&bytes)
     }
 
+    /// The latest record by `record`'s author of the same thing (see [`Store::latest`]) before
+    /// it, leaving out what `skip` names. Walks the kind index back in time from `record`: only
+    /// needed where a latest record was withdrawn.
+    fn latest_before(&self, record: &Record, skip: &dyn Fn(&RecordId) -> bool) -> Result<Option<Record>, StoreError> {
+        let Some(thing) = record.body().supersedes() else { return Ok(None) };
+        let (kind, author) = (record.header().kind, record.author());
+        let this = (record.created_at(), record.id());
+        let end = keys::kind(kind, this.0.saturating_add(1), &[0; 40]);
+        let mut best: Option<Record> = None;
+        for item in self.tree.range(keys::kind_prefix(kind)..end).rev() {
+            let (k, tags) = item?;
+            let bad = || StoreError::corrupt("kind index key");
+            let at = u64::from_be_bytes(k.get(3..11).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+            // Ordered by time: once past the best one's time, nothing older can beat it.
+            if best.as_ref().is_some_and(|b| at < b.created_at()) {
+                break;
+            }
+            let (a, seq) = keys::pos_suffix(&k).ok_or_else(bad)?;
+            if a != author || !keys::tags_match(&tags, Some(thing.1), Some(thing.0)) {
+                continue;
+            }
+            let candidate = self.record_at_pos((a, seq))?;
+            let order = (candidate.created_at(), candidate.id());
+            if order < this
+                && candidate.body().supersedes() == Some(thing)
+                && !skip(&order.1)
+                && best.as_ref().is_none_or(|b| (b.created_at(), b.id()) < order)
+            {
+                best = Some(candidate);
+            }
+        }
+        Ok(best)
+    }
+
     /// The path this store was opened at.
     pub fn path(&self) -> &Path {
         &self.path
     }
 }
 
-/// The secondary index keys of `record` (all but the feed, id and head entries).
-fn index_keys(record: &Record) -> Vec<Vec<u8>> {
+/// The secondary index entries of `record` (all but the feed, id, head and latest-record
+/// entries), as (key, value).
+fn index_entries(record: &Record) -> Vec<(Vec<u8>, Vec<u8>)> {
     let p: Pos = keys::pos(&record.author(), record.seq());
     let kind = record.header().kind;
-    let at = record.created_at();
     let body = record.body();
-    // No index by time alone: every reader scans by kind, line, provider, reference or feed,
-    // and each index entry costs as much to write as the record itself (docs/PERFORMANCE.md).
-    let mut out = vec![keys::kind(kind, at, &p)];
-    if let Some(line) = body.service_line() {
-        out.push(keys::line(line, kind, at, &p));
-    }
-    for provider in body.providers() {
-        out.push(keys::provider(provider, kind, at, &p));
-    }
+    // One entry by kind and time, tagged with the line and providers, serves scans by kind, line
+    // and provider: each sled entry costs about as much to write as the record itself
+    // (docs/PERFORMANCE.md). Only the few kinds that refer to a record add a second.
+    let mut out = vec![(keys::kind(kind, record.created_at(), &p), keys::tags(body.service_line(), &body.providers()))];
     if let Some(target) = body.refers_to() {
-        out.push(keys::refs(&target, kind, &p));
+        out.push((keys::refs(&target, kind, &p), Vec::new()));
     }
     out
+}
+
+/// The latest record per (author, provider, line, year), as far as this batch has seen: `C`
+/// entries read from the tree once, then kept here.
+type Latest = HashMap<Vec<u8>, Option<(u64, RecordId)>>;
+
+/// Makes `record` the latest of what it supersedes (see [`csx_protocol::Body::supersedes`]) if it
+/// is later, by (created_at, id), than the one held: the order queries use (docs/QUERIES.md).
+fn note_latest(tree: &sled::Db, seen: &mut Latest, batch: &mut sled::Batch, record: &Record) -> Result<(), StoreError> {
+    let Some((provider, line, year)) = record.body().supersedes() else { return Ok(()) };
+    let key = keys::current(record.header().kind, provider, line, year.0, &record.author());
+    let held = match seen.get(&key) {
+        Some(h) => *h,
+        None => match tree.get(&key)? {
+            Some(v) => {
+                let (at, id, _) = keys::split_current_value(&v).ok_or_else(|| StoreError::corrupt("latest entry"))?;
+                Some((at, id))
+            }
+            None => None,
+        },
+    };
+    let this = (record.created_at(), record.id());
+    if held.is_none_or(|h| h < this) {
+        batch.insert(key.as_slice(), &keys::current_value(this.0, &this.1, record.seq())[..]);
+        seen.insert(key, Some(this));
+    } else {
+        seen.insert(key, held);
+    }
+    Ok(())
 }
 
 fn decode_head(v: &[u8]) -> Result<Head, StoreError> {
@@ -275,6 +371,7 @@ struct Tx<'a> {
     appended: HashMap<(NodeKey, u64), Vec<u8>>,
     pending: HashMap<(NodeKey, u64), Option<Vec<u8>>>,
     forked: HashMap<NodeKey, bool>,
+    latest: Latest,
     delta: [i64; 5],
     report: InsertReport,
 }
@@ -343,7 +440,7 @@ impl<'a> Tx<'a> {
             Placement::WrongPrev { .. } => Ok(Outcome::Refused { reason: Refusal::WrongPrev }),
             Placement::Ahead => self.hold(record),
             Placement::Append => {
-                self.append(record);
+                self.append(record)?;
                 self.release(author)?;
                 Ok(Outcome::Appended)
             }
@@ -392,7 +489,7 @@ impl<'a> Tx<'a> {
         self.report.forks.push(ForkProof { author, seq, first, second });
     }
 
-    fn append(&mut self, record: &Record) {
+    fn append(&mut self, record: &Record) -> Result<(), StoreError> {
         let author = record.author();
         let seq = record.seq();
         let p: Pos = keys::pos(&author, seq);
@@ -403,9 +500,10 @@ impl<'a> Tx<'a> {
         head.extend_from_slice(&seq.to_be_bytes());
         head.extend_from_slice(id.as_bytes());
         self.batch.insert(keys::head(&author), head);
-        for k in index_keys(record) {
-            self.batch.insert(k, &[]);
+        for (k, v) in index_entries(record) {
+            self.batch.insert(k, v);
         }
+        note_latest(self.tree, &mut self.latest, &mut self.batch, record)?;
         if seq == 1 {
             self.delta[1] += 1;
         }
@@ -414,6 +512,7 @@ impl<'a> Tx<'a> {
         self.heads.insert(author, Some(Head { seq, id }));
         self.new_ids.insert(id);
         self.appended.insert((author, seq), record.bytes().to_vec());
+        Ok(())
     }
 
     /// Appends waiting records that now follow the head, for as long as they chain.
@@ -435,7 +534,7 @@ impl<'a> Tx<'a> {
                 tracing::debug!(author = %author.short(), seq = head.seq + 1, "dropped a waiting record with the wrong prev");
                 return Ok(());
             }
-            self.append(&record);
+            self.append(&record)?;
             self.report.released.push(record.id());
         }
     }
@@ -475,6 +574,7 @@ impl Store for SledStore {
             appended: HashMap::new(),
             pending: HashMap::new(),
             forked: HashMap::new(),
+            latest: HashMap::new(),
             delta: [0; 5],
             report: InsertReport::default(),
         };
@@ -592,11 +692,15 @@ impl Store for SledStore {
 
     fn scan(&self, scan: Scan<'_>, newest_first: bool) -> Records<'_> {
         let code = |k: csx_protocol::Kind| k.code() as u16;
-        let prefix = match scan {
-            Scan::Kind(k) => keys::kind_prefix(code(k)),
-            Scan::ServiceLine { code: c, kind } => keys::line_prefix(c, kind.map(code)),
-            Scan::Provider { code: c, kind } => keys::provider_prefix(c, kind.map(code)),
-            Scan::RefersTo { id, kind } => keys::refs_prefix(&id, kind.map(code)),
+        let kinds =
+            |kind: Option<csx_protocol::Kind>| kind.map_or_else(|| vec![keys::KIND], |k| keys::kind_prefix(code(k)));
+        // Scans by line or provider read the tags of the kind index (no records are read to
+        // pass over the ones that do not match).
+        let (prefix, line, provider) = match scan {
+            Scan::Kind(k) => (keys::kind_prefix(code(k)), None, None),
+            Scan::ServiceLine { code: c, kind } => (kinds(kind), Some(c), None),
+            Scan::Provider { code: c, kind } => (kinds(kind), None, Some(c)),
+            Scan::RefersTo { id, kind } => (keys::refs_prefix(&id, kind.map(code)), None, None),
             Scan::Author(author) => {
                 let iter = self.tree.scan_prefix(keys::feed_prefix(&author));
                 let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send> =
@@ -607,11 +711,35 @@ impl Store for SledStore {
         let iter = self.tree.scan_prefix(prefix);
         let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send> =
             if newest_first { Box::new(iter.rev()) } else { Box::new(iter) };
-        Box::new(iter.map(move |item| {
+        let (line, provider) = (line.map(str::to_owned), provider.map(str::to_owned));
+        let wanted = move |item: &sled::Result<(sled::IVec, sled::IVec)>| match item {
+            Ok((_, tags)) if line.is_some() || provider.is_some() => {
+                keys::tags_match(tags, line.as_deref(), provider.as_deref())
+            }
+            _ => true,
+        };
+        Box::new(iter.filter(wanted).map(move |item| {
             let (k, _) = item?;
             let pos = keys::pos_suffix(&k).ok_or_else(|| StoreError::corrupt("index key"))?;
             self.record_at_pos(pos)
         }))
+    }
+
+    fn latest(&self, kind: Kind, skip: &dyn Fn(&RecordId) -> bool) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(keys::current_prefix(kind.code() as u16)) {
+            let (k, v) = item?;
+            let bad = || StoreError::corrupt("latest-record index entry");
+            let (_, id, seq) = keys::split_current_value(&v).ok_or_else(bad)?;
+            let author = keys::current_author(&k).ok_or_else(bad)?;
+            let record = self.record_at_pos((author, seq))?;
+            if !skip(&id) {
+                out.push(record);
+            } else if let Some(earlier) = self.latest_before(&record, skip)? {
+                out.push(earlier);
+            }
+        }
+        Ok(out)
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {
@@ -747,16 +875,34 @@ impl Store for SledStore {
         let (mut removed, mut bytes) = (0u64, 0u64);
         let start = keys::feed(author, keep_through.saturating_add(1));
         let end = keys::feed(author, u64::MAX);
+        // Latest-record entries that may name a removed record, seeded empty.
+        let mut stale: Latest = HashMap::new();
         for item in self.tree.range(start..=end) {
             let (k, v) = item?;
             let record = Self::decode(&v)?;
             batch.remove(k);
             batch.remove(keys::id(&record.id()));
-            for ik in index_keys(&record) {
+            for (ik, _) in index_entries(&record) {
                 batch.remove(ik);
+            }
+            if let Some((provider, line, year)) = record.body().supersedes() {
+                let key = keys::current(record.header().kind, provider, line, year.0, author);
+                batch.remove(key.as_slice());
+                stale.insert(key, None);
             }
             removed += 1;
             bytes += v.len() as u64;
+        }
+        // They now name the latest record kept, if any (a rare, whole-feed pass).
+        if !stale.is_empty() && keep_through > 0 {
+            for item in self.tree.range(keys::feed(author, 1)..=keys::feed(author, keep_through)) {
+                let record = Self::decode(&item?.1)?;
+                if let Some((provider, line, year)) = record.body().supersedes()
+                    && stale.contains_key(&keys::current(record.header().kind, provider, line, year.0, author))
+                {
+                    note_latest(&self.tree, &mut stale, &mut batch, &record)?;
+                }
+            }
         }
         // Waiting and quarantined records beyond the limit go too.
         let mut dropped_pending = 0u64;

@@ -216,6 +216,17 @@ impl Body {
         }
     }
 
+    /// What this record is its author's latest word on, for kinds whose records supersede each
+    /// other: a member's later price disclosure, or later review, of the same provider, service
+    /// line and financial year replaces its earlier one (docs/QUERIES.md, "Supersession").
+    pub fn supersedes(&self) -> Option<(&str, &str, crate::FinancialYear)> {
+        match self {
+            Body::Price(b) => Some((&b.provider, &b.service_line, b.year)),
+            Body::Review(b) => Some((&b.provider, &b.service_line, b.year)),
+            _ => None,
+        }
+    }
+
     /// The record this one refers to, if any (retract target, supported motion, switch outcome).
     pub fn refers_to(&self) -> Option<crate::RecordId> {
         match self {
