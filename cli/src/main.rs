@@ -3,7 +3,6 @@
 mod commands;
 mod context;
 mod error;
-mod input;
 mod output;
 mod view;
 

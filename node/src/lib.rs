@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod home;
 pub mod ingest;
+pub mod input;
 pub mod keyfile;
 pub mod membership;
 pub mod net;

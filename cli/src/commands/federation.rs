@@ -8,8 +8,8 @@ use csx_protocol::{Founder, Genesis};
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::input;
 use crate::output::fields;
+use csx_node::input;
 
 #[derive(Debug, Subcommand)]
 pub enum FederationCommand {

@@ -11,7 +11,7 @@ use csx_protocol::Body;
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::input::kinds::*;
+use csx_node::input::kinds::*;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ImportKind {

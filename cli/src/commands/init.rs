@@ -7,8 +7,8 @@ use csx_protocol::{Body, FinancialYear};
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::input;
 use crate::output::fields;
+use csx_node::input;
 
 #[derive(Debug, Args)]
 pub struct InitArgs {

@@ -15,8 +15,8 @@ use csx_protocol::body::Party;
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::input;
 use crate::output::{fields, table};
+use csx_node::input;
 
 /// Asks the node (daemon or store) a question.
 pub fn ask(ctx: &Ctx, question: Question) -> anyhow::Result<Answered> {

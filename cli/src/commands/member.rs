@@ -101,7 +101,7 @@ fn endorse(ctx: &Ctx, a: EndorseArgs) -> anyhow::Result<()> {
         &format!("Endorse {ods_code} {name} (organisation key {org_key}) as a member of \"{federation}\"."),
         a.yes,
     )?;
-    let body = Body::Endorse(Endorse { org_key, ods_code, name, comment: crate::input::opt_string(&a.comment) });
+    let body = Body::Endorse(Endorse { org_key, ods_code, name, comment: csx_node::input::opt_string(&a.comment) });
     super::write::publish(ctx, vec![body])?;
     let m = members(ctx)?;
     if let Some(app) = m.applicants.iter().find(|x| x.org_key == org_key) {
@@ -132,7 +132,7 @@ pub fn find_member<'a>(m: &'a MembersView, text: &str) -> anyhow::Result<&'a csx
 }
 
 fn revoke(ctx: &Ctx, a: RevokeArgs) -> anyhow::Result<()> {
-    let reason = match crate::input::opt_string(&a.reason) {
+    let reason = match csx_node::input::opt_string(&a.reason) {
         Some(r) => r,
         None => return Err(CliError::invalid("--reason: is required (every member sees it)").into()),
     };

@@ -146,7 +146,7 @@ fn install(ctx: &Ctx, path: &std::path::Path) -> anyhow::Result<()> {
 
 fn retire(ctx: &Ctx, a: RetireArgs) -> anyhow::Result<()> {
     let id = ctx.home.identity()?;
-    let reason = crate::input::opt_string(&a.reason).ok_or_else(|| CliError::invalid("--reason: is required"))?;
+    let reason = csx_node::input::opt_string(&a.reason).ok_or_else(|| CliError::invalid("--reason: is required"))?;
     let m = super::member::members(ctx)?;
     let me = m
         .members

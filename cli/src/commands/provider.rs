@@ -4,8 +4,8 @@ use clap::Subcommand;
 use csx_node::api::{Request, Response};
 
 use crate::context::Ctx;
-use crate::input::kinds::ProviderInput;
 use crate::output::table;
+use csx_node::input::kinds::ProviderInput;
 
 #[derive(Debug, Subcommand)]
 pub enum ProviderCommand {

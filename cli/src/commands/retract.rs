@@ -18,7 +18,7 @@ pub struct RetractArgs {
 
 pub fn run(ctx: &Ctx, args: RetractArgs) -> anyhow::Result<()> {
     let target = ctx.resolve(&args.id)?;
-    let reason = match crate::input::opt_string(&args.reason) {
+    let reason = match csx_node::input::opt_string(&args.reason) {
         Some(r) => r,
         None if ctx.interactive => dialoguer::Input::new().with_prompt("reason").interact_text()?,
         None => return Err(CliError::invalid("--reason: is required").into()),

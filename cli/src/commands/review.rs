@@ -4,7 +4,7 @@ use clap::Subcommand;
 use csx_protocol::Kind;
 
 use crate::context::Ctx;
-use crate::input::kinds::ReviewInput;
+use csx_node::input::kinds::ReviewInput;
 
 use super::list::ListArgs;
 

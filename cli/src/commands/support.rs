@@ -21,6 +21,6 @@ pub struct SupportArgs {
 pub fn run(ctx: &Ctx, args: SupportArgs) -> anyhow::Result<()> {
     let motion = ctx.resolve(&args.motion)?;
     let stance = if args.withdraw { Stance::Withdraw } else { Stance::Support };
-    let body = Body::Support(Support { motion, stance, comment: crate::input::opt_string(&args.comment) });
+    let body = Body::Support(Support { motion, stance, comment: csx_node::input::opt_string(&args.comment) });
     super::write::publish(ctx, vec![body])
 }

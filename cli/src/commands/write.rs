@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::input::kinds::{InputCtx, KindInput};
 use crate::output::table;
 use crate::view;
+use csx_node::input::kinds::{InputCtx, KindInput};
 
 /// Converts `input` (prompting on a terminal for missing required fields) and publishes it.
 pub fn add<T: KindInput>(ctx: &Ctx, input: T) -> anyhow::Result<()> {

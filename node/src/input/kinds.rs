@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 
 /// What converting an input needs from the node.
+#[allow(missing_debug_implementations)] // holds a closure
 pub struct InputCtx<'a> {
     /// This member's registered population (from its profile), the default population covered.
     pub own_population: Option<u64>,

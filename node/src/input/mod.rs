@@ -1,7 +1,8 @@
 //! Turning what people type (flags, CSV cells, JSON values) into typed record bodies.
 //!
-//! Every value arrives as text, so flags, CSV columns and JSON keys share one set of parsers
-//! and one set of error messages, each naming the field and what is allowed.
+//! Every value arrives as text, so flags, CSV columns, JSON keys (and web forms) share one set of
+//! parsers and one set of error messages, each naming the field and what is allowed. It lives in
+//! the node crate so that every client of the node (the CLI, the dashboard) parses alike.
 
 pub mod kinds;
 
