@@ -4,7 +4,7 @@
 //! `csx demo seed` writes this node's share of the sample market; `csx demo sandbox DIR` builds
 //! an offline home holding a whole sample federation's records, to query with no network.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -133,18 +133,20 @@ impl Demo {
 
     fn run(&mut self, n: usize, seed: u64, exit: bool) -> anyhow::Result<()> {
         say(&format!("csx demo: a federation of {n} buyer organisations on this machine, in {}\n", self.dir.display()));
-        // 1. A bootstrap server.
+        // 1. A bootstrap server's address (the server starts once the genesis names it).
         let bhome = self.dir.join("bootstrap");
         std::fs::create_dir_all(&bhome)?;
         let bport = free_port()?;
-        say(&format!("── Start a bootstrap server\n$ csx bootstrap --listen /ip4/127.0.0.1/tcp/{bport}"));
-        self.spawn("bootstrap", &bhome, &["bootstrap", "--listen", &format!("/ip4/127.0.0.1/tcp/{bport}")])?;
-        let stdout = self.children.last_mut().and_then(|(_, c)| c.stdout.take()).expect("piped");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let bootstrap = line.trim().strip_prefix("bootstrap address: ").map(str::to_string).ok_or_else(|| {
-            anyhow::anyhow!("the bootstrap server did not start; see {}", bhome.join("bootstrap.log").display())
-        })?;
+        let blisten = format!("/ip4/127.0.0.1/tcp/{bport}");
+        say(&format!(
+            "── A bootstrap server's address, for the genesis\n$ csx bootstrap --listen {blisten} --show-address"
+        ));
+        let line = self.csx(&bhome, &["bootstrap", "--listen", &blisten, "--show-address"])?;
+        let bootstrap = line
+            .trim()
+            .strip_prefix("bootstrap address: ")
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("`csx bootstrap --show-address` printed no address: {}", line.trim()))?;
         say(&format!("{}\n", line.trim()));
 
         // 2. Members: real CCGs with their registered populations.
@@ -202,7 +204,10 @@ impl Demo {
             std::fs::write(node.home.join("config.toml"), config)?;
         }
 
-        // 3. Their daemons, as separate processes.
+        // 3. The bootstrap server for this federation, and the members' daemons, as separate processes.
+        say(&format!("\n── Start the bootstrap server\n$ csx bootstrap --listen {blisten} --genesis genesis.json"));
+        let genesis = self.dir.join("genesis.json").display().to_string();
+        self.spawn("bootstrap", &bhome, &["bootstrap", "--listen", &blisten, "--genesis", &genesis])?;
         say("\n── Start each member's daemon (logs in <home>/daemon.log)");
         for node in &nodes {
             say(&format!("$ CSX_HOME={} csx daemon", node.home.display()));
