@@ -36,10 +36,17 @@ pub enum DiscoveryRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DiscoveryResponse {
     /// Registered for this many seconds (at most what was asked).
-    Registered { ttl_secs: u32 },
+    Registered {
+        ttl_secs: u32,
+    },
     /// Members' nodes and their addresses (peer id bytes, address bytes).
-    Peers { peers: Vec<(Vec<u8>, Vec<Vec<u8>>)> },
-    Refused { code: RefusalCode, message: String },
+    Peers {
+        peers: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+    },
+    Refused {
+        code: RefusalCode,
+        message: String,
+    },
 }
 
 const Q_REGISTER: u8 = 1;
