@@ -124,6 +124,8 @@ pub struct Seen {
     pub listen: Vec<Multiaddr>,
     /// Peers we had a connection with closed.
     pub closed: Vec<PeerId>,
+    /// Dials that failed, with why.
+    pub dial_errors: Vec<String>,
 }
 
 /// How the raw peer answers the node's sync requests.
@@ -261,6 +263,8 @@ impl RawPeer {
             SwarmEvent::Behaviour(RawBehaviourEvent::Rendezvous(e)) => self.seen.rendezvous.push(format!("{e:?}")),
             SwarmEvent::Behaviour(RawBehaviourEvent::Relay(e)) => self.seen.relay.push(format!("{e:?}")),
             SwarmEvent::NewListenAddr { address, .. } => self.seen.listen.push(address.clone()),
+            SwarmEvent::ListenerClosed { reason, .. } => self.seen.relay.push(format!("listener closed: {reason:?}")),
+            SwarmEvent::OutgoingConnectionError { error, .. } => self.seen.dial_errors.push(error.to_string()),
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => self.seen.closed.push(*peer_id),
             _ => {}
         }
