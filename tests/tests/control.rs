@@ -62,7 +62,7 @@ async fn oversized_idle_and_excess_connections_are_cut_and_the_daemon_keeps_answ
     status(&home).await;
 
     // An oversized line: refused with an error naming the limit.
-    let mut big = UnixStream::connect(&socket).expect("connects");
+    let big = UnixStream::connect(&socket).expect("connects");
     let writer = {
         let mut w = big.try_clone().expect("clone");
         std::thread::spawn(move || {

@@ -38,7 +38,7 @@ use crate::ingest::Counters;
 use crate::keyfile;
 use crate::net::TransportKind;
 use crate::net::admission::{
-    Access, Action, Admission, Ask, CertCheck, Connection, Judge, Standing, TableLimits, certificate_answer,
+    Access, Action, Admission, Ask, CertAnswer, CertCheck, Connection, Judge, Standing, TableLimits, certificate_answer,
 };
 use crate::net::codec::{SYNC_PROTOCOL, SyncCodec};
 use crate::net::discovery::{DISCOVERY_PROTOCOL, DiscoveryCodec, InboundDiscovery, address_bytes, addresses};
@@ -388,11 +388,9 @@ impl Server {
                 self.count("relay.reservations");
                 tracing::debug!(peer = %src_peer_id, "relay reservation accepted");
             }
-            relay::Event::CircuitClosed { src_peer_id, dst_peer_id, error } => {
-                if let Some(e) = error {
-                    self.count("relay.circuits_cut");
-                    tracing::debug!(src = %src_peer_id, dst = %dst_peer_id, "relay circuit closed: {e}");
-                }
+            relay::Event::CircuitClosed { src_peer_id, dst_peer_id, error: Some(e) } => {
+                self.count("relay.circuits_cut");
+                tracing::debug!(src = %src_peer_id, dst = %dst_peer_id, "relay circuit closed: {e}");
             }
             _ => {}
         }
@@ -516,7 +514,9 @@ impl Server {
             Event::OutboundFailure { peer, request_id, error, .. } => {
                 tracing::debug!(peer = %peer, "request failed: {error}");
                 if self.cert_requests.remove(&request_id).is_some() {
-                    let answer = crate::net::admission::CertAnswer::Failed;
+                    // An answer that cannot be read is no certificate; no answer may come later.
+                    let unreadable = matches!(&error, request_response::OutboundFailure::Io(e) if crate::net::codec::classify(e).is_some());
+                    let answer = if unreadable { CertAnswer::Other } else { CertAnswer::Failed };
                     let actions = self.admission.on_certificate_answer(peer, answer, now);
                     self.act(actions);
                 } else if self.pulls.remove(&request_id).is_some() && self.follower.on_failure(&peer) {

@@ -479,14 +479,15 @@ impl<S: Default> Admission<S> {
         out
     }
 
-    /// Disconnects `peer` for `reason`: banned if the reason calls for it, otherwise not
-    /// redialled for a while.
+    /// Disconnects `peer` for `reason`: banned if the reason calls for it, otherwise (if we
+    /// dialled it) not redialled for a while.
     pub fn drop_peer(&mut self, peer: PeerId, reason: Reason, now: u64) -> Vec<Action> {
         let mut out = vec![];
         let ban = reason.bans();
+        let dialled = self.peers.get(&peer).and_then(|e| e.link.as_ref()).is_some_and(|l| l.dialled);
         if ban {
             out.extend(self.guard.ban(peer, reason, now).map(Action::Unblock));
-        } else {
+        } else if dialled {
             self.dial_failed(peer, now);
         }
         if let Some(e) = self.peers.get_mut(&peer) {

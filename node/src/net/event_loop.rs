@@ -23,7 +23,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::admission::{Action, Admission, CertCheck, Connection, Judge, Standing};
+use super::admission::{Action, Admission, CertAnswer, CertCheck, Connection, Judge, Standing};
 use super::behaviour::{NodeBehaviour, NodeBehaviourEvent, forks_topic, identify_version, topic};
 use super::config::NetConfig;
 use super::peers::PeerBook;
@@ -547,11 +547,7 @@ impl EventLoop {
     }
 
     /// A peer's answer to "send me your certificate".
-    pub(super) fn on_cert(&mut self, peer: PeerId, response: Option<SyncResponse>) {
-        let answer = match response {
-            Some(r) => super::admission::certificate_answer(&peer, r),
-            None => super::admission::CertAnswer::Failed,
-        };
+    pub(super) fn on_cert(&mut self, peer: PeerId, answer: CertAnswer) {
         let now = self.now();
         let actions = self.admission.on_certificate_answer(peer, answer, now);
         self.act(actions);

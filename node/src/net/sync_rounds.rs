@@ -12,7 +12,7 @@ use libp2p::PeerId;
 use libp2p::request_response::{self, ResponseChannel};
 use tokio::sync::oneshot;
 
-use super::admission::{Access, Ask};
+use super::admission::{Access, Ask, CertAnswer, certificate_answer};
 use super::event_loop::{EventLoop, Internal};
 use super::guard::weight;
 use super::reason::Reason;
@@ -52,21 +52,24 @@ impl EventLoop {
             }
             Event::Message { peer, message: Message::Response { request_id, response }, .. } => {
                 if let Some(p) = self.take_cert_request(&request_id) {
-                    self.on_cert(p, Some(response));
+                    self.on_cert(p, certificate_answer(&p, response));
                 } else if let Some((p, generation, tag)) = self.requests.remove(&request_id) {
                     debug_assert_eq!(p, peer);
                     self.on_sync_response(peer, generation, tag, response);
                 }
             }
             Event::OutboundFailure { peer, request_id, error, .. } => {
-                if let request_response::OutboundFailure::Io(e) = &error
-                    && let Some(kind) = super::codec::classify(e)
-                {
+                let unreadable = match &error {
+                    request_response::OutboundFailure::Io(e) => super::codec::classify(e),
+                    _ => None,
+                };
+                if let Some(kind) = unreadable {
                     self.ctx.counters.add(&rejected_counter(&format!("{kind}_sync_response")), 1);
                     self.strike(peer, weight::INVALID, "bad_sync_response");
                 }
                 if let Some(p) = self.take_cert_request(&request_id) {
-                    self.on_cert(p, None);
+                    // An answer that cannot be read is no certificate; no answer may come later.
+                    self.on_cert(p, if unreadable.is_some() { CertAnswer::Other } else { CertAnswer::Failed });
                 }
                 if let Some((_, generation, tag)) = self.requests.remove(&request_id) {
                     tracing::debug!(peer = %peer, "sync request failed: {error}");

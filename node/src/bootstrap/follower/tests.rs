@@ -42,9 +42,19 @@ impl Org {
     }
 }
 
-/// Two founders (threshold 1) and an applicant the first one endorses; what a member's node
-/// holds, sorted by id as the responder serves it.
-fn world() -> (Genesis, Org, Org, Org, Vec<(RecordId, Vec<u8>)>, Vec<Record>) {
+/// Two founders (a, b; threshold 1) and an organisation (c) that a endorses; `held`: what a
+/// member's node holds, sorted by id as the responder serves it; `other`: a feed of a's with a
+/// record that is not a membership record.
+struct World {
+    genesis: Genesis,
+    a: Org,
+    b: Org,
+    c: Org,
+    held: Vec<(RecordId, Vec<u8>)>,
+    other: Vec<Record>,
+}
+
+fn world() -> World {
     let (a, b, c) = (Org::new(1, "QE1"), Org::new(2, "QF7"), Org::new(3, "QGH"));
     let mut genesis = Genesis::new("Test", 1_700_000_000_000, vec![a.founder(), b.founder()]);
     genesis.endorsement_threshold = 1;
@@ -61,7 +71,7 @@ fn world() -> (Genesis, Org, Org, Org, Vec<(RecordId, Vec<u8>)>, Vec<Record>) {
     let mut held: Vec<(RecordId, Vec<u8>)> =
         a_feed.iter().chain(&c_feed).map(|r| (r.id(), r.bytes().to_vec())).collect();
     held.sort_unstable_by(|x, y| x.0.as_bytes().cmp(y.0.as_bytes()));
-    (genesis, a, b, c, held, review)
+    World { genesis, a, b, c, held, other: review }
 }
 
 fn ctx(g: &Genesis) -> VerifyContext {
@@ -82,7 +92,7 @@ fn pull_all(f: &mut Follower, peer: PeerId, held: &[(RecordId, Vec<u8>)], page: 
 
 #[test]
 fn the_roster_is_followed_from_membership_records_page_by_page() {
-    let (genesis, a, b, c, held, _) = world();
+    let World { genesis, a, b, c, held, .. } = world();
     let mut f = Follower::new(genesis.clone(), 60_000);
     let roster = f.roster();
     assert!(!roster.node_may_connect(&a.node.node_key(), NOW), "no certificate known yet");
@@ -101,7 +111,7 @@ fn the_roster_is_followed_from_membership_records_page_by_page() {
 
 #[test]
 fn a_record_that_is_not_a_membership_record_or_out_of_order_ends_the_pull() {
-    let (genesis, a, _, _, held, review) = world();
+    let World { genesis, a, held, other: review, .. } = world();
     let c = ctx(&genesis);
     let mut f = Follower::new(genesis.clone(), 60_000);
     f.maybe_pull(a.peer(), false, NOW).expect("first pull");
@@ -118,7 +128,7 @@ fn a_record_that_is_not_a_membership_record_or_out_of_order_ends_the_pull() {
 
 #[test]
 fn a_pull_is_one_at_a_time_at_its_interval_or_sooner_when_someone_waits() {
-    let (genesis, a, b, _, _, _) = world();
+    let World { genesis, a, b, .. } = world();
     let mut f = Follower::new(genesis, 60_000);
     assert!(f.maybe_pull(a.peer(), false, NOW).is_some());
     assert!(f.maybe_pull(b.peer(), true, NOW + 10_000).is_none(), "one pull at a time");
@@ -133,7 +143,7 @@ fn a_pull_is_one_at_a_time_at_its_interval_or_sooner_when_someone_waits() {
 
 #[test]
 fn a_certificate_is_taken_only_if_it_makes_its_node_a_members() {
-    let (genesis, _, b, _, _, _) = world();
+    let World { genesis, b, .. } = world();
     let c = ctx(&genesis);
     let mut f = Follower::new(genesis.clone(), 60_000);
     let stranger = Org::new(9, "QHG");
@@ -147,7 +157,7 @@ fn a_certificate_is_taken_only_if_it_makes_its_node_a_members() {
 
 #[test]
 fn membership_records_survive_a_restart_and_damage_is_skipped() {
-    let (genesis, a, _, c, held, _) = world();
+    let World { genesis, a, c, held, .. } = world();
     let ctx = ctx(&genesis);
     let mut f = Follower::new(genesis.clone(), 60_000);
     pull_all(&mut f, a.peer(), &held, 1 << 20, &ctx);
