@@ -41,12 +41,21 @@ impl TestBootstrap {
             counters: counters.clone(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
+        let (ready, listening) = oneshot::channel::<()>();
+        let mut ready = Some(ready);
         let task = tokio::spawn(async move {
-            bootstrap::run(&key, options, |_| {}, async move {
+            let on_address = move |_: &Multiaddr| {
+                if let Some(r) = ready.take() {
+                    let _ = r.send(());
+                }
+            };
+            bootstrap::run(&key, options, on_address, async move {
                 let _ = stopped.await;
             })
             .await
         });
+        // It announces its address once it listens.
+        listening.await.expect("the bootstrap server starts listening");
         TestBootstrap { peer_id, address: listen.with(Protocol::P2p(peer_id)), counters, stop: Some(stop), task }
     }
 

@@ -364,6 +364,11 @@ impl Server {
                     self.roster_changed();
                 }
             }
+            SwarmEvent::IncomingConnectionError { error: libp2p::swarm::ListenError::Denied { cause }, .. } => {
+                if let Some(reason) = crate::net::reason::denied(&cause) {
+                    self.count(&reason.refused_counter());
+                }
+            }
             SwarmEvent::Behaviour(BootstrapBehaviourEvent::Discovery(e)) => self.on_discovery(e),
             SwarmEvent::Behaviour(BootstrapBehaviourEvent::Sync(e)) => self.on_sync(e),
             SwarmEvent::Behaviour(BootstrapBehaviourEvent::Relay(e)) => self.on_relay(e),

@@ -497,6 +497,11 @@ impl EventLoop {
                 }
                 self.abort_round(peer_id, "the connection closed");
             }
+            SwarmEvent::IncomingConnectionError { error: libp2p::swarm::ListenError::Denied { cause }, .. } => {
+                if let Some(reason) = super::reason::denied(&cause) {
+                    self.ctx.counters.add(&reason.refused_counter(), 1);
+                }
+            }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(peer = ?peer_id, "could not connect: {error}");
                 if let Some(p) = peer_id {

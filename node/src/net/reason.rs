@@ -43,6 +43,8 @@ pub enum Reason {
     BadRequest,
     /// A table is full (registrations at a bootstrap server, requests waiting for verification).
     Full,
+    /// Over the connection limits (in all, per peer, being set up).
+    ConnectionLimit,
 }
 
 impl Reason {
@@ -67,13 +69,21 @@ impl Reason {
             Reason::WrongFederationRequest => "wrong_federation_request",
             Reason::BadRequest => "bad_request",
             Reason::Full => "full",
+            Reason::ConnectionLimit => "connection_limit",
         }
     }
 
     /// Whether a peer disconnected for this reason is banned for a while (the others may come
     /// back at once: an applicant, or a peer turned away only because the node was busy).
     pub fn bans(self) -> bool {
-        !matches!(self, Reason::Applicant | Reason::TooManyUnverified | Reason::RateLimited | Reason::Full)
+        !matches!(
+            self,
+            Reason::Applicant
+                | Reason::TooManyUnverified
+                | Reason::RateLimited
+                | Reason::Full
+                | Reason::ConnectionLimit
+        )
     }
 
     /// Whether a ban for this reason is lifted when the membership changes (the peer may have
@@ -96,6 +106,18 @@ impl Reason {
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Why libp2p denied a connection as it was established, when it was a bound of ours: a ban
+/// (the block list) or the connection limits.
+pub fn denied(cause: &libp2p::swarm::ConnectionDenied) -> Option<Reason> {
+    if cause.downcast_ref::<libp2p::allow_block_list::Blocked>().is_some() {
+        Some(Reason::Banned)
+    } else if cause.downcast_ref::<libp2p::connection_limits::Exceeded>().is_some() {
+        Some(Reason::ConnectionLimit)
+    } else {
+        None
     }
 }
 
@@ -168,6 +190,7 @@ mod tests {
             WrongFederationRequest,
             BadRequest,
             Full,
+            ConnectionLimit,
         ];
         let names: std::collections::HashSet<_> = all.iter().map(|r| r.as_str()).collect();
         assert_eq!(names.len(), all.len());
