@@ -258,6 +258,7 @@ impl Market {
                         [BuyingRoute::Framework, BuyingRoute::DirectAward, BuyingRoute::Tender][rng.usize(..3)],
                     ),
                     satisfaction_survey: Some(survey),
+                    contract_ref: None,
                 }));
                 if rng.f64() < 0.7 {
                     out.push(self.review(line, provider, year, &mut rng));

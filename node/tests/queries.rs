@@ -91,6 +91,7 @@ fn price(provider: &str, pounds_per_head: u64) -> Body {
         kpi_basis: None,
         buying_route: None,
         satisfaction_survey: None,
+        contract_ref: None,
     })
 }
 

@@ -533,6 +533,7 @@ pub mod tests {
                 kpi_basis: None,
                 buying_route: None,
                 satisfaction_survey: None,
+                contract_ref: None,
             },
         )
     }
