@@ -3,6 +3,8 @@
 //! is plain computation over it (unit-tested with hand-computed figures; methods in
 //! docs/QUERIES.md).
 
+pub mod disclose;
+pub mod modp;
 pub mod motions;
 pub mod prices;
 pub mod providers;
@@ -131,7 +133,43 @@ pub struct Item<T> {
     pub id: RecordId,
     pub org: OrgKey,
     pub created_at: u64,
+    /// Its place in its node's feed: the rows of one import are written in the file's order.
+    pub seq: u64,
+    /// The node that wrote it.
+    pub node: NodeKey,
     pub body: T,
+}
+
+/// The period a record is about, where it has one: "latest" follows it first.
+pub trait About {
+    fn period(&self) -> Option<FinancialYear> {
+        None
+    }
+}
+
+impl About for Price {
+    fn period(&self) -> Option<FinancialYear> {
+        Some(self.year)
+    }
+}
+impl About for Review {
+    fn period(&self) -> Option<FinancialYear> {
+        Some(self.year)
+    }
+}
+impl About for Switch {}
+impl About for SwitchOutcome {}
+impl About for Motion {}
+impl About for Support {}
+
+impl<T: About> Item<T> {
+    /// Where the item stands in "latest" (docs/QUERIES.md, "Supersession"): the period it is
+    /// about, then when it was written, then its place in its node's feed (the row order of an
+    /// import), then the node (only two nodes of one member writing in the same millisecond
+    /// come to that). Never the record id, a hash.
+    pub fn order(&self) -> (Option<FinancialYear>, u64, u64, NodeKey) {
+        (self.body.period(), self.created_at, self.seq, self.node)
+    }
 }
 
 /// The records a question needs, cleaned: retracted records dropped, authors resolved to their
@@ -172,13 +210,14 @@ impl Dataset {
     pub fn load(store: &dyn Store, roster: &Roster, want: Want<'_>) -> Result<Dataset, StoreError> {
         let mut d = Dataset::default();
         // Organisations: names and membership from the roster, populations from the latest profile.
-        let mut populations: HashMap<OrgKey, (u64, Option<u64>)> = HashMap::new();
+        let mut populations: HashMap<OrgKey, ((u64, u64, NodeKey), Option<u64>)> = HashMap::new();
         for r in store.scan(Scan::Kind(Kind::Profile), false) {
             let r = r?;
             if let (Body::Profile(p), Some((org, _))) = (r.body(), roster.org_of(&r.author())) {
-                let e = populations.entry(org).or_insert((0, None));
-                if r.created_at() >= e.0 {
-                    *e = (r.created_at(), p.population);
+                let order = (r.created_at(), r.seq(), r.author());
+                let e = populations.entry(org).or_insert((order, p.population));
+                if order >= e.0 {
+                    *e = (order, p.population);
                 }
             }
         }
@@ -235,10 +274,10 @@ impl Dataset {
                 }
                 // Only current members' records count: a revoked member's data leaves every answer.
                 let Some(org) = org_of(&r.author()).filter(|o| d.directory.is_current(o)) else { continue };
-                let (id, created_at) = (r.id(), r.created_at());
+                let (id, created_at, seq, node) = (r.id(), r.created_at(), r.seq(), r.author());
                 macro_rules! push {
                     ($vec:expr, $b:expr) => {
-                        $vec.push(Item { id, org, created_at, body: $b.clone() })
+                        $vec.push(Item { id, org, created_at, seq, node, body: $b.clone() })
                     };
                 }
                 match r.body() {
@@ -279,6 +318,13 @@ impl Rests {
         self.records.insert(item.id);
         self.members.insert(item.org);
     }
+    /// Adds the records (with their members) a figure rests on.
+    pub fn add_all(&mut self, backing: &[(RecordId, OrgKey)]) {
+        for (id, org) in backing {
+            self.records.insert(*id);
+            self.members.insert(*org);
+        }
+    }
     pub fn records(&self) -> usize {
         self.records.len()
     }
@@ -287,9 +333,9 @@ impl Rests {
     }
 }
 
-/// Keeps, for each key, only the latest item (by `created_at`, then id): a member's later
-/// disclosure of the same thing supersedes its earlier one.
-pub fn latest_by<'a, T: 'a, K: Ord>(
+/// Keeps, for each key, only the latest item by [`Item::order`]: a member's later disclosure of
+/// the same thing supersedes its earlier one.
+pub fn latest_by<'a, T: About + 'a, K: Ord>(
     items: impl IntoIterator<Item = &'a Item<T>>,
     key: impl Fn(&Item<T>) -> K,
 ) -> Vec<&'a Item<T>> {
@@ -297,13 +343,52 @@ pub fn latest_by<'a, T: 'a, K: Ord>(
     for it in items {
         let k = key(it);
         match best.get(&k) {
-            Some(b) if (b.created_at, b.id) >= (it.created_at, it.id) => {}
+            Some(b) if b.order() >= it.order() => {}
             _ => {
                 best.insert(k, it);
             }
         }
     }
     best.into_values().collect()
+}
+
+/// Warnings for rows of one file that would supersede each other (docs/IMPORT.md): the rows of
+/// an import are written in order, so of two rows about the same thing the later replaces the
+/// earlier. `bodies` are the file's rows in order; rows are numbered from 1.
+pub fn superseding_rows(bodies: &[Body]) -> Vec<String> {
+    let mut first: BTreeMap<(Kind, csx_protocol::body::Thing<'_>), usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, b) in bodies.iter().enumerate() {
+        let (Some(kind), Some(thing)) = (b.kind(), b.supersedes()) else { continue };
+        let what = match b {
+            Body::Price(p) => format!(
+                "prices for {} from {} in {} with {}",
+                p.service_line,
+                p.provider,
+                p.year,
+                match &p.contract_ref {
+                    Some(r) => format!("contract reference `{r}`"),
+                    None => "no contract reference".into(),
+                }
+            ),
+            Body::Review(r) => format!("reviews of {} for {} in {}", r.provider, r.service_line, r.year),
+            _ => continue,
+        };
+        match first.get(&(kind, thing.clone())) {
+            Some(earlier) => {
+                let hint = if kind == Kind::Price {
+                    " (if they are separate contracts or lots, give each its own contract_ref)"
+                } else {
+                    ""
+                };
+                out.push(format!("rows {earlier} and {} are both {what}: row {} will replace row {earlier}{hint}", i + 1, i + 1));
+            }
+            None => {
+                first.insert((kind, thing), i + 1);
+            }
+        }
+    }
+    out
 }
 
 /// The order service lines are listed in (the built-in order, then others by code).
@@ -497,8 +582,10 @@ pub mod tests {
         d
     }
 
+    /// Member `i`'s record written at `created_at`; its seq is taken from the time too, so
+    /// records written later by a member come later in its feed unless a test says otherwise.
     pub fn item<T>(tag: u8, i: u8, created_at: u64, body: T) -> Item<T> {
-        Item { id: id(tag, i, created_at), org: org(i), created_at, body }
+        Item { id: id(tag, i, created_at), org: org(i), created_at, seq: created_at, node: NodeKey([i + 1; 32]), body }
     }
 
     /// Member `i`'s fixed-price disclosure of `pence` a year (ex VAT) covering `population`.

@@ -108,29 +108,21 @@ pub fn party_view(d: &Dataset, party: &Party) -> PartyView {
     PartyView { party: party.clone(), name }
 }
 
-/// Switching reports matching `q` (newest first) and the flows they add up to.
+/// Switching reports matching `q` (newest first) and the flows they belong to. Flows are added
+/// up over every switch and then picked: every filter is a property of a whole flow (its line,
+/// year, from and to), so a filter never changes what a flow holds.
 pub fn switches(d: &Dataset, _ctx: &Ctx, q: &SwitchQuery, rests: &mut Rests) -> SwitchesAnswer {
     // Each switch's latest outcome from the organisation that switched.
     let org_of: BTreeMap<RecordId, OrgKey> = d.switches.iter().map(|it| (it.id, it.org)).collect();
     let by_switcher = d.outcomes.iter().filter(|o| org_of.get(&o.body.switch) == Some(&o.org));
     let outcomes: BTreeMap<RecordId, &Item<SwitchOutcome>> =
         latest_by(by_switcher, |o| o.body.switch).into_iter().map(|o| (o.body.switch, o)).collect();
-    let on_side = |p: &Party, code: &str| matches!(p, Party::Provider(c) if c == code);
-    let mut rows: Vec<SwitchRow> = Vec::new();
+    let mut rows: Vec<(SwitchRow, Vec<(RecordId, OrgKey)>)> = Vec::new();
     for it in &d.switches {
         let s: &Switch = &it.body;
-        let year = s.effective.financial_year();
-        if q.service_line.as_ref().is_some_and(|l| *l != s.service_line)
-            || q.provider.as_ref().is_some_and(|c| !on_side(&s.from, c) && !on_side(&s.to, c))
-            || q.year.is_some_and(|y| y != year)
-            || q.from.as_ref().is_some_and(|p| *p != s.from)
-            || q.to.as_ref().is_some_and(|p| *p != s.to)
-        {
-            continue;
-        }
-        rests.add(it);
+        let mut backing = vec![(it.id, it.org)];
         let outcome = outcomes.get(&it.id).map(|o| {
-            rests.add(o);
+            backing.push((o.id, o.org));
             OutcomeView {
                 id: o.id,
                 reported: Date::from_unix_ms(o.created_at).unwrap_or(s.effective),
@@ -139,7 +131,7 @@ pub fn switches(d: &Dataset, _ctx: &Ctx, q: &SwitchQuery, rests: &mut Rests) -> 
                 comment: o.body.comment.clone(),
             }
         });
-        rows.push(SwitchRow {
+        let row = SwitchRow {
             id: it.id,
             org: d.directory.org(&it.org),
             service_line: s.service_line.clone(),
@@ -147,17 +139,36 @@ pub fn switches(d: &Dataset, _ctx: &Ctx, q: &SwitchQuery, rests: &mut Rests) -> 
             from: party_view(d, &s.from),
             to: party_view(d, &s.to),
             effective: s.effective,
-            year,
+            year: s.effective.financial_year(),
             reasons: s.reasons.clone(),
             reason_text: s.reason_text.clone(),
             notice_months: s.notice_months,
             exit_costs_pence: s.exit_costs_pence,
             transition_months: s.transition_months,
             outcome,
-        });
+        };
+        rows.push((row, backing));
     }
-    rows.sort_by_key(|r| std::cmp::Reverse((r.effective, r.id)));
-    SwitchesAnswer { flows: flows(&rows), switches: rows }
+    rows.sort_by_key(|(r, _)| std::cmp::Reverse((r.effective, r.year, r.org.ods.clone(), r.id)));
+    let all: Vec<SwitchRow> = rows.iter().map(|(r, _)| r.clone()).collect();
+    let on_side = |p: &Party, code: &str| matches!(p, Party::Provider(c) if c == code);
+    let wanted = |line: &str, year: FinancialYear, from: &Party, to: &Party| {
+        q.service_line.as_ref().is_none_or(|l| l == line)
+            && q.provider.as_ref().is_none_or(|c| on_side(from, c) || on_side(to, c))
+            && q.year.is_none_or(|y| y == year)
+            && q.from.as_ref().is_none_or(|p| p == from)
+            && q.to.as_ref().is_none_or(|p| p == to)
+    };
+    let flows = flows(&all).into_iter().filter(|f| wanted(&f.service_line, f.year, &f.from.party, &f.to.party)).collect();
+    let switches = rows
+        .into_iter()
+        .filter(|(r, _)| wanted(&r.service_line, r.year, &r.from.party, &r.to.party))
+        .map(|(r, backing)| {
+            rests.add_all(&backing);
+            r
+        })
+        .collect();
+    SwitchesAnswer { flows, switches }
 }
 
 fn flows(rows: &[SwitchRow]) -> Vec<Flow> {
