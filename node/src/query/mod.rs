@@ -562,6 +562,49 @@ pub mod tests {
     use super::*;
     use csx_protocol::body::{PricingModel, Review};
 
+    #[test]
+    fn rows_of_one_file_that_would_supersede_each_other_are_named() {
+        let p = |i: u8, provider: &str, r: Option<&str>| {
+            let mut x = price(i, provider, "BI", 2024, 100, 1, 1).body;
+            x.contract_ref = r.map(String::from);
+            Body::Price(x)
+        };
+        let rows = vec![
+            p(0, "0DE", None),
+            p(0, "0DE", Some("Lot 1")),
+            p(0, "0AR", None),
+            p(0, "0DE", None),
+            p(0, "0DE", Some("LOT 1")),
+            Body::Review(review(0, "0DE", "BI", 2024, 3, None, 1).body),
+            Body::Review(review(0, "0DE", "BI", 2024, 4, None, 1).body),
+        ];
+        assert_eq!(
+            superseding_rows(&rows),
+            [
+                "rows 1 and 4 are both prices for BI from 0DE in 2024/25 with no contract reference: row 4 will replace row 1 (if they are separate contracts or lots, give each its own contract_ref)",
+                "rows 2 and 5 are both prices for BI from 0DE in 2024/25 with contract reference `LOT 1`: row 5 will replace row 2 (if they are separate contracts or lots, give each its own contract_ref)",
+                "rows 6 and 7 are both reviews of 0DE for BI in 2024/25: row 7 will replace row 6",
+            ]
+        );
+    }
+
+    #[test]
+    fn latest_is_the_period_then_the_write_time_then_the_feed_order() {
+        // Member 0's reviews: 2025/26 written at 5, 2024/25 written later at 9, and two of
+        // 2024/25 written at 9 in one import (seq 3 then 4): the latest is 2025/26's.
+        let a = review(0, "0DE", "BI", 2025, 1, None, 5);
+        let mut b = review(0, "0DE", "BI", 2024, 2, None, 9);
+        let mut c = review(0, "0DE", "BI", 2024, 3, None, 9);
+        (b.seq, c.seq) = (3, 4);
+        (b.id, c.id) = (id(2, 0, 99), id(2, 0, 1));
+        let all = [a.clone(), b, c.clone()];
+        let latest = latest_by(all.iter(), |it| it.org);
+        assert_eq!(latest[0].id, a.id);
+        // Of one year, the later row of the import, though its id is the smaller.
+        let of_2024 = latest_by(all.iter().filter(|it| it.body.year.0 == 2024), |it| it.org);
+        assert_eq!(of_2024[0].id, c.id);
+    }
+
     pub fn org(i: u8) -> OrgKey {
         OrgKey([i + 1; 32])
     }

@@ -355,6 +355,12 @@ mod tests {
         assert_eq!(meets(&ContractTerm::KpiBasis(KpiBasis::Outcome), &p), Some(true));
         assert_eq!(meets(&ContractTerm::KpiBasis(KpiBasis::Process), &p), Some(false));
         assert_eq!(meets(&ContractTerm::SatisfactionSurvey, &p), None);
+        // Two members in scope: the counts would say who has which terms, so they are withheld.
+        d.prices.retain(|p| p.org != org(2));
+        let v = super::motion(&d, &ctx(), &m.id, &mut Rests::default()).expect("held");
+        let c = v.compliance.expect("a term");
+        assert_eq!((c.members, c.meeting, c.not_meeting, c.unknown), (2, None, None, None));
+        assert_eq!(c.disclosure, Disclosure::TooFewMembers { members: 2, k: 3 });
     }
 
     #[test]

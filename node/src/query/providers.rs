@@ -533,6 +533,105 @@ mod tests {
     }
 
     #[test]
+    fn would_recommend_counts_each_reviewers_latest_answer() {
+        // Member 0 answered 10 in its 2024/25 review and skipped the question in 2025/26: its 10
+        // still counts. Members 1 and 2 answered 3 and 8 this year: (1 − 1) / 3 = 0.
+        let mut d = dataset(3);
+        d.reviews.push(review(0, "0DE", "BI", 2024, 4, Some(10), 1));
+        d.reviews.push(review(0, "0DE", "BI", 2025, 4, None, 2));
+        d.reviews.push(review(1, "0DE", "BI", 2025, 2, Some(3), 1));
+        d.reviews.push(review(2, "0DE", "BI", 2025, 3, Some(8), 1));
+        let c = &cards(&d, 3)[0];
+        assert_eq!((c.recommend_answers, c.recommend_disclosure.clone()), (3, Disclosure::Shown));
+        let r = c.recommend.as_ref().expect("three answers");
+        assert_eq!((r.promoters, r.passives, r.detractors, r.score), (1, 1, 1, 0.0));
+    }
+
+    #[test]
+    fn a_members_current_view_is_its_latest_year_not_its_last_written_review() {
+        // Member 0 reviewed 2025/26 (it has left them) and then, later, filled in 2024/25 (when
+        // it was still a customer, and would have recommended them). Its current view is
+        // 2025/26's, whatever the order it wrote them in.
+        let mut d = dataset(3);
+        let mut left = review(0, "0DE", "BI", 2025, 2, Some(2), 1);
+        left.body.still_customer = false;
+        left.body.comment = Some("We left them in March.".into());
+        d.reviews.push(left);
+        d.reviews.push(review(0, "0DE", "BI", 2024, 4, Some(9), 5));
+        d.reviews.push(review(1, "0DE", "BI", 2025, 3, Some(7), 1));
+        d.reviews.push(review(2, "0DE", "BI", 2025, 3, Some(7), 1));
+        let c = &cards(&d, 3)[0];
+        assert_eq!((c.reviews, c.reviewers, c.still_customers), (4, 3, 2));
+        // Answers 2, 7, 7: one detractor of three: −33.3.
+        let r = c.recommend.as_ref().expect("shown");
+        assert!((r.score + 100.0 / 3.0).abs() < 1e-9, "{}", r.score);
+        // The three latest comments are 2025/26's, though member 0's 2024/25 one was written last.
+        assert!(c.comments.iter().all(|x| x.year == FinancialYear(2025)), "{:?}", c.comments);
+        assert!(c.comments.iter().any(|x| x.text == "We left them in March."));
+    }
+
+    #[test]
+    fn a_withheld_year_cannot_be_worked_out_from_the_overall_and_the_other_years() {
+        // 2023/24: member 0 alone rated 1 (withheld: 1 of 3). 2024/25: members 1–3 rated 4;
+        // 2025/26: members 4–6 rated 3; every review rates all seven dimensions. The overall is
+        // (0.49 × 7 × 1 + 0.7 × 21 × 4 + 21 × 3) ÷ (0.49 × 7 + 0.7 × 21 + 21) = 125.23 ÷ 39.13.
+        // With both other years shown, 39.13 × overall − 0.7 × 21 × m₂₄ − 21 × m₂₅ = 3.43 × r₀
+        // would give member 0's ratings away; so 2024/25 (the older of two years of three
+        // members) is withheld with it, and one equation in two unknowns remains.
+        let mut d = dataset(7);
+        d.reviews.push(review(0, "0DE", "BI", 2023, 1, None, 1));
+        for i in 1..4 {
+            d.reviews.push(review(i, "0DE", "BI", 2024, 4, None, 1));
+        }
+        for i in 4..7 {
+            d.reviews.push(review(i, "0DE", "BI", 2025, 3, None, 1));
+        }
+        let c = &cards(&d, 3)[0];
+        let overall = c.overall.expect("shown");
+        assert!((overall - 125.23 / 39.13).abs() < 1e-9, "{overall}");
+        assert_eq!(c.trend[0].disclosure, Disclosure::TooFewMembers { members: 1, k: 3 });
+        assert!(
+            matches!(&c.trend[1].disclosure, Disclosure::Complementary { protects } if protects.contains("2023/24")),
+            "{:?}",
+            c.trend[1].disclosure
+        );
+        assert_eq!((c.trend[1].overall, c.trend[2].overall), (None, Some(3.0)));
+        assert!(c.dimensions.iter().all(|x| x.mean.is_some()), "the dimension scores stay");
+    }
+
+    #[test]
+    fn the_price_range_is_the_latest_year_shown_and_says_which() {
+        use crate::query::tests::price;
+        // 0DE's BI prices: three members in 2024/25 (shown), two in 2025/26 (withheld).
+        let mut d = dataset(3);
+        for i in 0..3 {
+            d.prices.push(price(i, "0DE", "BI", 2024, 10_000_000 * (i as u64 + 1), 100_000, 1));
+        }
+        for i in 0..2 {
+            d.prices.push(price(i, "0DE", "BI", 2025, 10_000_000, 100_000, 1));
+        }
+        let c = &cards(&d, 3)[0];
+        let range = c.prices.as_ref().expect("priced");
+        assert_eq!((range.year, range.latest_year, range.members), (FinancialYear(2024), FinancialYear(2025), 3));
+        assert_eq!(range.stats.as_ref().and_then(|s| s.median_band), Some([2.0, 2.5]));
+    }
+
+    #[test]
+    fn ranks_and_figures_do_not_depend_on_a_filter() {
+        let mut d = dataset(3);
+        for i in 0..3 {
+            d.reviews.push(review(i, "0DE", "CONTRACT", 2025, 2, None, 1));
+            d.reviews.push(review(i, "0AR", "CONTRACT", 2025, 4, None, 1));
+        }
+        let all = cards(&d, 3);
+        let q = ProviderQuery { service_line: None, provider: Some("0DE".into()) };
+        let one = scorecards(&d, &ctx(3), &q, &mut Rests::default());
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].rank, Some(2), "second of the line's two, not first of one");
+        assert_eq!(Some(&one[0]), all.iter().find(|c| c.provider == "0DE"));
+    }
+
+    #[test]
     fn switching_in_and_out_is_counted() {
         use crate::query::tests::item;
         use csx_protocol::body::{Switch, SwitchReason};

@@ -142,5 +142,23 @@ mod tests {
         let cell = bi.prices.as_ref().expect("prices");
         assert_eq!(cell.year, csx_protocol::FinancialYear(2024));
         assert!(cell.you.as_ref().is_some_and(|y| y.percentile.is_some()));
+        assert_eq!((bi.providers, bi.reviewed, bi.scored), (5, 5, 5));
+    }
+
+    #[test]
+    fn providers_with_prices_but_no_reviews_are_not_called_reviewed() {
+        // HR: 0AR priced by three members, 0DE reviewed by two (too few to score).
+        let mut d = dataset(3);
+        for i in 0..3 {
+            d.prices.push(price(i, "0AR", "HR", 2024, 10_000_000, 100_000, 1));
+        }
+        for i in 0..2 {
+            d.reviews.push(review(i, "0DE", "HR", 2025, 3, None, 1));
+        }
+        let ctx = Ctx { me: org(0), k: 3, max_share_bp: 5000, now_ms: 1_750_000_000_000 };
+        let r = report(&d, &ctx, &mut Rests::default());
+        let hr = &r.lines[0];
+        assert_eq!((hr.providers, hr.reviewed, hr.scored), (2, 1, 0));
+        assert!(hr.top.is_empty());
     }
 }

@@ -298,4 +298,40 @@ mod tests {
     fn ctx() -> Ctx {
         Ctx { me: org(0), k: 3, max_share_bp: 5000, now_ms: 1_750_000_000_000 }
     }
+
+    #[test]
+    fn every_filter_picks_whole_flows() {
+        // Five switches on BI and CONTRACT, 2024/25 and 2025/26, between 0DE, 0AR and in house.
+        let mut d = dataset(5);
+        let at = |i: u8, line: &str, from: &str, to: &str, y: i32| {
+            let mut s = sw(i, from, to, vec![SwitchReason::Cost], i as u64 + 1);
+            s.body.service_line = line.into();
+            s.body.effective = Date::from_ymd(y, 6, 1).expect("date");
+            s
+        };
+        d.switches.extend([
+            at(0, "BI", "0DE", "0AR", 2024),
+            at(1, "BI", "0DE", "0AR", 2024),
+            at(2, "BI", "0DE", "in_house", 2025),
+            at(3, "CONTRACT", "0AR", "0DE", 2024),
+            at(4, "CONTRACT", "in_house", "0DE", 2025),
+        ]);
+        let whole = switches(&d, &ctx(), &SwitchQuery::default(), &mut Rests::default());
+        let queries = [
+            SwitchQuery { service_line: Some("BI".into()), ..Default::default() },
+            SwitchQuery { provider: Some("0AR".into()), ..Default::default() },
+            SwitchQuery { year: Some(FinancialYear(2025)), ..Default::default() },
+            SwitchQuery { from: Some("0DE".parse().expect("party")), ..Default::default() },
+            SwitchQuery { to: Some(Party::InHouse), ..Default::default() },
+        ];
+        for q in queries {
+            let picked = switches(&d, &ctx(), &q, &mut Rests::default());
+            assert!(!picked.flows.is_empty(), "{q:?}");
+            for f in &picked.flows {
+                assert!(whole.flows.contains(f), "{q:?}: a filter changed flow {f:?}");
+                let rows = picked.switches.iter().filter(|r| (&r.service_line, r.year, &r.from, &r.to) == (&f.service_line, f.year, &f.from, &f.to));
+                assert_eq!(rows.count(), f.switches, "{q:?}: every switch of a flow picked is listed");
+            }
+        }
+    }
 }
