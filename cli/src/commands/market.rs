@@ -465,7 +465,11 @@ fn profile_text(p: &ProviderProfile) -> String {
     if let Some(n) = &p.note {
         rows.push(("note".into(), n.clone()));
     }
-    rows.push(("service lines reviewed".into(), p.scorecards.len().to_string()));
+    let reviewed = p.scorecards.iter().filter(|c| c.reviews > 0).count();
+    rows.push(("service lines reviewed".into(), reviewed.to_string()));
+    if reviewed < p.scorecards.len() {
+        rows.push(("priced or switched only".into(), (p.scorecards.len() - reviewed).to_string()));
+    }
     let mut out = fields(rows).to_string();
     if p.scorecards.is_empty() {
         out.push_str("\n\nNo member has reviewed, priced or switched this provider yet.");
@@ -477,7 +481,12 @@ fn profile_text(p: &ProviderProfile) -> String {
         out.push_str(&format!("\n\n{} {} — {}\n", s.service_line, s.service_line_name, s.disclosure.explain()));
         let mut t = table(&["dimension", "answers", "mean /5 (age-weighted)"]);
         for d in &s.dimensions {
-            t.add_row(vec![d.name.clone(), d.answers.to_string(), opt(d.mean, score)]);
+            let mean = match d.mean {
+                Some(m) => score(m),
+                None if d.answers == 0 => dash(),
+                None => d.disclosure.explain(),
+            };
+            t.add_row(vec![d.name.clone(), d.answers.to_string(), mean]);
         }
         if let Some(r) = &s.recommend {
             t.add_row(vec![

@@ -129,7 +129,8 @@ impl Disclosure {
         matches!(self, Disclosure::Shown)
     }
 
-    /// The words for a suppressed statistic.
+    /// The words for a suppressed statistic, short enough for a table cell (the JSON gives the
+    /// details: which provider, what a complementary suppression protects).
     pub fn explain(&self) -> String {
         match self {
             Disclosure::Shown => "shown".into(),
@@ -137,12 +138,10 @@ impl Disclosure {
             Disclosure::Dominated { share_bp, limit_bp } => {
                 format!("not shown: one member supplies {}% of the data (limit {}%)", share_bp / 100, limit_bp / 100)
             }
-            Disclosure::ProviderKnowsRest { provider, others, k } => format!(
-                "not shown: all but {others} of its members buy only from {provider}, which could work out their prices (needs none or {k} or more)"
-            ),
-            Disclosure::Complementary { protects } => {
-                format!("not shown, so that {protects} cannot be worked out from the figures shown")
+            Disclosure::ProviderKnowsRest { others, .. } => {
+                format!("not shown: one provider supplies all but {others} of its members")
             }
+            Disclosure::Complementary { .. } => "not shown: it would give away a withheld figure".into(),
         }
     }
 }
