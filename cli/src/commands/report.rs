@@ -137,7 +137,7 @@ fn line_markdown(out: &mut String, l: &LineReport) {
     if l.top.is_empty() {
         out.push_str(&match l.reviewed {
             0 => "\n**Providers:** none reviewed yet.\n".to_string(),
-            n => format!("\n**Providers:** {n} reviewed; no score can be shown yet (too few members' reviews).\n"),
+            n => format!("\n**Providers:** {n} reviewed; none has a score that can be shown yet.\n"),
         });
     } else {
         out.push_str("\n**Best scored:** ");
