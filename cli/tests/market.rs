@@ -116,10 +116,8 @@ fn a_provider_filter_shows_the_whole_market_beside_the_provider() {
 fn import_warns_of_rows_that_replace_each_other() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("home");
-    let out = csx(&home)
-        .args(["demo", "sandbox", home.to_str().expect("utf8"), "--members", "3"])
-        .output()
-        .expect("runs");
+    let out =
+        csx(&home).args(["demo", "sandbox", home.to_str().expect("utf8"), "--members", "3"]).output().expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let file = dir.path().join("prices.csv");
     std::fs::write(

@@ -173,13 +173,12 @@ fn rank(rows: &[Vec<f64>], keep: &dyn Fn(usize) -> bool) -> usize {
             continue;
         }
         m.swap(rank, pivot);
-        for r in 0..m.len() {
-            if r != rank {
-                let f = m[r][col] / m[rank][col];
-                if f != 0.0 {
-                    for c in col..cols.len() {
-                        m[r][c] -= f * m[rank][c];
-                    }
+        let pivot_row = m[rank].clone();
+        for (r, row) in m.iter_mut().enumerate() {
+            let f = row[col] / pivot_row[col];
+            if r != rank && f != 0.0 {
+                for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                    *x -= f * p;
                 }
             }
         }
@@ -273,10 +272,20 @@ fn attack(m: &Market, card: &Scorecard) -> Result<(), String> {
     };
     figure("the overall score".into(), equation(&rs, &|_| true, true), card.overall, &card.disclosure)?;
     for (dim, d) in card.dimensions.iter().enumerate() {
-        figure(format!("the {} score", RATING_DIMENSIONS[dim]), equation(&rs, &|r| r.dim == dim, true), d.mean, &d.disclosure)?;
+        figure(
+            format!("the {} score", RATING_DIMENSIONS[dim]),
+            equation(&rs, &|r| r.dim == dim, true),
+            d.mean,
+            &d.disclosure,
+        )?;
     }
     for y in &card.trend {
-        figure(format!("the {} score", y.year), equation(&rs, &|r| r.year == y.year.0, false), y.overall, &y.disclosure)?;
+        figure(
+            format!("the {} score", y.year),
+            equation(&rs, &|r| r.year == y.year.0, false),
+            y.overall,
+            &y.disclosure,
+        )?;
     }
     if shown.is_empty() {
         return Ok(());
@@ -418,7 +427,10 @@ fn check_answers_agree(d: &Dataset, ctx: &Ctx, cells: &[PriceCell], cards: &[Sco
         for x in l.top.iter().chain(&l.bottom) {
             let card = cards.iter().find(|c| c.service_line == l.service_line && c.provider == x.provider);
             if card.and_then(|c| c.overall) != Some(x.overall) {
-                return Err(format!("the report scores {} {} {}, its scorecard not", l.service_line, x.provider, x.overall));
+                return Err(format!(
+                    "the report scores {} {} {}, its scorecard not",
+                    l.service_line, x.provider, x.overall
+                ));
             }
         }
         if let Some(c) = &l.prices
@@ -457,10 +469,18 @@ proptest! {
 /// the overall and the other years shown) it solves the withheld year.
 #[test]
 fn the_attacker_finds_the_differencing_leak_when_nothing_is_suppressed() {
-    let ratings: Vec<Rating> = [(0u8, 2023u16, 1.0), (1, 2024, 4.0), (2, 2024, 4.0), (3, 2024, 4.0), (4, 2025, 3.0), (5, 2025, 3.0), (6, 2025, 3.0)]
-        .iter()
-        .map(|(member, year, value)| Rating { member: *member, year: *year, dim: 0, value: *value })
-        .collect();
+    let ratings: Vec<Rating> = [
+        (0u8, 2023u16, 1.0),
+        (1, 2024, 4.0),
+        (2, 2024, 4.0),
+        (3, 2024, 4.0),
+        (4, 2025, 3.0),
+        (5, 2025, 3.0),
+        (6, 2025, 3.0),
+    ]
+    .iter()
+    .map(|(member, year, value)| Rating { member: *member, year: *year, dim: 0, value: *value })
+    .collect();
     let overall = equation(&ratings, &|_| true, true);
     let year = |y: u16| equation(&ratings, &|r| r.year == y, false);
     let shown = vec![overall.clone(), year(2024), year(2025)];

@@ -232,7 +232,8 @@ fn the_rows_of_one_import_keep_their_order_and_lots_add_up() {
     // One import by A, one write time: £9 a head, then the corrected £1 for the same contract,
     // then a second lot (£2) — the second row replaces the first whatever their ids, and the
     // lots add up: A pays £3 a head.
-    let rows = o[0].write(&store, vec![price("0DE", 9), price("0DE", 1), with_ref(price("0DE", 2), "Lot 2")], NOW - 10_000);
+    let rows =
+        o[0].write(&store, vec![price("0DE", 9), price("0DE", 1), with_ref(price("0DE", 2), "Lot 2")], NOW - 10_000);
     o[1].write(&store, vec![price("0DE", 2)], NOW - 10_000);
     o[2].write(&store, vec![price("0DE", 4)], NOW - 10_000);
     let (cell, records, _) = bi_cell(&store, &genesis, &o[0]);

@@ -208,7 +208,9 @@ pub fn price_tables(cells: &[PriceCell]) -> String {
         row.push(opt(c.you.as_ref(), |y| {
             let check = if y.checks.is_empty() { "" } else { ", check this figure" };
             match y.percentile {
-                Some(p) => format!("{} ({}){}{check}", gbp(y.value), ordinal(p), if y.outlier { ", outlier" } else { "" }),
+                Some(p) => {
+                    format!("{} ({}){}{check}", gbp(y.value), ordinal(p), if y.outlier { ", outlier" } else { "" })
+                }
                 None => format!("{}{check}", gbp(y.value)),
             }
         }));

@@ -97,7 +97,11 @@ fn ranked(r: &Ranked) -> String {
 fn spread(s: &Distribution) -> String {
     let mut parts = Vec::new();
     if let Some([low, high]) = s.median_band {
-        parts.push(format!("the median lies between {} and {} (exact figures are shown from 5 members)", gbp(low), gbp(high)));
+        parts.push(format!(
+            "the median lies between {} and {} (exact figures are shown from 5 members)",
+            gbp(low),
+            gbp(high)
+        ));
     }
     if let Some(m) = s.median {
         parts.push(format!("median {}", gbp(m)));
@@ -123,7 +127,13 @@ fn line_markdown(out: &mut String, l: &LineReport) {
         None => out.push_str("**Prices:** no disclosures yet.\n"),
         Some(c) => {
             match &c.stats {
-                Some(s) => out.push_str(&format!("**Prices {}, {} ({} members):** {}.\n", c.year, c.basis.label(), c.members, spread(s))),
+                Some(s) => out.push_str(&format!(
+                    "**Prices {}, {} ({} members):** {}.\n",
+                    c.year,
+                    c.basis.label(),
+                    c.members,
+                    spread(s)
+                )),
                 None => out.push_str(&format!("**Prices {}:** {}.\n", c.year, c.disclosure.explain())),
             }
             if let Some(y) = &c.you {
@@ -293,7 +303,16 @@ pub fn rows(r: &Report, p: &Provenance) -> Vec<Vec<String>> {
                     push("prices", line, year.clone(), "", "all providers", "outliers", n.to_string(), &basis);
                 }
                 if let Some(n) = c.checks.filter(|n| *n > 0) {
-                    push("prices", line, year.clone(), "", "all providers", "check_this_figure", n.to_string(), "values that look implausible, counted as given");
+                    push(
+                        "prices",
+                        line,
+                        year.clone(),
+                        "",
+                        "all providers",
+                        "check_this_figure",
+                        n.to_string(),
+                        "values that look implausible, counted as given",
+                    );
                 }
             } else {
                 push("prices", line, year.clone(), "", "all providers", "suppressed", String::new(), &note);

@@ -28,8 +28,10 @@ use super::{Ctx, Dataset};
 pub(crate) fn price_cells(d: &Dataset, ctx: &Ctx, cells: &[RawCell]) -> Vec<Disclosure> {
     let k = ctx.k as usize;
     // One point per member: a member's weight in a price statistic is one of its n values.
-    let mut out: Vec<Disclosure> =
-        cells.iter().map(|c| disclosure(c.values().into_iter().map(|(o, _)| (o, 1.0)), ctx.k, ctx.max_share_bp)).collect();
+    let mut out: Vec<Disclosure> = cells
+        .iter()
+        .map(|c| disclosure(c.values().into_iter().map(|(o, _)| (o, 1.0)), ctx.k, ctx.max_share_bp))
+        .collect();
     // A provider knows what each of its customers pays it. Where it supplies every contract of
     // all but 1..k−1 of an all-provider cell's members, the cell would give those few away.
     for (c, rule) in cells.iter().zip(out.iter_mut()) {
@@ -55,7 +57,9 @@ pub(crate) fn price_cells(d: &Dataset, ctx: &Ctx, cells: &[RawCell]) -> Vec<Disc
     // Complementary suppression: the members of a shown all-provider cell not accounted for by
     // a shown provider cell (their only provider's cell is withheld, or they buy from several)
     // must be none or at least k; otherwise withhold the smallest shown provider cells.
-    let mut groups: BTreeMap<(&str, csx_protocol::FinancialYear), (Option<usize>, Vec<usize>)> = BTreeMap::new();
+    // (line, year) → (its all-provider per-head cell, its provider per-head cells), as indices.
+    type Group = (Option<usize>, Vec<usize>);
+    let mut groups: BTreeMap<(&str, csx_protocol::FinancialYear), Group> = BTreeMap::new();
     for (i, c) in cells.iter().enumerate() {
         if c.key.3 != Basis::PerHead {
             continue;
@@ -136,12 +140,7 @@ pub(crate) fn audit(cells: &[(BTreeSet<OrgKey>, String)], figures: &mut [Figure]
 
 /// Something the figures shown (spanning `span`) give away, as a vector in their span, with
 /// what it is in words; `None` when they give nothing away.
-fn leak(
-    span: &Span,
-    cells: &[(BTreeSet<OrgKey>, String)],
-    figures: &[Figure],
-    k: u16,
-) -> Option<(Vec<u64>, String)> {
+fn leak(span: &Span, cells: &[(BTreeSet<OrgKey>, String)], figures: &[Figure], k: u16) -> Option<(Vec<u64>, String)> {
     // A withheld figure that the shown ones add up to.
     if let Some(f) = figures.iter().find(|f| !f.shown && f.row.iter().any(|x| *x != 0) && span.contains(&f.row)) {
         return Some((f.row.clone(), f.label.clone()));
@@ -237,7 +236,11 @@ mod tests {
     #[test]
     fn the_overall_and_the_other_years_would_give_a_withheld_year_away() {
         // Base cells: one per year (one dimension).
-        let cells = vec![(members(&[1]), "2023/24".into()), (members(&[2, 3, 4]), "2024/25".into()), (members(&[5, 6, 7]), "2025/26".into())];
+        let cells = vec![
+            (members(&[1]), "2023/24".into()),
+            (members(&[2, 3, 4]), "2024/25".into()),
+            (members(&[5, 6, 7]), "2025/26".into()),
+        ];
         let w = [seven_tenths(2), seven_tenths(1), 1];
         let year = |i: usize, shown: bool, n: usize| Figure {
             row: (0..3).map(|j| u64::from(i == j)).collect(),

@@ -210,7 +210,9 @@ impl Dataset {
     pub fn load(store: &dyn Store, roster: &Roster, want: Want<'_>) -> Result<Dataset, StoreError> {
         let mut d = Dataset::default();
         // Organisations: names and membership from the roster, populations from the latest profile.
-        let mut populations: HashMap<OrgKey, ((u64, u64, NodeKey), Option<u64>)> = HashMap::new();
+        // The latest profile's population: (created_at, seq, node) orders profiles.
+        type Order = (u64, u64, NodeKey);
+        let mut populations: HashMap<OrgKey, (Order, Option<u64>)> = HashMap::new();
         for r in store.scan(Scan::Kind(Kind::Profile), false) {
             let r = r?;
             if let (Body::Profile(p), Some((org, _))) = (r.body(), roster.org_of(&r.author())) {
@@ -381,7 +383,11 @@ pub fn superseding_rows(bodies: &[Body]) -> Vec<String> {
                 } else {
                     ""
                 };
-                out.push(format!("rows {earlier} and {} are both {what}: row {} will replace row {earlier}{hint}", i + 1, i + 1));
+                out.push(format!(
+                    "rows {earlier} and {} are both {what}: row {} will replace row {earlier}{hint}",
+                    i + 1,
+                    i + 1
+                ));
             }
             None => {
                 first.insert((kind, thing), i + 1);

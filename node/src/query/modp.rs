@@ -36,7 +36,7 @@ pub fn pow(mut a: u64, mut e: u64) -> u64 {
 
 /// The inverse of a non-zero `a` (Fermat).
 pub fn inv(a: u64) -> u64 {
-    debug_assert!(a % P != 0);
+    debug_assert!(!a.is_multiple_of(P));
     pow(a, P - 2)
 }
 

@@ -181,9 +181,11 @@ pub(crate) fn raw_cells(d: &Dataset) -> Vec<RawCell> {
         let pence = ex_vat_pence(p);
         let mut add = |provider: Option<String>, basis: Basis, denominator: f64| {
             let key = (p.service_line.clone(), p.year, provider, basis);
-            let c = cells
-                .entry(key.clone())
-                .or_insert_with(|| RawCell { key, points: BTreeMap::new(), records: Vec::new() });
+            let c = cells.entry(key.clone()).or_insert_with(|| RawCell {
+                key,
+                points: BTreeMap::new(),
+                records: Vec::new(),
+            });
             c.records.push((it.id, it.org));
             let point = c.points.entry(it.org).or_default();
             point.pence += pence;
@@ -346,7 +348,8 @@ fn position(
         summary: String::new(),
     };
     let Some(s) = stats else {
-        p.summary = format!("You pay £{value:.2}{unit} for {what} in {year}; no market figure to compare: {}.", rule.explain());
+        p.summary =
+            format!("You pay £{value:.2}{unit} for {what} in {year}; no market figure to compare: {}.", rule.explain());
         return p;
     };
     p.percentile = Some(percent_rank(values, value));
@@ -471,7 +474,10 @@ mod tests {
         let cells = cells(&d, 2);
         let c = cell(&cells, None);
         let s = c.stats.as_ref().expect("three members: shown, as a band");
-        assert_eq!((s.detail, s.median, s.median_band, s.min, s.p25), (Detail::Band, None, Some([1.0, 1.25]), None, None));
+        assert_eq!(
+            (s.detail, s.median, s.median_band, s.min, s.p25),
+            (Detail::Band, None, Some([1.0, 1.25]), None, None)
+        );
         let you = c.you.as_ref().expect("member 2");
         assert_eq!((you.against_band, you.gap), (Some(Side::Above), None));
         assert_eq!(
@@ -591,7 +597,11 @@ mod tests {
             p.id = crate::query::tests::id(1, 0, at * 10 + n as u64);
             p
         };
-        d.prices.extend([lot("Lot 1", 10_000_000, 1, 0), lot("Lot 2", 5_000_000, 1, 1), lot("LOT 1", 12_000_000, 2, 0)]);
+        d.prices.extend([
+            lot("Lot 1", 10_000_000, 1, 0),
+            lot("Lot 2", 5_000_000, 1, 1),
+            lot("LOT 1", 12_000_000, 2, 0),
+        ]);
         d.prices.push(price(1, "0DE", "BI", 2024, 10_000_000, 100_000, 1));
         d.prices.push(price(2, "0DE", "BI", 2024, 20_000_000, 100_000, 1));
         let cells = cells(&d, 0);

@@ -273,7 +273,8 @@ fn score(d: &Dataset, ctx: &Ctx, (line, provider): &Key, items: &[&Item<Review>]
     let (k, cap) = (ctx.k, ctx.max_share_bp);
     let weight = |y: FinancialYear| age_weight(age(ctx, y) as f64);
     // Base cells: (year, dimension) → sum of ratings, how many, and whose.
-    let mut base: BTreeMap<(FinancialYear, usize), (f64, usize, BTreeSet<OrgKey>)> = BTreeMap::new();
+    type Base = (f64, usize, BTreeSet<OrgKey>);
+    let mut base: BTreeMap<(FinancialYear, usize), Base> = BTreeMap::new();
     for it in items {
         for (dim, r) in it.body.ratings().iter().enumerate() {
             if let Some(v) = r {
@@ -315,7 +316,7 @@ fn score(d: &Dataset, ctx: &Ctx, (line, provider): &Key, items: &[&Item<Review>]
         figs.push((Fig::Year(*y), rule, mean));
     }
     // The audit: each figure as a row over the base cells.
-    let cells: Vec<(&(FinancialYear, usize), &(f64, usize, BTreeSet<OrgKey>))> = base.iter().collect();
+    let cells: Vec<(&(FinancialYear, usize), &Base)> = base.iter().collect();
     let mut audited: Vec<Figure> = figs
         .iter()
         .map(|(fig, rule, mean)| {

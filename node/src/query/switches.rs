@@ -159,7 +159,8 @@ pub fn switches(d: &Dataset, _ctx: &Ctx, q: &SwitchQuery, rests: &mut Rests) -> 
             && q.from.as_ref().is_none_or(|p| p == from)
             && q.to.as_ref().is_none_or(|p| p == to)
     };
-    let flows = flows(&all).into_iter().filter(|f| wanted(&f.service_line, f.year, &f.from.party, &f.to.party)).collect();
+    let flows =
+        flows(&all).into_iter().filter(|f| wanted(&f.service_line, f.year, &f.from.party, &f.to.party)).collect();
     let switches = rows
         .into_iter()
         .filter(|(r, _)| wanted(&r.service_line, r.year, &r.from.party, &r.to.party))
@@ -329,7 +330,10 @@ mod tests {
             assert!(!picked.flows.is_empty(), "{q:?}");
             for f in &picked.flows {
                 assert!(whole.flows.contains(f), "{q:?}: a filter changed flow {f:?}");
-                let rows = picked.switches.iter().filter(|r| (&r.service_line, r.year, &r.from, &r.to) == (&f.service_line, f.year, &f.from, &f.to));
+                let rows = picked
+                    .switches
+                    .iter()
+                    .filter(|r| (&r.service_line, r.year, &r.from, &r.to) == (&f.service_line, f.year, &f.from, &f.to));
                 assert_eq!(rows.count(), f.switches, "{q:?}: every switch of a flow picked is listed");
             }
         }
