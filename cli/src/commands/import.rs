@@ -71,6 +71,9 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
         return Err(CliError::invalid(format!("{} has no rows to import", args.file.display())).into());
     }
     let n = bodies.len();
+    for warning in csx_node::query::superseding_rows(&bodies) {
+        ctx.out.note(format!("warning: {warning}"));
+    }
     super::write::publish(ctx, bodies)?;
     ctx.out.note(format!("imported {n} records from {}", args.file.display()));
     Ok(())

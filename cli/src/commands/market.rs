@@ -7,7 +7,7 @@ use csx_node::api::{Request, Response};
 use csx_node::query::motions::{MotionQuery, MotionStatus, MotionView};
 use csx_node::query::prices::{PriceCell, PriceQuery, short_pounds};
 use csx_node::query::providers::{ProviderProfile, ProviderQuery, Scorecard};
-use csx_node::query::stats::Summary;
+use csx_node::query::stats::{Distribution, Summary};
 use csx_node::query::switches::{Flow, PartyView, SwitchQuery, SwitchRow, SwitchesAnswer};
 use csx_node::query::{Answer, Answered, Question};
 use csx_protocol::FinancialYear;
@@ -190,8 +190,14 @@ pub fn price_tables(cells: &[PriceCell]) -> String {
         ];
         match &c.stats {
             Some(s) => {
-                row.extend([s.min, s.p25, s.median, s.p75, s.p90, s.max].map(gbp));
-                row.push(s.outliers.to_string());
+                // A figure the cell may not show (docs/QUERIES.md) is a dash, never a number.
+                row.extend([s.min, s.p25].map(|x| opt(x, gbp)));
+                row.push(match s.median_band {
+                    Some([low, high]) => format!("{}–{} (band)", gbp(low), gbp(high)),
+                    None => opt(s.median, gbp),
+                });
+                row.extend([s.p75, s.p90, s.max].map(|x| opt(x, gbp)));
+                row.push(opt(s.outliers, |n| n.to_string()));
             }
             None => {
                 row.extend(["", ""].map(String::from));
@@ -199,30 +205,44 @@ pub fn price_tables(cells: &[PriceCell]) -> String {
                 row.extend(["", "", "", ""].map(String::from));
             }
         }
-        row.push(opt(c.you.as_ref(), |y| match y.percentile {
-            Some(p) => format!("{} ({}){}", gbp(y.value), ordinal(p), if y.outlier { ", outlier" } else { "" }),
-            None => gbp(y.value),
+        row.push(opt(c.you.as_ref(), |y| {
+            let check = if y.checks.is_empty() { "" } else { ", check this figure" };
+            match y.percentile {
+                Some(p) => {
+                    format!("{} ({}){}{check}", gbp(y.value), ordinal(p), if y.outlier { ", outlier" } else { "" })
+                }
+                None => format!("{}{check}", gbp(y.value)),
+            }
         }));
         t.add_row(row);
     }
     let mut out = t.to_string();
-    let positions: Vec<&str> = cells.iter().filter_map(|c| c.you.as_ref()).map(|y| y.summary.as_str()).collect();
+    let positions: Vec<_> = cells.iter().filter_map(|c| c.you.as_ref()).collect();
     if !positions.is_empty() {
         out.push_str("\n\nWhere you stand:\n");
         for p in positions {
-            out.push_str(&format!("  • {p}\n"));
+            out.push_str(&format!("  • {}\n", p.summary));
+            for check in &p.checks {
+                out.push_str(&format!("    {check}\n"));
+            }
         }
         out.pop();
+    }
+    let checks: usize = cells.iter().filter_map(|c| c.checks).sum();
+    if checks > 0 {
+        out.push_str(&format!(
+            "\n{checks} value{} in these figures look implausible (check this figure); they are counted as given.",
+            if checks == 1 { "" } else { "s" }
+        ));
     }
     out
 }
 
-fn stat_cols(s: &Option<Summary>) -> Vec<String> {
+fn stat_cols(s: &Option<Distribution>) -> Vec<String> {
     match s {
         Some(s) => {
-            let mut v: Vec<String> =
-                [s.min, s.p25, s.median, s.p75, s.p90, s.max].into_iter().map(|x| num4(Some(x))).collect();
-            v.push(s.outliers.to_string());
+            let mut v: Vec<String> = [s.min, s.p25, s.median, s.p75, s.p90, s.max].into_iter().map(num4).collect();
+            v.push(s.outliers.map(|n| n.to_string()).unwrap_or_default());
             v
         }
         None => vec![String::new(); 7],
@@ -253,6 +273,9 @@ fn price_rows(cells: &[PriceCell]) -> Vec<Vec<String>> {
             "your_gap",
             "your_gap_pct",
             "your_gap_per_year_pence",
+            "median_band",
+            "checks",
+            "your_checks",
         ]
         .map(String::from)
         .to_vec(),
@@ -277,6 +300,10 @@ fn price_rows(cells: &[PriceCell]) -> Vec<Vec<String>> {
         row.push(f(y.and_then(|y| y.gap)));
         row.push(f(y.and_then(|y| y.gap_pct)));
         row.push(y.and_then(|y| y.gap_per_year_pence).map(|p| p.to_string()).unwrap_or_default());
+        let band = c.stats.as_ref().and_then(|s| s.median_band);
+        row.push(band.map(|[l, h]| format!("{}-{}", num4(Some(l)), num4(Some(h)))).unwrap_or_default());
+        row.push(c.checks.map(|n| n.to_string()).unwrap_or_default());
+        row.push(y.map(|y| y.checks.join("; ")).unwrap_or_default());
         rows.push(row);
     }
     rows
@@ -316,7 +343,11 @@ fn price_range(s: &Scorecard) -> String {
     match &s.prices {
         None => dash(),
         Some(p) => match &p.stats {
-            Some(st) => format!("{} ({}–{}) {}", gbp(st.median), gbp(st.p25), gbp(st.p75), p.year),
+            Some(st) => match (st.median, st.p25, st.p75, st.median_band) {
+                (Some(m), Some(lo), Some(hi), _) => format!("{} ({}–{}) {}", gbp(m), gbp(lo), gbp(hi), p.year),
+                (_, _, _, Some([lo, hi])) => format!("{}–{} (band) {}", gbp(lo), gbp(hi), p.year),
+                _ => p.year.to_string(),
+            },
             None => format!("{} {}", p.disclosure.explain(), p.year),
         },
     }
@@ -414,7 +445,7 @@ fn scorecard_rows(cards: &[Scorecard]) -> Vec<Vec<String>> {
         }
         let st = s.prices.as_ref().and_then(|p| p.stats.as_ref());
         row.push(s.prices.as_ref().map(|p| p.year.to_string()).unwrap_or_default());
-        row.extend([f(st.map(|s| s.median)), f(st.map(|s| s.p25)), f(st.map(|s| s.p75))]);
+        row.extend([f(st.and_then(|s| s.median)), f(st.and_then(|s| s.p25)), f(st.and_then(|s| s.p75))]);
         row.extend([s.switches.joined.to_string(), s.switches.left.to_string(), s.switches.net.to_string()]);
         rows.push(row);
     }
@@ -436,7 +467,11 @@ fn profile_text(p: &ProviderProfile) -> String {
     if let Some(n) = &p.note {
         rows.push(("note".into(), n.clone()));
     }
-    rows.push(("service lines reviewed".into(), p.scorecards.len().to_string()));
+    let reviewed = p.scorecards.iter().filter(|c| c.reviews > 0).count();
+    rows.push(("service lines reviewed".into(), reviewed.to_string()));
+    if reviewed < p.scorecards.len() {
+        rows.push(("priced or switched only".into(), (p.scorecards.len() - reviewed).to_string()));
+    }
     let mut out = fields(rows).to_string();
     if p.scorecards.is_empty() {
         out.push_str("\n\nNo member has reviewed, priced or switched this provider yet.");
@@ -448,7 +483,12 @@ fn profile_text(p: &ProviderProfile) -> String {
         out.push_str(&format!("\n\n{} {} — {}\n", s.service_line, s.service_line_name, s.disclosure.explain()));
         let mut t = table(&["dimension", "answers", "mean /5 (age-weighted)"]);
         for d in &s.dimensions {
-            t.add_row(vec![d.name.clone(), d.answers.to_string(), opt(d.mean, score)]);
+            let mean = match d.mean {
+                Some(m) => score(m),
+                None if d.answers == 0 => dash(),
+                None => d.disclosure.explain(),
+            };
+            t.add_row(vec![d.name.clone(), d.answers.to_string(), mean]);
         }
         if let Some(r) = &s.recommend {
             t.add_row(vec![
@@ -699,13 +739,13 @@ pub fn motions(ctx: &Ctx, args: MotionsArgs) -> anyhow::Result<()> {
 }
 
 fn compliance(m: &MotionView) -> String {
-    opt(m.compliance.as_ref(), |c| {
-        format!(
-            "{} of {} members{}",
-            c.meeting,
+    opt(m.compliance.as_ref(), |c| match (c.meeting, c.unknown) {
+        (Some(meeting), Some(unknown)) => format!(
+            "{meeting} of {} members{}",
             c.members,
-            if c.unknown > 0 { format!(" ({} unknown)", c.unknown) } else { String::new() }
-        )
+            if unknown > 0 { format!(" ({unknown} unknown)") } else { String::new() }
+        ),
+        _ => c.disclosure.explain(),
     })
 }
 
@@ -772,13 +812,14 @@ fn motion_text(m: &MotionView) -> String {
         ("withdrawn support".into(), m.withdrawn.to_string()),
     ];
     if let Some(c) = &m.compliance {
-        rows.push((
-            "members' contracts meeting the term".into(),
-            format!(
-                "{} meet it, {} do not, {} do not say (of {} members with disclosures)",
-                c.meeting, c.not_meeting, c.unknown, c.members
+        let text = match (c.meeting, c.not_meeting, c.unknown) {
+            (Some(meeting), Some(not), Some(unknown)) => format!(
+                "{meeting} meet it, {not} do not, {unknown} do not say (of {} members with disclosures)",
+                c.members
             ),
-        ));
+            _ => format!("{} ({} members with disclosures)", c.disclosure.explain(), c.members),
+        };
+        rows.push(("members' contracts meeting the term".into(), text));
     }
     let mut out = fields(rows).to_string();
     let mut t = table(&["supporter", "since", "comment"]);

@@ -110,6 +110,7 @@ fn price(n: u32) -> Body {
         kpi_basis: Some(KpiBasis::Process),
         buying_route: Some(BuyingRoute::Framework),
         satisfaction_survey: Some(n.is_multiple_of(2)),
+        contract_ref: None,
     })
 }
 
