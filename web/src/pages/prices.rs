@@ -1,0 +1,2 @@
+use super::PageError;
+pub async fn page() -> PageError { PageError::NotFound("x".into()) }
