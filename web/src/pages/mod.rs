@@ -240,3 +240,61 @@ pub fn options_html(options: &[(String, String)], selected: &str) -> String {
         })
         .collect()
 }
+
+/// A data table (first column a row header).
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub caption: String,
+    pub head: Vec<String>,
+    /// Which columns hold numbers (right-aligned).
+    pub numeric: Vec<bool>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(caption: impl Into<String>, head: &[(&str, bool)]) -> Table {
+        Table {
+            caption: caption.into(),
+            head: head.iter().map(|(h, _)| h.to_string()).collect(),
+            numeric: head.iter().map(|(_, n)| *n).collect(),
+            rows: vec![],
+        }
+    }
+    pub fn is_numeric(&self, i: &usize) -> bool {
+        self.numeric.get(*i).copied().unwrap_or(false)
+    }
+}
+
+/// A chart with the table of its data beneath.
+#[derive(Debug, Clone, Default)]
+pub struct Figure {
+    pub id: String,
+    pub caption: String,
+    pub svg: String,
+    pub marks: usize,
+    pub table: Table,
+}
+
+impl Figure {
+    pub fn new(id: &str, caption: impl Into<String>, chart: crate::charts::Chart, table: Table) -> Figure {
+        Figure { id: id.to_string(), caption: caption.into(), svg: chart.svg, marks: chart.marks, table }
+    }
+}
+
+/// The JSON and CSV downloads of an API endpoint with the page's parameters.
+pub fn downloads(endpoint: &str, query: &str) -> Vec<(String, String)> {
+    vec![
+        ("CSV (for Excel)".into(), format!("/api/v1/{endpoint}.csv{query}")),
+        ("JSON".into(), format!("/api/v1/{endpoint}{query}")),
+    ]
+}
+
+/// The dashboard's address as people reach it: the configured public address, else the
+/// request's own host.
+pub fn base_url(app: &App, headers: &axum::http::HeaderMap) -> String {
+    if !app.settings.public_url.is_empty() {
+        return app.settings.public_url.trim_end_matches('/').to_string();
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("{}://{host}", if app.settings.tls { "https" } else { "http" })
+}

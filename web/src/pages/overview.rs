@@ -7,7 +7,6 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
-use csx_node::api::{Request, Response as NodeResponse};
 use csx_node::query::motions::{MotionQuery, MotionStatus};
 use csx_node::query::prices::{Basis, PriceCell, PriceQuery};
 use csx_node::query::switches::SwitchQuery;
@@ -20,14 +19,11 @@ use crate::accounts::Role;
 use crate::app::App;
 use crate::auth::User;
 use crate::charts::ranges;
-use crate::link::unexpected;
 
 /// Motions shown as closing soon.
 const MOTIONS: usize = 5;
 /// Switches away from your providers shown.
 const SWITCHES: usize = 10;
-/// Own records read for contract dates (a node's own feed; the newest count).
-const OWN_RECORDS: usize = 20_000;
 
 #[derive(Debug)]
 pub struct PositionRow {
@@ -205,16 +201,7 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
 /// Your organisation's current contracts (latest disclosure per provider and line) with their
 /// end and notice dates, soonest notice first.
 async fn contracts(app: &App, today: Date) -> Result<Vec<ContractRow>, PageError> {
-    let status = match app.node.call(Request::Status).await? {
-        NodeResponse::Status(s) => s,
-        other => return Err(unexpected(&other).into()),
-    };
-    let head = status.own_head.map(|h| h.seq).unwrap_or(0);
-    let from_seq = head.saturating_sub(OWN_RECORDS as u64).max(1);
-    let records = match app.node.call(Request::Feed { author: None, from_seq: Some(from_seq), limit: OWN_RECORDS }).await? {
-        NodeResponse::Records { records } => records,
-        other => return Err(unexpected(&other).into()),
-    };
+    let records = super::record::own_records(app).await?;
     let mut latest: BTreeMap<(String, String), (u64, Price)> = BTreeMap::new();
     for l in records.iter().filter(|l| l.retracted_by.is_none()) {
         let Ok(r) = l.record.decode() else { continue };
