@@ -66,8 +66,10 @@ pub enum StartError {
     Home(#[from] csx_node::home::HomeError),
     #[error("cannot listen for the dashboard on {addr}: {source}; choose another address with [web] listen in config.toml or --web-listen (`off` turns the dashboard off)")]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("{0}")]
+    #[error("dashboard TLS: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// How long the owner's one-time link from `csx dashboard` stays valid.
@@ -234,4 +236,54 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crat
 /// Binds `addr`, naming the address and the remedy when it cannot.
 pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
     tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+}
+
+/// A running dashboard.
+#[derive(Debug)]
+pub struct Running {
+    pub app: Arc<App>,
+    /// The address people use (for sign-in links).
+    pub base_url: String,
+    pub local_addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, lets requests in flight finish, and returns.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Err(e)) => tracing::error!("the dashboard stopped with an error: {e}"),
+            Err(e) => tracing::error!("the dashboard task failed: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+/// Starts the dashboard `config` describes over `node`; `None` when it is configured off.
+pub async fn start(
+    node: NodeLink,
+    home: Home,
+    config: &csx_node::config::WebConfig,
+    clock: Clock,
+) -> Result<Option<Running>, StartError> {
+    let Some(addr) = config.listen_addr().map_err(|e| StartError::Config(e.to_string()))? else { return Ok(None) };
+    let tls = match config.tls_files().map_err(|e| StartError::Config(e.to_string()))? {
+        Some((cert, key)) => Some(crate::tls::Acceptor::from_files(&cert, &key).map_err(StartError::Tls)?),
+        None => None,
+    };
+    let listener = bind(addr).await?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+    // With port 0 the address people use is the one the system chose.
+    let with_port = csx_node::config::WebConfig { listen: local_addr.to_string(), ..config.clone() };
+    let base_url = with_port.base_url().map_err(|e| StartError::Config(e.to_string()))?;
+    let settings = Settings { public_url: config.public_url.trim().to_string(), tls: tls.is_some(), trust_proxy: config.trust_proxy };
+    let app = App::new(node, home, settings, clock)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(app.clone(), listener, tls, async move {
+        let _ = stopped.await;
+    }));
+    tracing::info!(address = %base_url, "dashboard started");
+    Ok(Some(Running { app, base_url, local_addr, stop, task }))
 }

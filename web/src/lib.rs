@@ -22,6 +22,6 @@ pub mod sessions;
 pub mod tls;
 
 pub use accounts::{Accounts, Role};
-pub use app::{App, Settings, StartError, bind, router, serve};
+pub use app::{App, Running, Settings, StartError, bind, router, serve, start};
 pub use audit::AuditLog;
 pub use link::NodeLink;

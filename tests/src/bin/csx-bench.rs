@@ -461,7 +461,7 @@ fn daemon(r: &mut Report, home: &csx_node::home::Home) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut child = std::process::Command::new(&exe)
         .env("CSX_HOME", home.root())
-        .args(["daemon", "--listen", &format!("/ip4/127.0.0.1/tcp/{port}")])
+        .args(["daemon", "--web-listen", "off", "--listen", &format!("/ip4/127.0.0.1/tcp/{port}")])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()?;
