@@ -143,7 +143,9 @@ impl FromRequestParts<Arc<App>> for User {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<User, PageError> {
         let client = client_addr(app, parts);
-        let api = parts.uri.path().starts_with("/api/");
+        // Under a nested router the URI is cut short: the original says where the request went.
+        let uri = parts.extensions.get::<axum::extract::OriginalUri>().map(|o| o.0.clone()).unwrap_or_else(|| parts.uri.clone());
+        let api = uri.path().starts_with("/api/");
         if parts.method != axum::http::Method::GET && parts.method != axum::http::Method::HEAD && !same_origin(parts) {
             tracing::warn!(client = %client, path = %parts.uri.path(), "refused a form posted from another site");
             return Err(PageError::Csrf);
@@ -192,7 +194,7 @@ impl FromRequestParts<Arc<App>> for User {
                 }
             };
         }
-        let next = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+        let next = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
         Err(PageError::SignIn { api, next })
     }
 }
