@@ -177,8 +177,8 @@ async fn not_found() -> crate::pages::PageError {
     crate::pages::PageError::NotFound("There is no page at this address.".into())
 }
 
-/// Headers every response carries: no framing, no inline script, no referrer (sign-in links
-/// carry a secret in their path), and no caching of pages that hold market data.
+/// Headers every response carries: no framing, no inline script, no referrer to other sites
+/// (sign-in links carry a secret in their path), and no caching of pages that hold market data.
 async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let asset = request.uri().path().starts_with("/assets/");
     let mut response = next.run(request).await;
@@ -191,7 +191,8 @@ async fn security_headers(request: axum::extract::Request, next: axum::middlewar
         ),
     );
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Same-origin, not no-referrer: with no-referrer, browsers send `Origin: null` on forms.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !asset {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

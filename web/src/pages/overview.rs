@@ -14,7 +14,7 @@ use csx_node::query::{Answer, Question};
 use csx_protocol::body::{Party, Price};
 use csx_protocol::{Body, Date};
 
-use super::{Page, PageError, per_head, provenance, render};
+use super::{Figure, Page, PageError, Table, per_head, provenance, render};
 use crate::accounts::Role;
 use crate::app::App;
 use crate::auth::User;
@@ -24,18 +24,6 @@ use crate::charts::ranges;
 const MOTIONS: usize = 5;
 /// Switches away from your providers shown.
 const SWITCHES: usize = 10;
-
-#[derive(Debug)]
-pub struct PositionRow {
-    pub line: String,
-    pub year: String,
-    pub you: String,
-    pub median: String,
-    pub middle: String,
-    pub members: usize,
-    pub position: String,
-    pub summary: String,
-}
 
 #[derive(Debug)]
 pub struct MotionRow {
@@ -70,8 +58,8 @@ pub struct ContractRow {
 #[template(path = "overview.html")]
 struct Overview {
     page: Page,
-    chart: String,
-    rows: Vec<PositionRow>,
+    position: Option<Figure>,
+    sentences: Vec<String>,
     motions: Vec<MotionRow>,
     switches: Vec<SwitchRow>,
     switches_total: usize,
@@ -111,26 +99,40 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
         "£ per head of population covered",
         &chart_rows,
     );
-    let rows = mine
-        .iter()
-        .map(|c| {
-            let you = c.you.as_ref().expect("filtered to cells with a position");
-            PositionRow {
-                line: c.service_line_name.clone(),
-                year: c.year.to_string(),
-                you: per_head(you.value),
-                median: c.stats.as_ref().map(|s| per_head(s.median)).unwrap_or_else(|| c.disclosure.explain()),
-                middle: c
-                    .stats
-                    .as_ref()
-                    .map(|s| format!("{} to {}", per_head(s.p25), per_head(s.p75)))
-                    .unwrap_or_default(),
-                members: c.members,
-                position: you.percentile.map(|p| format!("{:.0}th percentile", p)).unwrap_or_else(|| "–".into()),
-                summary: you.summary.clone(),
-            }
-        })
-        .collect();
+    let mut table = Table::new(
+        "Your price per head and the market's, latest year you disclosed",
+        &[
+            ("Service line", false),
+            ("Year", false),
+            ("You pay", true),
+            ("Median", true),
+            ("Middle half", true),
+            ("Members", true),
+            ("Your position", false),
+        ],
+    );
+    let mut sentences = Vec::new();
+    for c in &mine {
+        let you = c.you.as_ref().expect("filtered to cells with a position");
+        sentences.push(you.summary.clone());
+        table.rows.push(vec![
+            c.service_line_name.clone(),
+            c.year.to_string(),
+            per_head(you.value),
+            c.stats.as_ref().map(|s| per_head(s.median)).unwrap_or_else(|| c.disclosure.explain()),
+            c.stats.as_ref().map(|s| format!("{} to {}", per_head(s.p25), per_head(s.p75))).unwrap_or_default(),
+            c.members.to_string(),
+            you.percentile.map(|p| format!("{p:.0}th percentile")).unwrap_or_else(|| "–".into()),
+        ]);
+    }
+    let position = (!mine.is_empty()).then(|| {
+        Figure::new(
+            "position",
+            "Your price per head (diamond) against members' prices: the box is the middle half, the bar the median, the line the range",
+            chart,
+            table,
+        )
+    });
 
     let motions_answer = app
         .node
@@ -187,8 +189,8 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
     let contracts = contracts(&app, today).await?;
     let t = Overview {
         page: Page::new(&app, &user, "Where you stand", "/"),
-        chart: chart.svg,
-        rows,
+        position,
+        sentences,
         motions,
         switches: away,
         switches_total,

@@ -51,3 +51,16 @@ impl Fixture {
         self.service.status().expect("status").store.records
     }
 }
+
+impl Fixture {
+    /// Serves the fixture's dashboard on a free loopback port (the same home, so the same
+    /// accounts).
+    pub async fn serve(&self) -> csx_web::Running {
+        let config = csx_node::config::WebConfig { listen: "127.0.0.1:0".into(), ..Default::default() };
+        let clock: csx_node::service::Clock = Arc::new(move || NOW + 1000);
+        csx_web::start(NodeLink::Offline(self.service.clone()), self.home.clone(), &config, clock)
+            .await
+            .expect("dashboard starts")
+            .expect("dashboard is on")
+    }
+}
