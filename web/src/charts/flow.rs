@@ -14,10 +14,10 @@ pub struct Link {
     pub count: usize,
 }
 
-const WIDTH: f64 = 760.0;
+const WIDTH: f64 = 900.0;
 const NODE_W: f64 = 16.0;
-const LEFT_X: f64 = 230.0;
-const RIGHT_X: f64 = WIDTH - 250.0;
+const LEFT_X: f64 = 290.0;
+const RIGHT_X: f64 = WIDTH - 290.0;
 const GAP: f64 = 14.0;
 const UNIT: f64 = 16.0;
 
@@ -49,6 +49,9 @@ pub fn chart(id: &str, title: &str, links: &[Link]) -> Chart {
     let mut s = open(id, WIDTH, height, title, &desc);
     let mut lcursor = lpos.clone();
     let mut rcursor = rpos.clone();
+    // Bands leave each party in the order their destinations are stacked, so they cross little.
+    let mut links: Vec<&Link> = links.iter().collect();
+    links.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
     let palette = [colour::BLUE, colour::AQUA, colour::PURPLE, colour::ORANGE, colour::GREEN, colour::DARK_BLUE];
     let mut marks = 0;
     for (i, l) in links.iter().enumerate() {
@@ -86,7 +89,7 @@ pub fn chart(id: &str, title: &str, links: &[Link]) -> Chart {
                 r#"<rect x="{x:.1}" y="{y:.1}" width="{NODE_W}" height="{h:.1}" fill="{}"/>"#,
                 colour::DARK_BLUE
             );
-            s.push_str(&text(x + dx, y + h / 2.0 + 5.0, anchor, "csx-chart__label", &format!("{} ({n})", super::clip(name, 28))));
+            s.push_str(&text(x + dx, y + h / 2.0 + 5.0, anchor, "csx-chart__label", &format!("{} ({n})", super::clip(name, 34))));
         }
     }
     s.push_str("</svg>");

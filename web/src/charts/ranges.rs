@@ -21,8 +21,8 @@ pub struct Row {
     pub you: Option<f64>,
 }
 
-const WIDTH: f64 = 760.0;
-const LABEL: f64 = 230.0;
+const WIDTH: f64 = 900.0;
+const LABEL: f64 = 300.0;
 const ROW: f64 = 46.0;
 const TOP: f64 = 12.0;
 
@@ -49,7 +49,7 @@ pub fn chart(id: &str, title: &str, unit: &str, rows: &[Row]) -> Chart {
     for (i, r) in rows.iter().enumerate() {
         let y0 = TOP + ROW * i as f64;
         let cy = y0 + ROW / 2.0;
-        s.push_str(&text(LABEL, cy + 5.0, "end", "csx-chart__label", &super::clip(&r.label, 34)));
+        s.push_str(&text(LABEL, cy + 5.0, "end", "csx-chart__label", &super::clip(&r.label, 36)));
         match &r.stats {
             Some(st) => {
                 marks += 1;

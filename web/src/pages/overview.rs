@@ -120,7 +120,7 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
             c.year.to_string(),
             per_head(you.value),
             c.stats.as_ref().map(|s| per_head(s.median)).unwrap_or_else(|| c.disclosure.explain()),
-            c.stats.as_ref().map(|s| format!("{} to {}", per_head(s.p25), per_head(s.p75))).unwrap_or_default(),
+            c.stats.as_ref().map(|s| format!("{}–{}", per_head(s.p25), per_head(s.p75))).unwrap_or_default(),
             c.members.to_string(),
             you.percentile.map(|p| format!("{p:.0}th percentile")).unwrap_or_else(|| "–".into()),
         ]);

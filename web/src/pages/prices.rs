@@ -177,7 +177,7 @@ pub async fn page(
         table.rows.push(vec![
             c.year.to_string(),
             c.stats.as_ref().map(|s| per_head(s.median)).unwrap_or_else(|| c.disclosure.explain()),
-            c.stats.as_ref().map(|s| format!("{} to {}", per_head(s.p25), per_head(s.p75))).unwrap_or_default(),
+            c.stats.as_ref().map(|s| format!("{}–{}", per_head(s.p25), per_head(s.p75))).unwrap_or_default(),
             or_dash(c.you.as_ref(), |y| per_head(y.value)),
         ]);
     }

@@ -108,7 +108,7 @@ fn scorecard_table(caption: &str, cards: &[&Scorecard], first: &str, label: impl
         r.push(match &c.prices {
             None => "–".into(),
             Some(p) => match &p.stats {
-                Some(s) => format!("{} ({} to {}) in {}", per_head(s.median), per_head(s.p25), per_head(s.p75), p.year),
+                Some(s) => format!("{} ({}–{}) in {}", per_head(s.median), per_head(s.p25), per_head(s.p75), p.year),
                 None => format!("{} in {}", p.disclosure.explain(), p.year),
             },
         });

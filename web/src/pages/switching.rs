@@ -79,8 +79,7 @@ pub async fn page(
     for f in &a.flows {
         *pairs.entry((f.from.name.clone(), f.to.name.clone())).or_default() += f.switches;
     }
-    let mut links: Vec<flow::Link> = pairs.into_iter().map(|((from, to), count)| flow::Link { from, to, count }).collect();
-    links.sort_by(|a, b| b.count.cmp(&a.count).then(a.from.cmp(&b.from)));
+    let links: Vec<flow::Link> = pairs.into_iter().map(|((from, to), count)| flow::Link { from, to, count }).collect();
     let chart = flow::chart("switch-flows", "Where members moved their services from and to", &links);
     let mut table = Table::new(
         "Flows by service line and year",
