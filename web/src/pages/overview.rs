@@ -200,10 +200,11 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
     render(&t)
 }
 
-/// Your organisation's current contracts (latest disclosure per provider and line) with their
-/// end and notice dates, soonest notice first.
+/// Your organisation's current contracts (latest disclosure per provider and line among this
+/// node's newest [`super::record::OWN_RECORDS`] records) with their end and notice dates,
+/// soonest notice first.
 async fn contracts(app: &App, today: Date) -> Result<Vec<ContractRow>, PageError> {
-    let records = super::record::own_records(app).await?;
+    let (records, _) = super::record::own_records(app, super::record::OWN_RECORDS).await?;
     let mut latest: BTreeMap<(String, String), (u64, Price)> = BTreeMap::new();
     for l in records.iter().filter(|l| l.retracted_by.is_none()) {
         let Ok(r) = l.record.decode() else { continue };

@@ -184,7 +184,8 @@ pub async fn page(
     t.figures.push(Figure::new("prices-trend", format!("{name}: the median over the years (band: the middle half)"), chart, table));
     // Small multiples: each provider's members in the latest year with provider cells.
     let by_provider: Vec<&PriceCell> = cells.iter().filter(|c| c.provider.is_some() && c.basis == Basis::PerHead).collect();
-    if let Some(latest) = by_provider.iter().map(|c| c.year).max() {
+    let latest_provider_year = by_provider.iter().map(|c| c.year).max();
+    if let Some(latest) = latest_provider_year {
         let these: Vec<&PriceCell> = by_provider.iter().copied().filter(|c| c.year == latest).collect();
         let rows: Vec<ranges::Row> =
             these.iter().map(|c| row(c, c.provider_name.clone().unwrap_or_default())).collect();
@@ -194,7 +195,10 @@ pub async fn page(
         });
         t.figures.push(Figure::new("prices-providers", format!("{name} {latest}: each provider's customers"), chart, table));
     }
-    let rest: Vec<&PriceCell> = cells.iter().filter(|c| c.basis != Basis::PerHead || (c.provider.is_some() && Some(c.year) != by_provider.iter().map(|c| c.year).max())).collect();
+    let rest: Vec<&PriceCell> = cells
+        .iter()
+        .filter(|c| c.basis != Basis::PerHead || (c.provider.is_some() && Some(c.year) != latest_provider_year))
+        .collect();
     if !rest.is_empty() {
         t.figures.push(Figure {
             id: "prices-rest".into(),

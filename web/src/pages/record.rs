@@ -25,8 +25,10 @@ use crate::auth::User;
 use crate::html::{Field, collect, error_summary};
 use crate::link::unexpected;
 
-/// Own records read for the records page, the outcome form and contract dates.
-pub const OWN_RECORDS: usize = 20_000;
+/// Own records read for the outcome form and contract dates: the newest this many of this
+/// node's feed (a node's own feed is its organisation's writing — hundreds to a few thousand
+/// records; reading more would make a page's time grow with a bulk import).
+pub const OWN_RECORDS: usize = 2_000;
 
 /// The kinds the forms record, by the slug in their address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,17 +290,17 @@ pub async fn publish(
     Ok(mine)
 }
 
-/// This node's own records, newest first, up to [`OWN_RECORDS`].
-pub async fn own_records(app: &App) -> Result<Vec<Listed>, PageError> {
+/// This node's newest `limit` records, newest first, and how many it has written in all.
+pub async fn own_records(app: &App, limit: usize) -> Result<(Vec<Listed>, u64), PageError> {
     let head = match app.node.call(Request::Status).await? {
         NodeResponse::Status(s) => s.own_head.map(|h| h.seq).unwrap_or(0),
         other => return Err(unexpected(&other).into()),
     };
-    let from_seq = head.saturating_sub(OWN_RECORDS as u64 - 1).max(1);
-    match app.node.call(Request::Feed { author: None, from_seq: Some(from_seq), limit: OWN_RECORDS }).await? {
+    let from_seq = head.saturating_sub(limit as u64).saturating_add(1).max(1);
+    match app.node.call(Request::Feed { author: None, from_seq: Some(from_seq), limit }).await? {
         NodeResponse::Records { mut records } => {
             records.reverse();
-            Ok(records)
+            Ok((records, head))
         }
         other => Err(unexpected(&other).into()),
     }
@@ -313,7 +315,7 @@ async fn choices(app: &App, kind: FormKind) -> Result<Choices, PageError> {
     };
     let mut switches = Vec::new();
     if kind == FormKind::Outcome {
-        for l in own_records(app).await?.iter().filter(|l| l.retracted_by.is_none()) {
+        for l in own_records(app, OWN_RECORDS).await?.0.iter().filter(|l| l.retracted_by.is_none()) {
             if let Ok(r) = l.record.decode()
                 && matches!(r.body(), Body::Switch(_))
             {
@@ -535,11 +537,10 @@ const LISTED: usize = 500;
 
 pub async fn mine(State(app): State<Arc<App>>, user: User) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
-    let own = own_records(&app).await?;
-    let total = own.len();
+    let (own, total) = own_records(&app, LISTED).await?;
+    let total = total as usize;
     let records = own
         .iter()
-        .take(LISTED)
         .filter_map(|l| {
             let r = l.record.decode().ok()?;
             let kind = r.body().kind();
