@@ -169,10 +169,29 @@ fn the_api_returns_what_csx_json_prints() {
 fn the_daemon_serves_the_dashboard_and_sees_account_changes_made_by_csx_user() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("node");
-    ok(csx(&home).args(["init", "--org-code", "QWO", "--name", "NHS West Yorkshire ICB", "--population", "2400000", "--population-year", "2024"]));
+    ok(csx(&home).args([
+        "init",
+        "--org-code",
+        "QWO",
+        "--name",
+        "NHS West Yorkshire ICB",
+        "--population",
+        "2400000",
+        "--population-year",
+        "2024",
+    ]));
     let id = ok(csx(&home).args(["id", "--json"]));
     std::fs::write(dir.path().join("qwo.json"), id).expect("id");
-    ok(csx(&home).current_dir(dir.path()).args(["federation", "create", "--name", "Test", "--founder", "qwo.json", "--out", "genesis.json"]));
+    ok(csx(&home).current_dir(dir.path()).args([
+        "federation",
+        "create",
+        "--name",
+        "Test",
+        "--founder",
+        "qwo.json",
+        "--out",
+        "genesis.json",
+    ]));
     ok(csx(&home).current_dir(dir.path()).args(["federation", "join", "genesis.json"]));
     let (p2p, web) = (free_port(), free_port());
     let mut child = csx(&home)

@@ -139,7 +139,9 @@ pub enum AccountError {
     NoSuchAccount(String),
     #[error("an account `{0}` already exists (use `csx user reset {0}` for a new sign-in link)")]
     Exists(String),
-    #[error("this sign-in link is not valid: it was used already, has expired, or was replaced; ask your csx administrator for a new one (`csx user reset NAME`)")]
+    #[error(
+        "this sign-in link is not valid: it was used already, has expired, or was replaced; ask your csx administrator for a new one (`csx user reset NAME`)"
+    )]
     BadLink,
     #[error("cannot read or write {path}: {message}")]
     Io { path: PathBuf, message: String },
@@ -346,7 +348,7 @@ impl Accounts {
     ) -> Result<R, AccountError> {
         let name = check_name(name)?;
         self.update(|accounts| {
-            let a = accounts.iter_mut().find(|a| a.name == name).ok_or_else(|| AccountError::NoSuchAccount(name))?;
+            let a = accounts.iter_mut().find(|a| a.name == name).ok_or(AccountError::NoSuchAccount(name))?;
             f(a)
         })
     }
@@ -468,11 +470,7 @@ impl Accounts {
             return Ok(None);
         }
         let d = digest(secret);
-        Ok(self
-            .snapshot()?
-            .iter()
-            .find(|a| !a.disabled && a.tokens.iter().any(|t| same(&t.digest, &d)))
-            .cloned())
+        Ok(self.snapshot()?.iter().find(|a| !a.disabled && a.tokens.iter().any(|t| same(&t.digest, &d))).cloned())
     }
 }
 
@@ -566,7 +564,9 @@ mod tests {
         assert!(check_name("").is_err() && check_name("a b").is_err() && check_name(&"x".repeat(65)).is_err());
         assert!(check_password("alice", "short", "short").expect_err("short").contains("at least 12"));
         assert!(check_password("alice", "alice-is-my-password", "alice-is-my-password").is_err());
-        assert!(check_password("alice", "a long passphrase", "a long passphrasf").expect_err("mismatch").contains("match"));
+        assert!(
+            check_password("alice", "a long passphrase", "a long passphrasf").expect_err("mismatch").contains("match")
+        );
         assert!(check_password("alice", "a long passphrase", "a long passphrase").is_ok());
     }
 

@@ -104,9 +104,7 @@ pub fn provider_code(params: &Params) -> Option<String> {
 }
 
 pub fn year(params: &Params) -> Result<Option<csx_protocol::FinancialYear>, PageError> {
-    value(params, "year")
-        .map(|y| csx_node::input::year("year", y).map_err(|e| invalid(e.as_column())))
-        .transpose()
+    value(params, "year").map(|y| csx_node::input::year("year", y).map_err(|e| invalid(e.as_column()))).transpose()
 }
 
 fn party(params: &Params, name: &'static str) -> Result<Option<Party>, PageError> {
@@ -351,7 +349,11 @@ struct Help {
 }
 
 /// How to use the API from Excel, Power BI and curl.
-pub async fn help(State(app): State<Arc<App>>, user: User, headers: axum::http::HeaderMap) -> Result<Response, PageError> {
+pub async fn help(
+    State(app): State<Arc<App>>,
+    user: User,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
     let base = crate::pages::base_url(&app, &headers);
     render(&Help { page: Page::new(&app, &user, "The JSON API", ""), base, name: user.name.clone() })

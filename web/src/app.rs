@@ -64,7 +64,9 @@ impl std::fmt::Debug for App {
 pub enum StartError {
     #[error("{0}")]
     Home(#[from] csx_node::home::HomeError),
-    #[error("cannot listen for the dashboard on {addr}: {source}; choose another address with [web] listen in config.toml or --web-listen (`off` turns the dashboard off)")]
+    #[error(
+        "cannot listen for the dashboard on {addr}: {source}; choose another address with [web] listen in config.toml or --web-listen (`off` turns the dashboard off)"
+    )]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("dashboard TLS: {0}")]
     Tls(String),
@@ -279,7 +281,11 @@ pub async fn start(
     // With port 0 the address people use is the one the system chose.
     let with_port = csx_node::config::WebConfig { listen: local_addr.to_string(), ..config.clone() };
     let base_url = with_port.base_url().map_err(|e| StartError::Config(e.to_string()))?;
-    let settings = Settings { public_url: config.public_url.trim().to_string(), tls: tls.is_some(), trust_proxy: config.trust_proxy };
+    let settings = Settings {
+        public_url: config.public_url.trim().to_string(),
+        tls: tls.is_some(),
+        trust_proxy: config.trust_proxy,
+    };
     let app = App::new(node, home, settings, clock)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(app.clone(), listener, tls, async move {

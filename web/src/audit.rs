@@ -132,9 +132,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::open(dir.path());
         assert!(log.read(&Filter::default()).expect("empty").0.is_empty());
-        for (i, (u, a)) in [("alice", "signin"), ("bob", "record"), ("alice", "record"), ("alice", "signout")]
-            .into_iter()
-            .enumerate()
+        for (i, (u, a)) in
+            [("alice", "signin"), ("bob", "record"), ("alice", "record"), ("alice", "signout")].into_iter().enumerate()
         {
             log.append(&entry(i as u64, u, a)).expect("appended");
         }

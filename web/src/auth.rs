@@ -144,7 +144,11 @@ impl FromRequestParts<Arc<App>> for User {
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<User, PageError> {
         let client = client_addr(app, parts);
         // Under a nested router the URI is cut short: the original says where the request went.
-        let uri = parts.extensions.get::<axum::extract::OriginalUri>().map(|o| o.0.clone()).unwrap_or_else(|| parts.uri.clone());
+        let uri = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map(|o| o.0.clone())
+            .unwrap_or_else(|| parts.uri.clone());
         let api = uri.path().starts_with("/api/");
         if parts.method != axum::http::Method::GET && parts.method != axum::http::Method::HEAD && !same_origin(parts) {
             tracing::warn!(client = %client, path = %parts.uri.path(), "refused a form posted from another site");

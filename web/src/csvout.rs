@@ -65,7 +65,9 @@ fn flatten(prefix: &str, v: &Value, row: &mut BTreeMap<String, String>, columns:
                 let mut x = x.clone();
                 if let Value::Object(m) = &mut x {
                     for k in ["name", "year", "code", "ods"] {
-                        if m.get(k).map(|n| n.as_str().map(str::to_string).unwrap_or_else(|| n.to_string())) == Some(name.clone()) {
+                        if m.get(k).map(|n| n.as_str().map(str::to_string).unwrap_or_else(|| n.to_string()))
+                            == Some(name.clone())
+                        {
                             m.remove(k);
                         }
                     }

@@ -79,7 +79,10 @@ impl Field {
         }
     }
     pub fn number(name: &'static str, label: &str, width: u8) -> Field {
-        Field { kind: Kind::Text { width: Some(width), numeric: true, prefix: None, suffix: None }, ..Self::text(name, label) }
+        Field {
+            kind: Kind::Text { width: Some(width), numeric: true, prefix: None, suffix: None },
+            ..Self::text(name, label)
+        }
     }
     pub fn money(name: &'static str, label: &str) -> Field {
         Field {
@@ -136,8 +139,11 @@ impl Field {
             );
             described.push(format!("{id}-error"));
         }
-        let aria =
-            if described.is_empty() { String::new() } else { format!(r#" aria-describedby="{}""#, described.join(" ")) };
+        let aria = if described.is_empty() {
+            String::new()
+        } else {
+            format!(r#" aria-describedby="{}""#, described.join(" "))
+        };
         if fieldset {
             let _ = write!(
                 out,

@@ -34,9 +34,10 @@ impl Acceptor {
     pub fn from_files(cert: &Path, key: &Path) -> Result<Acceptor, String> {
         let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
         let cert_pem = read(cert)?;
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("{}: not a PEM certificate chain: {e}", cert.display()))?;
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(&cert_pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("{}: not a PEM certificate chain: {e}", cert.display()))?;
         if certs.is_empty() {
             return Err(format!("{}: holds no certificate (expected -----BEGIN CERTIFICATE-----)", cert.display()));
         }

@@ -43,11 +43,15 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
 }
 
 fn start_driver() -> Driver {
-    let exe = find_program(&["chromedriver"]).expect(
-        "chromedriver is not installed: `apt-get install -y chromium chromium-driver` (.ci/run does this)",
-    );
+    let exe = find_program(&["chromedriver"])
+        .expect("chromedriver is not installed: `apt-get install -y chromium chromium-driver` (.ci/run does this)");
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
-    let child = Command::new(exe).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("chromedriver starts");
+    let child = Command::new(exe)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "chromedriver did not listen within 60 s");
@@ -57,7 +61,8 @@ fn start_driver() -> Driver {
 }
 
 async fn browser(driver: &Driver, profile: &Path, downloads: &Path) -> Client {
-    let chromium = find_program(&["chromium", "chromium-browser"]).expect("chromium is not installed: `apt-get install -y chromium`");
+    let chromium = find_program(&["chromium", "chromium-browser"])
+        .expect("chromium is not installed: `apt-get install -y chromium`");
     let caps = serde_json::json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -92,7 +97,12 @@ fn screenshots() -> PathBuf {
 
 /// A picture of the whole page, saved as `name`.png.
 async fn screenshot(c: &Client, name: &str) {
-    let height = c.execute("return document.documentElement.scrollHeight", vec![]).await.expect("height").as_u64().unwrap_or(1000);
+    let height = c
+        .execute("return document.documentElement.scrollHeight", vec![])
+        .await
+        .expect("height")
+        .as_u64()
+        .unwrap_or(1000);
     c.set_window_size(1280, (height as u32 + 140).min(9000)).await.expect("resize");
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(screenshots().join(format!("{name}.png")), png).expect("write screenshot");
@@ -114,11 +124,13 @@ async fn accessible(c: &Client, page: &str) {
         .await
         .expect("axe runs");
     let violations = result.as_array().cloned().unwrap_or_default();
-    let bad: Vec<_> = violations
-        .iter()
-        .filter(|v| matches!(v["impact"].as_str(), Some("serious") | Some("critical")))
-        .collect();
-    assert!(bad.is_empty(), "{page}: accessibility violations: {}", serde_json::to_string_pretty(&bad).unwrap_or_default());
+    let bad: Vec<_> =
+        violations.iter().filter(|v| matches!(v["impact"].as_str(), Some("serious") | Some("critical"))).collect();
+    assert!(
+        bad.is_empty(),
+        "{page}: accessibility violations: {}",
+        serde_json::to_string_pretty(&bad).unwrap_or_default()
+    );
 }
 
 /// Checks every chart on the page was drawn: the number of marks it says, each visible.
@@ -138,8 +150,16 @@ async fn charts_drawn(c: &Client, page: &str) -> usize {
         .expect("charts");
     let figures = figures.as_array().cloned().unwrap_or_default();
     for f in &figures {
-        assert_eq!(f["drawn"], f["expected"], "{page}: chart {} drew another number of marks than it holds", f["chart"]);
-        assert!(f["width"].as_f64().unwrap_or(0.0) > 100.0 && f["height"].as_f64().unwrap_or(0.0) > 20.0, "{page}: chart {} is not visible: {f}", f["chart"]);
+        assert_eq!(
+            f["drawn"], f["expected"],
+            "{page}: chart {} drew another number of marks than it holds",
+            f["chart"]
+        );
+        assert!(
+            f["width"].as_f64().unwrap_or(0.0) > 100.0 && f["height"].as_f64().unwrap_or(0.0) > 20.0,
+            "{page}: chart {} is not visible: {f}",
+            f["chart"]
+        );
         if f["chart"] != "motion" {
             assert!(f["rows"].as_u64().unwrap_or(0) > 0, "{page}: chart {} has no data table beneath", f["chart"]);
         }
@@ -245,14 +265,18 @@ async fn a_member_uses_the_dashboard_in_a_real_browser() {
     fill(&c, "reviewer_role", "Head of Business Intelligence").await;
     fill(&c, "comment", "Browser test: monthly packs now arrive on the fifth working day.").await;
     submit(&c, "/record/review").await;
-    let summary = c.find(Locator::Css(".nhsuk-error-summary")).await.expect("an error summary").text().await.expect("text");
+    let summary =
+        c.find(Locator::Css(".nhsuk-error-summary")).await.expect("an error summary").text().await.expect("text");
     assert!(summary.contains("7 is out of range"), "{summary}");
     c.find(Locator::Css(".nhsuk-error-summary a[href='#quality']")).await.expect("linked to the field");
     screenshot(&c, "record-review-error").await;
     accessible(&c, "review with an error").await;
     fill(&c, "quality", "4").await;
     submit(&c, "/record/review").await;
-    assert_eq!(c.find(Locator::Css(".nhsuk-panel__heading")).await.expect("panel").text().await.expect("text"), "Review saved");
+    assert_eq!(
+        c.find(Locator::Css(".nhsuk-panel__heading")).await.expect("panel").text().await.expect("text"),
+        "Review saved"
+    );
     let id = c.find(Locator::Css("[data-record-id]")).await.expect("record id").text().await.expect("text");
     assert_eq!(id.len(), 64, "a full record id: {id}");
     screenshot(&c, "record-saved").await;
@@ -262,11 +286,16 @@ async fn a_member_uses_the_dashboard_in_a_real_browser() {
 
     // 4. Support a motion with one button.
     c.goto(&format!("{base}/motions?status=open")).await.expect("motions");
-    let button = c.find(Locator::Css("form input[name='stance'][value='support'] ~ button")).await.expect("a support button");
+    let button =
+        c.find(Locator::Css("form input[name='stance'][value='support'] ~ button")).await.expect("a support button");
     click_and_wait(&c, button).await;
-    let banner = c.find(Locator::Css(".nhsuk-notification-banner")).await.expect("confirmation").text().await.expect("text");
+    let banner =
+        c.find(Locator::Css(".nhsuk-notification-banner")).await.expect("confirmation").text().await.expect("text");
     assert!(banner.contains("Saved and signed by your node"), "{banner}");
-    assert!(c.find(Locator::Css("form input[name='stance'][value='withdraw']")).await.is_ok(), "now it offers to withdraw");
+    assert!(
+        c.find(Locator::Css("form input[name='stance'][value='withdraw']")).await.is_ok(),
+        "now it offers to withdraw"
+    );
     screenshot(&c, "motion-supported").await;
     accessible(&c, "motion").await;
 
@@ -276,7 +305,12 @@ async fn a_member_uses_the_dashboard_in_a_real_browser() {
     let before = fx.records();
     c.goto(&format!("{base}/import")).await.expect("import");
     c.find(Locator::Css("label[for='kind']")).await.expect("review radio").click().await.expect("choose");
-    c.find(Locator::Id("file")).await.expect("file input").send_keys(&csv.display().to_string()).await.expect("choose file");
+    c.find(Locator::Id("file"))
+        .await
+        .expect("file input")
+        .send_keys(&csv.display().to_string())
+        .await
+        .expect("choose file");
     submit(&c, "/import").await;
     let text = c.find(Locator::Css("main")).await.expect("main").text().await.expect("text");
     assert!(text.contains("nothing was imported") && text.contains("Row 2:"), "{text}");
@@ -286,7 +320,12 @@ async fn a_member_uses_the_dashboard_in_a_real_browser() {
 
     // 6. Download a page's CSV.
     c.goto(&format!("{base}/prices?service_line=BI")).await.expect("prices");
-    c.find(Locator::Css(".csx-downloads a[href^='/api/v1/prices.csv']")).await.expect("CSV link").click().await.expect("download");
+    c.find(Locator::Css(".csx-downloads a[href^='/api/v1/prices.csv']"))
+        .await
+        .expect("CSV link")
+        .click()
+        .await
+        .expect("download");
     let deadline = Instant::now() + Duration::from_secs(30);
     let file = loop {
         let done: Vec<PathBuf> = std::fs::read_dir(&downloads)

@@ -44,11 +44,19 @@ async fn send(fx: &Fixture, req: Request<Body>) -> Reply {
 }
 
 fn get(path: &str, cookie: &str) -> Request<Body> {
-    Request::get(path).header(header::HOST, "localhost").header(header::COOKIE, cookie).body(Body::empty()).expect("request")
+    Request::get(path)
+        .header(header::HOST, "localhost")
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .expect("request")
 }
 
 fn form_body(pairs: &[(&str, &str)]) -> String {
-    pairs.iter().map(|(k, v)| format!("{}={}", csx_web::html::url_encode(k), csx_web::html::url_encode(v))).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", csx_web::html::url_encode(k), csx_web::html::url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn post(path: &str, cookie: &str, pairs: &[(&str, &str)]) -> Request<Body> {
@@ -78,7 +86,11 @@ async fn signin(fx: &Fixture, name: &str) -> Session {
     let token = csrf_of(&form.body);
     let r = send(
         fx,
-        post("/signin", &format!("csx_signin={pre}"), &[("csrf", &token), ("name", name), ("password", PASSWORD), ("next", "/")]),
+        post(
+            "/signin",
+            &format!("csx_signin={pre}"),
+            &[("csrf", &token), ("name", name), ("password", PASSWORD), ("next", "/")],
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{name} signs in: {}", r.body);
@@ -156,7 +168,12 @@ async fn every_page_and_endpoint_needs_a_sign_in_and_the_right_role() {
         for (path, needed) in PAGES.iter().chain(API) {
             let r = send(&fx, get(path, &s.cookie)).await;
             if rank(role) >= rank(needed) {
-                assert_eq!(r.status, StatusCode::OK, "{who} ({role}) opens {path}: {}", &r.body[..r.body.len().min(400)]);
+                assert_eq!(
+                    r.status,
+                    StatusCode::OK,
+                    "{who} ({role}) opens {path}: {}",
+                    &r.body[..r.body.len().min(400)]
+                );
             } else {
                 assert_eq!(r.status, StatusCode::FORBIDDEN, "{who} ({role}) is refused {path}");
             }
@@ -205,7 +222,17 @@ async fn writes_need_the_editor_role_a_csrf_token_and_this_origin() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(fx.records(), before, "nothing was written");
     // Every other form refuses a missing token too.
-    for path in ["/motions/00/support", "/node/endorse", "/accounts", "/accounts/vic/disable", "/account/tokens", "/account/password", "/signout", "/retract/00", "/record/price"] {
+    for path in [
+        "/motions/00/support",
+        "/node/endorse",
+        "/accounts",
+        "/accounts/vic/disable",
+        "/account/tokens",
+        "/account/password",
+        "/signout",
+        "/retract/00",
+        "/record/price",
+    ] {
         let r = send(&fx, post(path, &admin.cookie, &[("name", "x")])).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} without a CSRF token");
     }
@@ -232,7 +259,11 @@ async fn a_bad_review_names_its_field_and_saves_nothing_a_good_one_is_saved_and_
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("nhsuk-error-summary") && r.body.contains(r##"href="#quality""##), "{}", r.body);
     assert!(r.body.contains("7 is out of range"), "the CLI's message");
-    assert!(r.body.contains(r#"value="Dashboards arrive on time now.""#) || r.body.contains("Dashboards arrive on time now."), "what was typed is kept");
+    assert!(
+        r.body.contains(r#"value="Dashboards arrive on time now.""#)
+            || r.body.contains("Dashboards arrive on time now."),
+        "what was typed is kept"
+    );
     assert_eq!(fx.records(), before, "nothing saved on error");
     // A provider the node does not know: the node's rule, linked to its field.
     fields[1] = ("provider", "ZZZ9");
@@ -250,7 +281,15 @@ async fn a_bad_review_names_its_field_and_saves_nothing_a_good_one_is_saved_and_
     // The record names the node, not the person; the audit log names the person.
     let listed = fx.node(NodeRequest::Record { id: id.clone() });
     assert!(!listed.to_string().contains("eddie"));
-    let (entries, _) = fx.app.audit.read(&csx_web::audit::Filter { user: Some("eddie".into()), action: Some("review".into()), ..Default::default() }).expect("audit");
+    let (entries, _) = fx
+        .app
+        .audit
+        .read(&csx_web::audit::Filter {
+            user: Some("eddie".into()),
+            action: Some("review".into()),
+            ..Default::default()
+        })
+        .expect("audit");
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].records, vec![id]);
     // It counts on the providers page.
@@ -268,18 +307,23 @@ async fn supporting_a_motion_takes_one_button_and_withdrawing_another() {
         .as_array()
         .expect("motions")
         .iter()
-        .find(|m| m["days_left"].as_i64().unwrap_or(-1) >= 0 && !m["supporters"].as_array().expect("list").iter().any(|x| x["org"]["ods"] == me.as_str()))
+        .find(|m| {
+            m["days_left"].as_i64().unwrap_or(-1) >= 0
+                && !m["supporters"].as_array().expect("list").iter().any(|x| x["org"]["ods"] == me.as_str())
+        })
         .expect("an open motion this member does not support")
         .clone();
     let id = open["id"].as_str().expect("id");
     let support = open["support"].as_u64().expect("support");
-    let r = send(&fx, post(&format!("/motions/{id}/support"), &s.cookie, &[("csrf", &s.csrf), ("stance", "support")])).await;
+    let r = send(&fx, post(&format!("/motions/{id}/support"), &s.cookie, &[("csrf", &s.csrf), ("stance", "support")]))
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let after = fx.node(NodeRequest::Query { question: Question::Motion { id: id.into() } });
     assert_eq!(after["answer"]["support"].as_u64(), Some(support + 1));
     let page = send(&fx, get(r.location(), &s.cookie)).await;
     assert!(page.body.contains("Saved and signed by your node") && page.body.contains("Withdraw your organisation"));
-    let r = send(&fx, post(&format!("/motions/{id}/support"), &s.cookie, &[("csrf", &s.csrf), ("stance", "withdraw")])).await;
+    let r = send(&fx, post(&format!("/motions/{id}/support"), &s.cookie, &[("csrf", &s.csrf), ("stance", "withdraw")]))
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let after = fx.node(NodeRequest::Query { question: Question::Motion { id: id.into() } });
     assert_eq!(after["answer"]["support"].as_u64(), Some(support));
@@ -300,7 +344,12 @@ async fn an_import_with_one_bad_row_imports_nothing_and_a_good_one_imports_all()
     let before = fx.records();
     let rows = "provider,service_line,year,quality,still_customer,reviewer_role\n0DE,BI,2025,4,yes,Head of BI\n0DE,CONTRACT,2025,nine,yes,Head of Contracting\n";
     let (ct, body) = multipart(&s.csrf, "review", "reviews.csv", rows);
-    let req = Request::post("/import").header(header::HOST, "localhost").header(header::COOKIE, &s.cookie).header(header::CONTENT_TYPE, ct).body(Body::from(body)).expect("request");
+    let req = Request::post("/import")
+        .header(header::HOST, "localhost")
+        .header(header::COOKIE, &s.cookie)
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .expect("request");
     let r = send(&fx, req).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("1 of 2 rows of reviews.csv are not valid; nothing was imported"), "{}", r.body);
@@ -308,14 +357,24 @@ async fn an_import_with_one_bad_row_imports_nothing_and_a_good_one_imports_all()
     assert_eq!(fx.records(), before);
     let good = rows.replace("nine", "3");
     let (ct, body) = multipart(&s.csrf, "review", "reviews.csv", &good);
-    let req = Request::post("/import").header(header::HOST, "localhost").header(header::COOKIE, &s.cookie).header(header::CONTENT_TYPE, ct).body(Body::from(body)).expect("request");
+    let req = Request::post("/import")
+        .header(header::HOST, "localhost")
+        .header(header::COOKIE, &s.cookie)
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .expect("request");
     let r = send(&fx, req).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.location(), "/saved?imported=2");
     assert_eq!(fx.records(), before + 2);
     // A wrong column is refused as a whole.
     let (ct, body) = multipart(&s.csrf, "review", "x.csv", "provider,colour\n0DE,red\n");
-    let req = Request::post("/import").header(header::HOST, "localhost").header(header::COOKIE, &s.cookie).header(header::CONTENT_TYPE, ct).body(Body::from(body)).expect("request");
+    let req = Request::post("/import")
+        .header(header::HOST, "localhost")
+        .header(header::COOKIE, &s.cookie)
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .expect("request");
     let r = send(&fx, req).await;
     assert!(r.body.contains("`colour` is not a review column"), "{}", r.body);
 }
@@ -343,11 +402,44 @@ async fn the_api_returns_the_node_answers_and_pages_show_the_same_figures() {
     let s = signin(&fx, "vic").await;
     let cases: Vec<(&str, serde_json::Value)> = vec![
         ("/api/v1/prices", cli_prices(&fx, PriceQuery::default())),
-        ("/api/v1/prices?service_line=BI", cli_prices(&fx, PriceQuery { service_line: Some("BI".into()), ..Default::default() })),
-        ("/api/v1/providers?service_line=CONTRACT", fx.node(NodeRequest::Query { question: Question::Providers(csx_node::query::providers::ProviderQuery { service_line: Some("CONTRACT".into()), provider: None }) })["answer"].clone()),
-        ("/api/v1/providers/0DE", fx.node(NodeRequest::Query { question: Question::Provider { code: "0DE".into() } })["answer"].clone()),
-        ("/api/v1/switches?from=0DE", fx.node(NodeRequest::Query { question: Question::Switches(csx_node::query::switches::SwitchQuery { from: Some("0DE".parse().expect("party")), ..Default::default() }) })["answer"].clone()),
-        ("/api/v1/motions?status=open", fx.node(NodeRequest::Query { question: Question::Motions(csx_node::query::motions::MotionQuery { status: Some(csx_node::query::motions::MotionStatus::Open), ..Default::default() }) })["answer"].clone()),
+        (
+            "/api/v1/prices?service_line=BI",
+            cli_prices(&fx, PriceQuery { service_line: Some("BI".into()), ..Default::default() }),
+        ),
+        (
+            "/api/v1/providers?service_line=CONTRACT",
+            fx.node(NodeRequest::Query {
+                question: Question::Providers(csx_node::query::providers::ProviderQuery {
+                    service_line: Some("CONTRACT".into()),
+                    provider: None,
+                }),
+            })["answer"]
+                .clone(),
+        ),
+        (
+            "/api/v1/providers/0DE",
+            fx.node(NodeRequest::Query { question: Question::Provider { code: "0DE".into() } })["answer"].clone(),
+        ),
+        (
+            "/api/v1/switches?from=0DE",
+            fx.node(NodeRequest::Query {
+                question: Question::Switches(csx_node::query::switches::SwitchQuery {
+                    from: Some("0DE".parse().expect("party")),
+                    ..Default::default()
+                }),
+            })["answer"]
+                .clone(),
+        ),
+        (
+            "/api/v1/motions?status=open",
+            fx.node(NodeRequest::Query {
+                question: Question::Motions(csx_node::query::motions::MotionQuery {
+                    status: Some(csx_node::query::motions::MotionStatus::Open),
+                    ..Default::default()
+                }),
+            })["answer"]
+                .clone(),
+        ),
         ("/api/v1/report", fx.node(NodeRequest::Query { question: Question::Report })["answer"].clone()),
     ];
     for (path, expected) in &cases {
@@ -360,7 +452,11 @@ async fn the_api_returns_the_node_answers_and_pages_show_the_same_figures() {
             let a = serde_json::to_string_pretty(&v["answer"]).expect("json");
             let b = serde_json::to_string_pretty(expected).expect("json");
             let first = a.lines().zip(b.lines()).position(|(x, y)| x != y).unwrap_or(0);
-            panic!("{path} differs from the node's answer at line {first}:\n{}\n---\n{}", a.lines().skip(first.saturating_sub(5)).take(12).collect::<Vec<_>>().join("\n"), b.lines().skip(first.saturating_sub(5)).take(12).collect::<Vec<_>>().join("\n"));
+            panic!(
+                "{path} differs from the node's answer at line {first}:\n{}\n---\n{}",
+                a.lines().skip(first.saturating_sub(5)).take(12).collect::<Vec<_>>().join("\n"),
+                b.lines().skip(first.saturating_sub(5)).take(12).collect::<Vec<_>>().join("\n")
+            );
         }
         assert!(v["provenance"]["as_of"].as_u64().expect("as_of") >= common::NOW, "{path}");
     }
@@ -377,12 +473,18 @@ async fn the_api_returns_the_node_answers_and_pages_show_the_same_figures() {
             }
             None => {
                 withheld += 1;
-                assert!(page.contains(&format!("not enough data ({} of ", c["members"])) || page.contains("not shown: one member"), "{c}");
+                assert!(
+                    page.contains(&format!("not enough data ({} of ", c["members"]))
+                        || page.contains("not shown: one member"),
+                    "{c}"
+                );
             }
         }
     }
     assert!(withheld > 0, "the sample market has withheld cells for BI");
-    for row in page.split("<tr").map(|r| r.split("</tr>").next().unwrap_or("")).filter(|r| r.contains("not enough data")) {
+    for row in
+        page.split("<tr").map(|r| r.split("</tr>").next().unwrap_or("")).filter(|r| r.contains("not enough data"))
+    {
         let cells: Vec<&str> = row.split("<td").collect();
         // Every cell but the member's own value and percentile (the last two) is free of money.
         for cell in &cells[..cells.len().saturating_sub(2)] {
@@ -394,8 +496,21 @@ async fn the_api_returns_the_node_answers_and_pages_show_the_same_figures() {
         assert!(!has_money(g) && g.contains("not enough data"), "a withheld cell drawn with a figure: {g}");
     }
     // The chart draws one box per shown cell of the year chart, no more.
-    let boxes = page.split("id=\"prices-years\"").nth(1).expect("the by-year chart").split("</svg>").next().expect("svg").matches(r#"data-mark="box""#).count();
-    let shown_years = answer["cells"].as_array().expect("cells").iter().filter(|c| c["provider"].is_null() && c["basis"] == "per_head" && !c["stats"].is_null()).count();
+    let boxes = page
+        .split("id=\"prices-years\"")
+        .nth(1)
+        .expect("the by-year chart")
+        .split("</svg>")
+        .next()
+        .expect("svg")
+        .matches(r#"data-mark="box""#)
+        .count();
+    let shown_years = answer["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .filter(|c| c["provider"].is_null() && c["basis"] == "per_head" && !c["stats"].is_null())
+        .count();
     assert_eq!(boxes, shown_years);
     // CSV: one row per cell, the same medians, withheld medians empty.
     let csv = send(&fx, get("/api/v1/prices.csv?service_line=BI", &s.cookie)).await;
@@ -420,7 +535,11 @@ async fn api_tokens_read_the_api_only_and_stop_when_revoked_or_disabled() {
     let fx = Fixture::new();
     let (id, token) = fx.app.accounts.create_token("vic", "Power BI", common::NOW).expect("token");
     let bearer = |path: &str, auth: String| {
-        Request::get(path).header(header::HOST, "localhost").header(header::AUTHORIZATION, auth).body(Body::empty()).expect("request")
+        Request::get(path)
+            .header(header::HOST, "localhost")
+            .header(header::AUTHORIZATION, auth)
+            .body(Body::empty())
+            .expect("request")
     };
     let r = send(&fx, bearer("/api/v1/prices", format!("Bearer {}", token.0))).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -437,10 +556,16 @@ async fn api_tokens_read_the_api_only_and_stop_when_revoked_or_disabled() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.json()["error"]["message"].as_str().expect("message").contains("`servce_line` is not a parameter"));
     fx.app.accounts.set_disabled("vic", true).expect("disabled");
-    assert_eq!(send(&fx, bearer("/api/v1/prices", format!("Bearer {}", token.0))).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&fx, bearer("/api/v1/prices", format!("Bearer {}", token.0))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     fx.app.accounts.set_disabled("vic", false).expect("enabled");
     fx.app.accounts.revoke_token("vic", &id).expect("revoked");
-    assert_eq!(send(&fx, bearer("/api/v1/prices", format!("Bearer {}", token.0))).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&fx, bearer("/api/v1/prices", format!("Bearer {}", token.0))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -449,7 +574,9 @@ async fn sign_in_is_rate_limited_failures_are_audited_and_no_secret_is_logged() 
     let form = send(&fx, get("/signin", "")).await;
     let pre = form.cookie("csx_signin").expect("cookie");
     let token = csrf_of(&form.body);
-    let attempt = |password: &'static str| post("/signin", &format!("csx_signin={pre}"), &[("csrf", &token), ("name", "ada"), ("password", password)]);
+    let attempt = |password: &'static str| {
+        post("/signin", &format!("csx_signin={pre}"), &[("csrf", &token), ("name", "ada"), ("password", password)])
+    };
     for _ in 0..csx_web::sessions::FAILURES_PER_ACCOUNT {
         let r = send(&fx, attempt("not the password")).await;
         assert_eq!(r.status, StatusCode::OK);
@@ -458,7 +585,11 @@ async fn sign_in_is_rate_limited_failures_are_audited_and_no_secret_is_logged() 
     let r = send(&fx, attempt(PASSWORD)).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "locked out even with the right password");
     assert!(r.body.contains("Try again in 15 minutes"));
-    let (failed, _) = fx.app.audit.read(&csx_web::audit::Filter { action: Some("signin_failed".into()), ..Default::default() }).expect("audit");
+    let (failed, _) = fx
+        .app
+        .audit
+        .read(&csx_web::audit::Filter { action: Some("signin_failed".into()), ..Default::default() })
+        .expect("audit");
     assert_eq!(failed.len(), csx_web::sessions::FAILURES_PER_ACCOUNT as usize);
     assert!(failed.iter().all(|e| e.user == "ada"));
     let log = std::fs::read_to_string(fx.app.audit.path()).expect("log");
@@ -478,9 +609,21 @@ async fn a_one_time_link_sets_a_password_once_and_account_changes_end_sessions()
     assert!(form.body.contains("newcomer"));
     let pre = form.cookie("csx_signin").expect("cookie");
     let token = csrf_of(&form.body);
-    let short = send(&fx, post(&path, &format!("csx_signin={pre}"), &[("csrf", &token), ("password", "short"), ("confirm", "short")])).await;
+    let short = send(
+        &fx,
+        post(&path, &format!("csx_signin={pre}"), &[("csrf", &token), ("password", "short"), ("confirm", "short")]),
+    )
+    .await;
     assert!(short.body.contains("at least 12 characters") && short.body.contains("nhsuk-error-summary"));
-    let r = send(&fx, post(&path, &format!("csx_signin={pre}"), &[("csrf", &token), ("password", "a long new passphrase"), ("confirm", "a long new passphrase")])).await;
+    let r = send(
+        &fx,
+        post(
+            &path,
+            &format!("csx_signin={pre}"),
+            &[("csrf", &token), ("password", "a long new passphrase"), ("confirm", "a long new passphrase")],
+        ),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let session = format!("csx_session={}", r.cookie("csx_session").expect("signed in"));
     let set_cookie = r.headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -501,12 +644,17 @@ async fn a_one_time_link_sets_a_password_once_and_account_changes_end_sessions()
 async fn an_administrator_adds_an_account_and_endorses_from_the_pages() {
     let fx = Fixture::new();
     let s = signin(&fx, "ada").await;
-    let r = send(&fx, post("/accounts", &s.cookie, &[("csrf", &s.csrf), ("name", "Finance.Lead@nhs.net"), ("role", "editor")])).await;
+    let r = send(
+        &fx,
+        post("/accounts", &s.cookie, &[("csrf", &s.csrf), ("name", "Finance.Lead@nhs.net"), ("role", "editor")]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("data-signin-link") && r.body.contains("http://localhost/signin/link/"), "{}", r.body);
     let a = fx.app.accounts.get("finance.lead@nhs.net").expect("read").expect("added");
     assert_eq!(a.role, csx_web::Role::Editor);
-    let r = send(&fx, post("/accounts", &s.cookie, &[("csrf", &s.csrf), ("name", "bad name!"), ("role", "editor")])).await;
+    let r =
+        send(&fx, post("/accounts", &s.cookie, &[("csrf", &s.csrf), ("name", "bad name!"), ("role", "editor")])).await;
     assert!(r.body.contains("is not an account name"));
     let r = send(&fx, post("/accounts/eddie/role", &s.cookie, &[("csrf", &s.csrf), ("role", "viewer")])).await;
     assert_eq!(r.status, StatusCode::OK);

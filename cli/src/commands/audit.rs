@@ -35,7 +35,8 @@ pub fn run(ctx: &Ctx, args: AuditArgs) -> anyhow::Result<()> {
     };
     let log = AuditLog::open(ctx.home.root());
     let filter = Filter { user: args.user, action: args.action, since_ms, limit: args.limit };
-    let (entries, damaged) = log.read(&filter).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", log.path().display()))?;
+    let (entries, damaged) =
+        log.read(&filter).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", log.path().display()))?;
     if damaged > 0 {
         ctx.out.note(format!("{damaged} lines of {} could not be read and are left out", log.path().display()));
     }
@@ -46,7 +47,8 @@ pub fn run(ctx: &Ctx, args: AuditArgs) -> anyhow::Result<()> {
         let mut t = table(&["when (UTC)", "who", "via", "what", "records", "from"]);
         for e in &entries {
             t.add_row(vec![
-                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(e.at)).to_string(),
+                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(e.at))
+                    .to_string(),
                 e.user.clone(),
                 e.via.clone(),
                 e.detail.clone(),

@@ -38,9 +38,10 @@ pub fn run(ctx: &Ctx, args: DashboardArgs) -> anyhow::Result<()> {
     let node = match ControlClient::connect(&ctx.home)? {
         Some(client) => NodeLink::Control(Arc::new(client)),
         None => {
-            let store = SledStore::open(&ctx.home.store_dir(), Config::load(&ctx.home.path("config.toml"))
-                .map(|c| c.store_config())
-                .unwrap_or_default())
+            let store = SledStore::open(
+                &ctx.home.store_dir(),
+                Config::load(&ctx.home.path("config.toml")).map(|c| c.store_config()).unwrap_or_default(),
+            )
             .map_err(|e| match e {
                 StoreError::Locked { .. } => anyhow::Error::from(CliError::new(
                     crate::error::exit::UNAVAILABLE,
@@ -67,7 +68,11 @@ pub fn run(ctx: &Ctx, args: DashboardArgs) -> anyhow::Result<()> {
         }
         .map_err(|e| CliError::invalid(e.to_string()))?
         .ok_or_else(|| CliError::invalid("the dashboard is off"))?;
-        let link = format!("{}{}", web.base_url, web.app.owner_link().ok_or_else(|| anyhow::anyhow!("no randomness for the sign-in link"))?);
+        let link = format!(
+            "{}{}",
+            web.base_url,
+            web.app.owner_link().ok_or_else(|| anyhow::anyhow!("no randomness for the sign-in link"))?
+        );
         println!("csx dashboard for {} {} at {}, {mode}.", identity.ods_code, identity.name, web.base_url);
         println!("Sign in with this link (it works once, for 24 hours): {link}");
         println!("Press Ctrl-C to stop.");

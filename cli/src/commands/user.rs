@@ -212,7 +212,12 @@ fn print_link(ctx: &Ctx, name: &str, role: Option<Role>, secret: &str, now: u64)
     let signin_link = link(ctx, secret)?;
     let expires_at = now + csx_web::accounts::LINK_VALID_MS;
     if ctx.out.json {
-        return ctx.out.json(&LinkOut { name: name.into(), role: role.map(|r| r.to_string()), signin_link, expires_at });
+        return ctx.out.json(&LinkOut {
+            name: name.into(),
+            role: role.map(|r| r.to_string()),
+            signin_link,
+            expires_at,
+        });
     }
     println!("{signin_link}");
     ctx.out.note(format!(

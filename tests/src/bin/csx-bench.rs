@@ -590,7 +590,12 @@ fn pages(r: &mut Report, fed: &Federation, store: Arc<dyn Store>) -> anyhow::Res
     use tower::ServiceExt;
     let home = &fed.members[2].home;
     let service = Arc::new(csx_node::service::Service::open(home, store, system_clock(), "daemon")?);
-    let app = csx_web::App::new(csx_web::NodeLink::Offline(service), home.clone(), csx_web::Settings::default(), system_clock())?;
+    let app = csx_web::App::new(
+        csx_web::NodeLink::Offline(service),
+        home.clone(),
+        csx_web::Settings::default(),
+        system_clock(),
+    )?;
     let holder = csx_web::sessions::Holder::Owner { name: "bench".into() };
     let secret = app.sessions.create(holder, system_clock()()).ok_or_else(|| anyhow::anyhow!("no session"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

@@ -42,7 +42,8 @@ pub fn chart(id: &str, title: &str, links: &[Link]) -> Chart {
     let (lpos, lh) = place(&left);
     let (rpos, rh) = place(&right);
     let height = lh.max(rh) + 20.0;
-    let mut desc = format!("Flow diagram of {total} switches: where members moved each service line from (left) and to (right).");
+    let mut desc =
+        format!("Flow diagram of {total} switches: where members moved each service line from (left) and to (right).");
     for l in links {
         let _ = write!(desc, " {} to {}: {}.", l.from, l.to, l.count);
     }
@@ -89,7 +90,13 @@ pub fn chart(id: &str, title: &str, links: &[Link]) -> Chart {
                 r#"<rect x="{x:.1}" y="{y:.1}" width="{NODE_W}" height="{h:.1}" fill="{}"/>"#,
                 colour::DARK_BLUE
             );
-            s.push_str(&text(x + dx, y + h / 2.0 + 5.0, anchor, "csx-chart__label", &format!("{} ({n})", super::clip(name, 34))));
+            s.push_str(&text(
+                x + dx,
+                y + h / 2.0 + 5.0,
+                anchor,
+                "csx-chart__label",
+                &format!("{} ({n})", super::clip(name, 34)),
+            ));
         }
     }
     s.push_str("</svg>");

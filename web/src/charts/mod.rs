@@ -59,7 +59,8 @@ impl Scale {
 
 /// Round ticks covering `[lo, hi]`, about `n` of them: (ticks, low end, high end).
 pub fn ticks(lo: f64, hi: f64, n: usize) -> (Vec<f64>, f64, f64) {
-    let (lo, hi) = if hi - lo < 1e-9 { (lo - 0.5_f64.max(lo.abs() * 0.1), hi + 0.5_f64.max(hi.abs() * 0.1)) } else { (lo, hi) };
+    let (lo, hi) =
+        if hi - lo < 1e-9 { (lo - 0.5_f64.max(lo.abs() * 0.1), hi + 0.5_f64.max(hi.abs() * 0.1)) } else { (lo, hi) };
     let raw = (hi - lo) / n.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);

@@ -145,7 +145,12 @@ mod tests {
     #[test]
     fn one_box_per_shown_row_and_no_figure_for_a_withheld_row() {
         let rows = vec![
-            Row { label: "2025/26".into(), stats: Some(summary(&[1.0, 2.0, 3.0, 10.0])), withheld: None, you: Some(2.0) },
+            Row {
+                label: "2025/26".into(),
+                stats: Some(summary(&[1.0, 2.0, 3.0, 10.0])),
+                withheld: None,
+                you: Some(2.0),
+            },
             Row {
                 label: "2024/25".into(),
                 stats: None,

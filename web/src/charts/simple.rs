@@ -42,7 +42,8 @@ pub fn progress(id: &str, title: &str, support: usize, needed: usize) -> Chart {
     let full = (support.max(needed)).max(1) as f64;
     let scale = Scale::new(0.0, full, 2.0, w - 2.0);
     let desc = format!("{support} of the {needed} members needed support it.");
-    let mut s = open(id, w, 44.0, title, &desc).replacen("class=\"csx-chart\"", "class=\"csx-chart csx-chart--small\"", 1);
+    let mut s =
+        open(id, w, 44.0, title, &desc).replacen("class=\"csx-chart\"", "class=\"csx-chart csx-chart--small\"", 1);
     let filled = scale.at(support as f64) - 2.0;
     let fill = if support >= needed { colour::GREEN } else { colour::BLUE };
     let _ = write!(

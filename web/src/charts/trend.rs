@@ -45,7 +45,12 @@ pub fn chart(id: &str, title: &str, what: &str, points: &[Point], fmt: fn(f64) -
     let mut s = open(id, WIDTH, HEIGHT, title, &describe(points, what, fmt));
     for t in &tks {
         let yy = y.at(*t);
-        let _ = write!(s, r#"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="{}"/>"#, WIDTH - 20.0, colour::GREY_4);
+        let _ = write!(
+            s,
+            r#"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="{}"/>"#,
+            WIDTH - 20.0,
+            colour::GREY_4
+        );
         s.push_str(&text(LEFT - 8.0, yy + 5.0, "end", "csx-chart__tick muted", &fmt(*t)));
     }
     // Bands and lines run between consecutive shown years only: a withheld year breaks them.
@@ -58,13 +63,25 @@ pub fn chart(id: &str, title: &str, what: &str, points: &[Point], fmt: fn(f64) -
                 let _ = write!(
                     s,
                     r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="{}" opacity="0.6"/>"#,
-                    x(i), y.at(a0), x(i + 1), y.at(b0), x(i + 1), y.at(b1), x(i), y.at(a1), colour::PALE_BLUE
+                    x(i),
+                    y.at(a0),
+                    x(i + 1),
+                    y.at(b0),
+                    x(i + 1),
+                    y.at(b1),
+                    x(i),
+                    y.at(a1),
+                    colour::PALE_BLUE
                 );
             }
             let _ = write!(
                 s,
                 r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" stroke-width="3"/>"#,
-                x(i), y.at(a), x(i + 1), y.at(b), colour::BLUE
+                x(i),
+                y.at(a),
+                x(i + 1),
+                y.at(b),
+                colour::BLUE
             );
         }
     }
@@ -77,7 +94,11 @@ pub fn chart(id: &str, title: &str, what: &str, points: &[Point], fmt: fn(f64) -
                     let _ = write!(
                         s,
                         r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" stroke-width="2"/>"#,
-                        x(i), y.at(a), x(i), y.at(b), colour::BLUE
+                        x(i),
+                        y.at(a),
+                        x(i),
+                        y.at(b),
+                        colour::BLUE
                     );
                 }
                 let _ = write!(
@@ -163,7 +184,13 @@ mod tests {
             withheld: v.is_none().then(|| "not enough data (1 of 3 members)".into()),
             you: None,
         };
-        let c = chart("t", "BI", "£ per head", &[p("2022/23", Some(1.0)), p("2023/24", None), p("2024/25", Some(1.4))], super::super::money);
+        let c = chart(
+            "t",
+            "BI",
+            "£ per head",
+            &[p("2022/23", Some(1.0)), p("2023/24", None), p("2024/25", Some(1.4))],
+            super::super::money,
+        );
         assert_eq!(c.marks, 2);
         assert_eq!(c.svg.matches("<polygon").count(), 0, "no band across the withheld year");
         assert!(c.svg.contains("not enough data"));

@@ -27,8 +27,15 @@ struct AccountPage {
     done: String,
 }
 
-fn page_of(app: &App, user: &User, errors: &[(Option<String>, String)], new_token: Option<String>, done: &str) -> Result<Response, PageError> {
-    let account = if user.owner { None } else { app.accounts.get(&user.name).map_err(|e| PageError::Internal(e.to_string()))? };
+fn page_of(
+    app: &App,
+    user: &User,
+    errors: &[(Option<String>, String)],
+    new_token: Option<String>,
+    done: &str,
+) -> Result<Response, PageError> {
+    let account =
+        if user.owner { None } else { app.accounts.get(&user.name).map_err(|e| PageError::Internal(e.to_string()))? };
     let t = AccountPage {
         page: Page::new(app, user, "Your account", ""),
         name: user.name.clone(),
@@ -52,13 +59,18 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
 fn not_owner(user: &User) -> Result<(), PageError> {
     if user.owner {
         return Err(PageError::Forbidden(
-            "You signed in with the link of `csx dashboard`, which has no account. Use `csx user` to make accounts.".into(),
+            "You signed in with the link of `csx dashboard`, which has no account. Use `csx user` to make accounts."
+                .into(),
         ));
     }
     Ok(())
 }
 
-pub async fn password(State(app): State<Arc<App>>, user: User, Form(pairs): Form<Vec<(String, String)>>) -> Result<Response, PageError> {
+pub async fn password(
+    State(app): State<Arc<App>>,
+    user: User,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
     not_owner(&user)?;
     let form = collect(pairs);
@@ -73,7 +85,13 @@ pub async fn password(State(app): State<Arc<App>>, user: User, Form(pairs): Form
         .map_err(|e| PageError::Internal(e.to_string()))?;
     if ok.is_none() {
         tracing::warn!(user = %user.name, client = %user.client, "wrong current password when changing it");
-        return page_of(&app, &user, &[(Some("current".into()), "Your current password is not right".into())], None, "");
+        return page_of(
+            &app,
+            &user,
+            &[(Some("current".into()), "Your current password is not right".into())],
+            None,
+            "",
+        );
     }
     if let Err(m) = accounts::check_password(&user.name, &new, &confirm) {
         return page_of(&app, &user, &[(Some("password".into()), m)], None, "");
@@ -88,7 +106,11 @@ pub async fn password(State(app): State<Arc<App>>, user: User, Form(pairs): Form
     Err(PageError::SignIn { api: false, next: "/account".into() })
 }
 
-pub async fn create_token(State(app): State<Arc<App>>, user: User, Form(pairs): Form<Vec<(String, String)>>) -> Result<Response, PageError> {
+pub async fn create_token(
+    State(app): State<Arc<App>>,
+    user: User,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
     not_owner(&user)?;
     let form = collect(pairs);
@@ -97,14 +119,26 @@ pub async fn create_token(State(app): State<Arc<App>>, user: User, Form(pairs): 
     let label = if label.trim().is_empty() { "API token".to_string() } else { label };
     match app.accounts.create_token(&user.name, &label, app.now()) {
         Ok((id, secret)) => {
-            app.audit(&user.name, "web", "token_create", format!("created API token {id} ({label})"), vec![], &user.client);
+            app.audit(
+                &user.name,
+                "web",
+                "token_create",
+                format!("created API token {id} ({label})"),
+                vec![],
+                &user.client,
+            );
             page_of(&app, &user, &[], Some(secret.0), "")
         }
         Err(e) => page_of(&app, &user, &[(Some("label".into()), e.to_string())], None, ""),
     }
 }
 
-pub async fn revoke_token(State(app): State<Arc<App>>, user: User, Path(id): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Result<Response, PageError> {
+pub async fn revoke_token(
+    State(app): State<Arc<App>>,
+    user: User,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
     not_owner(&user)?;
     let form = collect(pairs);

@@ -121,7 +121,14 @@ pub async fn add(
     match app.accounts.add(&name, role, app.now()) {
         Ok(secret) => {
             let name = crate::accounts::check_name(&name).unwrap_or(name);
-            app.audit(&user.audit_name(), "web", "user_add", format!("added account {name} as {role}"), vec![], &user.client);
+            app.audit(
+                &user.audit_name(),
+                "web",
+                "user_add",
+                format!("added account {name} as {role}"),
+                vec![],
+                &user.client,
+            );
             let link = format!("{}/signin/link/{}", base_url(&app, &headers), secret.0);
             page_of(&app, &user, &[], &HashMap::new(), Some((name, link)), String::new())
         }
@@ -148,7 +155,11 @@ pub async fn act(
         "disable" => (app.accounts.set_disabled(&name, true), format!("disabled account {name}"), None),
         "enable" => (app.accounts.set_disabled(&name, false), format!("re-enabled account {name}"), None),
         "reset" => match app.accounts.reset(&name, now) {
-            Ok(secret) => (Ok(()), format!("reset account {name} (new sign-in link)"), Some(format!("{}/signin/link/{}", base_url(&app, &headers), secret.0))),
+            Ok(secret) => (
+                Ok(()),
+                format!("reset account {name} (new sign-in link)"),
+                Some(format!("{}/signin/link/{}", base_url(&app, &headers), secret.0)),
+            ),
             Err(e) => (Err(e), String::new(), None),
         },
         "role" => match form.get("role").map(|r| r.parse::<Role>()) {

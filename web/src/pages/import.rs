@@ -49,7 +49,14 @@ struct ImportPage {
     more: usize,
 }
 
-fn import_page(app: &App, user: &User, kind: &str, errors: &[(Option<String>, String)], problems: Vec<String>, more: usize) -> Result<Response, PageError> {
+fn import_page(
+    app: &App,
+    user: &User,
+    kind: &str,
+    errors: &[(Option<String>, String)],
+    problems: Vec<String>,
+    more: usize,
+) -> Result<Response, PageError> {
     let options: Vec<(String, String)> = kinds().iter().map(|(v, l, _)| (v.to_string(), l.to_string())).collect();
     let kind_error = errors.iter().find(|(f, _)| f.as_deref() == Some("kind")).map(|(_, m)| m.as_str());
     let t = ImportPage {
@@ -74,7 +81,11 @@ pub async fn form(State(app): State<Arc<App>>, user: User) -> Result<Response, P
 }
 
 /// Reads the rows of `bytes` as `T` and converts them all.
-fn read<T: KindInput>(bytes: &[u8], json: bool, ctx: &InputCtx<'_>) -> Result<Result<Vec<csx_protocol::Body>, RowErrors>, String> {
+fn read<T: KindInput>(
+    bytes: &[u8],
+    json: bool,
+    ctx: &InputCtx<'_>,
+) -> Result<Result<Vec<csx_protocol::Body>, RowErrors>, String> {
     let rows = if json {
         let text = std::str::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_string())?;
         json_rows::<T>(text)?
@@ -108,10 +119,24 @@ pub async fn submit(State(app): State<Arc<App>>, user: User, mut multipart: Mult
     user.check_csrf(&form)?;
     let kind = form.get("kind").cloned().unwrap_or_default();
     let Some((file_name, bytes)) = file.filter(|(n, b)| !n.is_empty() || !b.is_empty()) else {
-        return import_page(&app, &user, &kind, &[(Some("file".into()), "Select a CSV file to import".into())], vec![], 0);
+        return import_page(
+            &app,
+            &user,
+            &kind,
+            &[(Some("file".into()), "Select a CSV file to import".into())],
+            vec![],
+            0,
+        );
     };
     if !kinds().iter().any(|(v, _, _)| *v == kind) {
-        return import_page(&app, &user, &kind, &[(Some("kind".into()), "Select what each row of the file is".into())], vec![], 0);
+        return import_page(
+            &app,
+            &user,
+            &kind,
+            &[(Some("kind".into()), "Select what each row of the file is".into())],
+            vec![],
+            0,
+        );
     }
     let json = file_name.to_ascii_lowercase().ends_with(".json");
     let k = kind.clone();
@@ -127,24 +152,51 @@ pub async fn submit(State(app): State<Arc<App>>, user: User, mut multipart: Mult
     let name = if file_name.is_empty() { "the file".to_string() } else { file_name.clone() };
     let bodies = match outcome {
         Err(problem) => {
-            return import_page(&app, &user, &kind, &[(Some("file".into()), format!("{name} {problem}; nothing was imported"))], vec![], 0);
+            return import_page(
+                &app,
+                &user,
+                &kind,
+                &[(Some("file".into()), format!("{name} {problem}; nothing was imported"))],
+                vec![],
+                0,
+            );
         }
         Ok(Err(bad)) => {
-            let message = format!("{} of {} rows of {name} are not valid; nothing was imported", bad.errors.len(), bad.rows);
-            let problems: Vec<String> = bad.errors.iter().take(SHOWN).map(|(row, e)| format!("Row {row}: {e}")).collect();
+            let message =
+                format!("{} of {} rows of {name} are not valid; nothing was imported", bad.errors.len(), bad.rows);
+            let problems: Vec<String> =
+                bad.errors.iter().take(SHOWN).map(|(row, e)| format!("Row {row}: {e}")).collect();
             let more = bad.errors.len().saturating_sub(SHOWN);
             return import_page(&app, &user, &kind, &[(Some("file".into()), message)], problems, more);
         }
         Ok(Ok(bodies)) if bodies.is_empty() => {
-            return import_page(&app, &user, &kind, &[(Some("file".into()), format!("{name} has no rows to import"))], vec![], 0);
+            return import_page(
+                &app,
+                &user,
+                &kind,
+                &[(Some("file".into()), format!("{name} has no rows to import"))],
+                vec![],
+                0,
+            );
         }
         Ok(Ok(bodies)) => bodies,
     };
     let n = bodies.len();
-    match super::record::publish(&app, &user, bodies, "import", &format!("imported {n} {kind} records from {name}")).await {
+    match super::record::publish(&app, &user, bodies, "import", &format!("imported {n} {kind} records from {name}"))
+        .await
+    {
         Ok(_) => Ok(Redirect::to(&format!("/saved?imported={n}")).into_response()),
-        Err(PageError::Node(e)) if matches!(e.kind, csx_node::api::ErrorKind::InvalidInput | csx_node::api::ErrorKind::NotFound) => {
-            import_page(&app, &user, &kind, &[(Some("file".into()), format!("{}; nothing was imported", e.message))], vec![], 0)
+        Err(PageError::Node(e))
+            if matches!(e.kind, csx_node::api::ErrorKind::InvalidInput | csx_node::api::ErrorKind::NotFound) =>
+        {
+            import_page(
+                &app,
+                &user,
+                &kind,
+                &[(Some("file".into()), format!("{}; nothing was imported", e.message))],
+                vec![],
+                0,
+            )
         }
         Err(e) => Err(e),
     }

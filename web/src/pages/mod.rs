@@ -28,7 +28,10 @@ use crate::html::esc;
 #[derive(Debug)]
 pub enum PageError {
     /// Not signed in: pages redirect to the sign-in page, the API answers 401.
-    SignIn { api: bool, next: String },
+    SignIn {
+        api: bool,
+        next: String,
+    },
     /// Signed in, but the role does not allow it.
     Forbidden(String),
     NotFound(String),
@@ -89,14 +92,24 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match &self {
             PageError::SignIn { api: true, .. } => {
-                let mut r = crate::api::error_json(StatusCode::UNAUTHORIZED, "unauthorized", "sign in, or send an API token: `Authorization: Bearer TOKEN` (`csx user token NAME` makes one)");
-                r.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"csx\", Basic realm=\"csx\""));
+                let mut r = crate::api::error_json(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "sign in, or send an API token: `Authorization: Bearer TOKEN` (`csx user token NAME` makes one)",
+                );
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"csx\", Basic realm=\"csx\""),
+                );
                 return r;
             }
             PageError::SignIn { api: false, next } => {
                 let next = safe_next(next);
-                let to = if next == "/" { "/signin".to_string() } else { format!("/signin?next={}", crate::html::url_encode(&next)) };
+                let to = if next == "/" {
+                    "/signin".to_string()
+                } else {
+                    format!("/signin?next={}", crate::html::url_encode(&next))
+                };
                 return Redirect::to(&to).into_response();
             }
             _ => {}
@@ -114,7 +127,8 @@ impl IntoResponse for PageError {
             _ => "Sorry, there is a problem with the service",
         };
         let page = Page::bare(heading);
-        let body = ErrorPage { page, heading: heading.into(), message }.render().unwrap_or_else(|e| esc(&e.to_string()));
+        let body =
+            ErrorPage { page, heading: heading.into(), message }.render().unwrap_or_else(|e| esc(&e.to_string()));
         (status, Html(body)).into_response()
     }
 }
@@ -227,7 +241,9 @@ pub fn date(ms: u64) -> String {
 /// Options for a service-line select: all lines, with an "all" first when `any` is given.
 pub fn line_options(any: Option<&str>) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = any.map(|a| vec![(String::new(), a.to_string())]).unwrap_or_default();
-    v.extend(csx_protocol::refdata::SERVICE_LINES.iter().map(|l| (l.code.to_string(), format!("{} ({})", l.name, l.code))));
+    v.extend(
+        csx_protocol::refdata::SERVICE_LINES.iter().map(|l| (l.code.to_string(), format!("{} ({})", l.name, l.code))),
+    );
     v
 }
 

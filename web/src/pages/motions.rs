@@ -115,7 +115,9 @@ pub async fn page(
     let q = api::motion_question(&params)?;
     let status = params.get("status").cloned().unwrap_or_default();
     let answered = app.node.ask(Question::Motions(q)).await?;
-    let Answer::Motions { motions } = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
+    let Answer::Motions { motions } = &answered.answer else {
+        return Err(PageError::Internal("unexpected answer".into()));
+    };
     let t = Motions {
         page: Page::new(&app, &user, "Motions", "/motions"),
         motions: motions.iter().map(|m| card(m, &app.identity.ods_code)).collect(),
@@ -141,7 +143,9 @@ pub async fn one(
         supporters: m
             .supporters
             .iter()
-            .map(|s| (format!("{} {}", s.org.ods, s.org.name), s.since.to_string(), s.comment.clone().unwrap_or_default()))
+            .map(|s| {
+                (format!("{} {}", s.org.ods, s.org.name), s.since.to_string(), s.comment.clone().unwrap_or_default())
+            })
             .collect(),
         withdrawn: m.withdrawn,
         saved: params.get("saved").cloned().unwrap_or_default(),
@@ -161,13 +165,15 @@ pub async fn support(
     user.require(Role::Editor)?;
     let form = collect(form);
     user.check_csrf(&form)?;
-    let motion = id
-        .parse()
-        .map_err(|_| PageError::NotFound(format!("`{id}` is not a motion's id")))?;
+    let motion = id.parse().map_err(|_| PageError::NotFound(format!("`{id}` is not a motion's id")))?;
     let stance = match form.get("stance").map(String::as_str) {
         Some("withdraw") => Stance::Withdraw,
         Some("support") | None => Stance::Support,
-        Some(other) => return Err(PageError::Node(csx_node::api::ApiError::invalid(format!("stance: `{other}` is not support or withdraw")))),
+        Some(other) => {
+            return Err(PageError::Node(csx_node::api::ApiError::invalid(format!(
+                "stance: `{other}` is not support or withdraw"
+            ))));
+        }
     };
     let comment = csx_node::input::opt_string(&form.get("comment").cloned());
     let body = Body::Support(Support { motion, stance, comment });

@@ -64,8 +64,18 @@ pub async fn page(
         ("Node key".into(), status.identity.node_key.to_string()),
         ("Records held".into(), status.store.records.to_string()),
         ("Feeds".into(), status.store.feeds.to_string()),
-        ("Running as".into(), if status.mode == "daemon" { "the node's daemon".into() } else { "offline: no daemon is running, nothing is synced".into() }),
-        ("Figures shown when at least".into(), format!("{} members contribute", status.federation.disclosure_threshold)),
+        (
+            "Running as".into(),
+            if status.mode == "daemon" {
+                "the node's daemon".into()
+            } else {
+                "offline: no daemon is running, nothing is synced".into()
+            },
+        ),
+        (
+            "Figures shown when at least".into(),
+            format!("{} members contribute", status.federation.disclosure_threshold),
+        ),
     ];
     let (peers, peers_note) = match &status.network {
         Some(net) => {
@@ -76,22 +86,40 @@ pub async fn page(
             ));
             let mut t = Table::new(
                 "Peers this node knows",
-                &[("Organisation", false), ("Role", false), ("Connected", false), ("Last sync", false), ("In step", false), ("They have more", true), ("We have more", true)],
+                &[
+                    ("Organisation", false),
+                    ("Role", false),
+                    ("Connected", false),
+                    ("Last sync", false),
+                    ("In step", false),
+                    ("They have more", true),
+                    ("We have more", true),
+                ],
             );
             for p in &net.peers {
                 t.rows.push(vec![
-                    p.org.clone().unwrap_or_else(|| p.peer_id.chars().rev().take(10).collect::<String>().chars().rev().collect()),
+                    p.org.clone().unwrap_or_else(|| {
+                        p.peer_id.chars().rev().take(10).collect::<String>().chars().rev().collect()
+                    }),
                     if p.bootstrap { "bootstrap server".into() } else { "member's node".into() },
                     if p.connected { ago(now, p.connected_since) } else { "no".into() },
                     ago(now, p.last_sync_at),
-                    match p.in_sync { Some(true) => "yes".into(), Some(false) => "no".into(), None => "–".into() },
+                    match p.in_sync {
+                        Some(true) => "yes".into(),
+                        Some(false) => "no".into(),
+                        None => "–".into(),
+                    },
                     p.behind.to_string(),
                     p.ahead.to_string(),
                 ]);
             }
             (Some(t), String::new())
         }
-        None => (None, "No daemon is running for this node, so it is not connected to anyone. Start it with `csx daemon`.".to_string()),
+        None => (
+            None,
+            "No daemon is running for this node, so it is not connected to anyone. Start it with `csx daemon`."
+                .to_string(),
+        ),
     };
     let m = match app.node.call(Request::Members).await? {
         NodeResponse::Members(m) => m,
@@ -104,7 +132,13 @@ pub async fn page(
     for x in &m.members {
         members.rows.push(vec![
             format!("{} {}", x.ods_code, x.name),
-            if !x.current { format!("revoked by {}", x.revoked_by.join(", ")) } else if x.founder { "founder".into() } else { "member".into() },
+            if !x.current {
+                format!("revoked by {}", x.revoked_by.join(", "))
+            } else if x.founder {
+                "founder".into()
+            } else {
+                "member".into()
+            },
             x.endorsed_by.join(", "),
             x.nodes.len().to_string(),
         ]);
@@ -117,7 +151,16 @@ pub async fn page(
             (
                 a.org_key.to_string(),
                 format!("{} {}", a.ods_code, a.name),
-                format!("{} of {} endorsements{}", a.endorsements, a.needed, if a.endorsed_by.is_empty() { String::new() } else { format!(" (from {})", a.endorsed_by.join(", ")) }),
+                format!(
+                    "{} of {} endorsements{}",
+                    a.endorsements,
+                    a.needed,
+                    if a.endorsed_by.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (from {})", a.endorsed_by.join(", "))
+                    }
+                ),
                 a.ods_code.clone(),
             )
         })
@@ -136,7 +179,11 @@ pub async fn page(
 }
 
 /// Endorses an applicant named by its organisation key.
-pub async fn endorse(State(app): State<Arc<App>>, user: User, Form(pairs): Form<Vec<(String, String)>>) -> Result<Response, PageError> {
+pub async fn endorse(
+    State(app): State<Arc<App>>,
+    user: User,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
     user.require(Role::Admin)?;
     let form = collect(pairs);
     user.check_csrf(&form)?;
@@ -145,12 +192,15 @@ pub async fn endorse(State(app): State<Arc<App>>, user: User, Form(pairs): Form<
         NodeResponse::Members(m) => m,
         other => return Err(unexpected(&other).into()),
     };
-    let a = m
-        .applicants
-        .iter()
-        .find(|a| a.org_key.to_string() == key)
-        .ok_or_else(|| PageError::NotFound("That organisation is not an applicant (it may have been admitted already).".into()))?;
-    let body = Body::Endorse(Endorse { org_key: a.org_key, ods_code: a.ods_code.clone(), name: a.name.clone(), comment: None });
+    let a = m.applicants.iter().find(|a| a.org_key.to_string() == key).ok_or_else(|| {
+        PageError::NotFound("That organisation is not an applicant (it may have been admitted already).".into())
+    })?;
+    let body = Body::Endorse(Endorse {
+        org_key: a.org_key,
+        ods_code: a.ods_code.clone(),
+        name: a.name.clone(),
+        comment: None,
+    });
     let detail = format!("endorsed {} {} for membership", a.ods_code, a.name);
     match super::record::publish(&app, &user, vec![body], "endorse", &detail).await {
         Ok(records) => {

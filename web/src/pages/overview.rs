@@ -134,10 +134,8 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
         )
     });
 
-    let motions_answer = app
-        .node
-        .ask(Question::Motions(MotionQuery { status: Some(MotionStatus::Open), ..Default::default() }))
-        .await?;
+    let motions_answer =
+        app.node.ask(Question::Motions(MotionQuery { status: Some(MotionStatus::Open), ..Default::default() })).await?;
     let mut motions = match &motions_answer.answer {
         Answer::Motions { motions } => motions.clone(),
         _ => vec![],
@@ -169,7 +167,7 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
             .iter()
             .filter(|r| matches!(&r.from.party, Party::Provider(p) if my_providers.contains(p)))
             .collect();
-        rows.sort_by(|a, b| b.effective.cmp(&a.effective));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.effective));
         away = rows
             .iter()
             .map(|r| SwitchRow {

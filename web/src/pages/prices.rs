@@ -113,14 +113,18 @@ pub async fn page(
         }
         Err(e) => return Err(e),
     };
-    let Answer::Prices { cells } = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
+    let Answer::Prices { cells } = &answered.answer else {
+        return Err(PageError::Internal("unexpected answer".into()));
+    };
     t.provenance = answered.provenance.line();
-    t.downloads = downloads(
-        "prices",
-        &query(&[("service_line", &line), ("provider", &provider), ("year", &year)]),
-    );
+    t.downloads = downloads("prices", &query(&[("service_line", &line), ("provider", &provider), ("year", &year)]));
     t.empty = cells.is_empty();
-    t.sentences = cells.iter().filter(|c| c.provider.is_none()).filter_map(|c| c.you.as_ref()).map(|y| y.summary.clone()).collect();
+    t.sentences = cells
+        .iter()
+        .filter(|c| c.provider.is_none())
+        .filter_map(|c| c.you.as_ref())
+        .map(|y| y.summary.clone())
+        .collect();
     let per_head_market: Vec<&PriceCell> =
         cells.iter().filter(|c| c.provider.is_none() && c.basis == Basis::PerHead).collect();
     if line.is_empty() {
@@ -133,12 +137,19 @@ pub async fn page(
                 None => latest.push(c),
             }
         }
-        let rows: Vec<ranges::Row> = latest.iter().map(|c| row(c, format!("{} {}", c.service_line_name, c.year))).collect();
-        let chart = ranges::chart("prices-lines", "Members' price per head by service line, latest year", "£ per head", &rows);
+        let rows: Vec<ranges::Row> =
+            latest.iter().map(|c| row(c, format!("{} {}", c.service_line_name, c.year))).collect();
+        let chart =
+            ranges::chart("prices-lines", "Members' price per head by service line, latest year", "£ per head", &rows);
         let table = cell_table("Price per head by service line, latest year disclosed", &latest, "Service line", |c| {
             format!("{} {}", c.service_line_name, c.year)
         });
-        t.figures.push(Figure::new("prices-lines", "Price per head by service line (latest year of each)", chart, table));
+        t.figures.push(Figure::new(
+            "prices-lines",
+            "Price per head by service line (latest year of each)",
+            chart,
+            table,
+        ));
         let others: Vec<&PriceCell> = cells.iter().filter(|c| !latest.iter().any(|l| std::ptr::eq(*l, *c))).collect();
         if !others.is_empty() {
             t.figures.push(Figure {
@@ -156,8 +167,11 @@ pub async fn page(
     t.heading = format!("What members pay for {name}");
     // By year.
     let rows: Vec<ranges::Row> = per_head_market.iter().map(|c| row(c, c.year.to_string())).collect();
-    let chart = ranges::chart("prices-years", &format!("Members' price per head for {name} by year"), "£ per head", &rows);
-    let table = cell_table(&format!("{name}: price per head by year, all providers"), &per_head_market, "Year", |c| c.year.to_string());
+    let chart =
+        ranges::chart("prices-years", &format!("Members' price per head for {name} by year"), "£ per head", &rows);
+    let table = cell_table(&format!("{name}: price per head by year, all providers"), &per_head_market, "Year", |c| {
+        c.year.to_string()
+    });
     t.figures.push(Figure::new("prices-years", format!("{name}: members' price per head, year by year"), chart, table));
     // The trend: medians with the middle half, oldest first.
     let mut asc = per_head_market.clone();
@@ -171,8 +185,17 @@ pub async fn page(
             you: c.you.as_ref().map(|y| y.value),
         })
         .collect();
-    let chart = trend::chart("prices-trend", &format!("Median price per head for {name} over the years"), &format!("Median price per head for {name} with the middle half of members"), &points, per_head);
-    let mut table = Table::new(format!("{name}: median and middle half by year"), &[("Year", false), ("Median", true), ("Middle half", true), ("You", true)]);
+    let chart = trend::chart(
+        "prices-trend",
+        &format!("Median price per head for {name} over the years"),
+        &format!("Median price per head for {name} with the middle half of members"),
+        &points,
+        per_head,
+    );
+    let mut table = Table::new(
+        format!("{name}: median and middle half by year"),
+        &[("Year", false), ("Median", true), ("Middle half", true), ("You", true)],
+    );
     for c in &asc {
         table.rows.push(vec![
             c.year.to_string(),
@@ -181,19 +204,35 @@ pub async fn page(
             or_dash(c.you.as_ref(), |y| per_head(y.value)),
         ]);
     }
-    t.figures.push(Figure::new("prices-trend", format!("{name}: the median over the years (band: the middle half)"), chart, table));
+    t.figures.push(Figure::new(
+        "prices-trend",
+        format!("{name}: the median over the years (band: the middle half)"),
+        chart,
+        table,
+    ));
     // Small multiples: each provider's members in the latest year with provider cells.
-    let by_provider: Vec<&PriceCell> = cells.iter().filter(|c| c.provider.is_some() && c.basis == Basis::PerHead).collect();
+    let by_provider: Vec<&PriceCell> =
+        cells.iter().filter(|c| c.provider.is_some() && c.basis == Basis::PerHead).collect();
     let latest_provider_year = by_provider.iter().map(|c| c.year).max();
     if let Some(latest) = latest_provider_year {
         let these: Vec<&PriceCell> = by_provider.iter().copied().filter(|c| c.year == latest).collect();
         let rows: Vec<ranges::Row> =
             these.iter().map(|c| row(c, c.provider_name.clone().unwrap_or_default())).collect();
-        let chart = ranges::chart("prices-providers", &format!("{name} {latest}: price per head by provider"), "£ per head", &rows);
+        let chart = ranges::chart(
+            "prices-providers",
+            &format!("{name} {latest}: price per head by provider"),
+            "£ per head",
+            &rows,
+        );
         let table = cell_table(&format!("{name} {latest}: price per head by provider"), &these, "Provider", |c| {
             c.provider_name.clone().unwrap_or_default()
         });
-        t.figures.push(Figure::new("prices-providers", format!("{name} {latest}: each provider's customers"), chart, table));
+        t.figures.push(Figure::new(
+            "prices-providers",
+            format!("{name} {latest}: each provider's customers"),
+            chart,
+            table,
+        ));
     }
     let rest: Vec<&PriceCell> = cells
         .iter()

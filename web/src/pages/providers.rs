@@ -98,11 +98,7 @@ fn scorecard_table(caption: &str, cards: &[&Scorecard], first: &str, label: impl
         r.push(or_dash(c.recommend.as_ref(), |x| format!("{:+.0}", x.score)));
         r.push(c.still_customers.to_string());
         r.push(
-            c.trend
-                .iter()
-                .map(|y| format!("{} {}", y.year, or_dash(y.overall, score)))
-                .collect::<Vec<_>>()
-                .join(" → "),
+            c.trend.iter().map(|y| format!("{} {}", y.year, or_dash(y.overall, score))).collect::<Vec<_>>().join(" → "),
         );
         r.push(format!("{} joined, {} left", c.switches.joined, c.switches.left));
         r.push(match &c.prices {
@@ -164,7 +160,9 @@ pub async fn page(
             for c in scorecards {
                 *counts.entry(c.service_line.as_str()).or_default() += c.reviewers;
             }
-            if let Some((line, _)) = counts.iter().max_by_key(|(l, n)| (**n, std::cmp::Reverse(csx_node::query::line_order(l)))) {
+            if let Some((line, _)) =
+                counts.iter().max_by_key(|(l, n)| (**n, std::cmp::Reverse(csx_node::query::line_order(l))))
+            {
                 params.insert("service_line".into(), line.to_string());
             }
         }
@@ -186,7 +184,9 @@ pub async fn page(
         (Some(a), false) => a,
         _ => app.node.ask(Question::Providers(q)).await?,
     };
-    let Answer::Providers { scorecards } = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
+    let Answer::Providers { scorecards } = &answered.answer else {
+        return Err(PageError::Internal("unexpected answer".into()));
+    };
     t.provenance = answered.provenance.line();
     t.downloads = downloads("providers", &query(&[("service_line", &line)]));
     let cards: Vec<&Scorecard> = scorecards.iter().filter(|c| line.is_empty() || c.service_line == line).collect();
@@ -205,7 +205,9 @@ pub async fn page(
         &rows,
         &format!("not enough data: fewer than {k} members rated it"),
     );
-    let table = scorecard_table(&format!("{name}: provider scorecards, best first"), &cards, "Provider", |c| c.provider_name.clone());
+    let table = scorecard_table(&format!("{name}: provider scorecards, best first"), &cards, "Provider", |c| {
+        c.provider_name.clone()
+    });
     t.figures.push(Figure::new(
         "providers-heat",
         format!("{name}: members' ratings (1 poor to 5 excellent, recent years count most)"),
@@ -213,7 +215,8 @@ pub async fn page(
         table,
     ));
     t.quotes = quotes(&cards);
-    t.links = cards.iter().map(|c| (format!("/providers/{}", url_encode(&c.provider)), c.provider_name.clone())).collect();
+    t.links =
+        cards.iter().map(|c| (format!("/providers/{}", url_encode(&c.provider)), c.provider_name.clone())).collect();
     render(&t)
 }
 
@@ -256,7 +259,13 @@ pub async fn one(State(app): State<Arc<App>>, user: User, Path(code): Path<Strin
                     you: None,
                 })
                 .collect();
-            let chart = trend::chart(&id, &format!("{} on {}: score by year", p.name, c.service_line_name), "Mean review score out of 5", &points, score);
+            let chart = trend::chart(
+                &id,
+                &format!("{} on {}: score by year", p.name, c.service_line_name),
+                "Mean review score out of 5",
+                &points,
+                score,
+            );
             let mut table = Table::new(
                 format!("{} on {}: reviews by year", p.name, c.service_line_name),
                 &[("Year", false), ("Reviews", true), ("Members", true), ("Score /5", true)],

@@ -73,12 +73,22 @@ impl FormKind {
 
     pub fn intro(self) -> &'static str {
         match self {
-            FormKind::Review => "How a provider served your organisation on one service line in one financial year. Members see the ratings, your role and your comment with your organisation's name; statistics are shown only once enough members have reviewed.",
-            FormKind::Price => "What your organisation pays for one service line. Members see every disclosure; statistics are shown only once enough members have disclosed, so no one price can be read off them.",
+            FormKind::Review => {
+                "How a provider served your organisation on one service line in one financial year. Members see the ratings, your role and your comment with your organisation's name; statistics are shown only once enough members have reviewed."
+            }
+            FormKind::Price => {
+                "What your organisation pays for one service line. Members see every disclosure; statistics are shown only once enough members have disclosed, so no one price can be read off them."
+            }
             FormKind::Switch => "Your organisation moved a service line from one provider to another, or in house.",
-            FormKind::Outcome => "How a switch your organisation reported turned out: the change in cost and in satisfaction.",
-            FormKind::Motion => "A position for members to take together, such as a limit on notice periods. It carries when enough members support it before it closes.",
-            FormKind::Provider => "A supplier that is not in the register yet. Commissioning Support Units are there already.",
+            FormKind::Outcome => {
+                "How a switch your organisation reported turned out: the change in cost and in satisfaction."
+            }
+            FormKind::Motion => {
+                "A position for members to take together, such as a limit on notice periods. It carries when enough members support it before it closes."
+            }
+            FormKind::Provider => {
+                "A supplier that is not in the register yet. Commissioning Support Units are there already."
+            }
         }
     }
 }
@@ -107,7 +117,7 @@ fn yes_no() -> Vec<(String, String)> {
 fn fields(kind: FormKind, c: &Choices) -> Vec<Field> {
     let lines = || choose("Choose a service line", super::line_options(None));
     let providers = || choose("Choose a provider", c.providers.clone());
-    let year = || Field::text("year", "Financial year").hint("For example, 2025/26 (or 2025)").required();
+    let year = || Field::number("year", "Financial year", 5).hint("For example, 2025/26 (or 2025)").required();
     let rating = |name: &'static str, label: &str| Field::number(name, label, 2).hint("1 (poor) to 5 (excellent)");
     match kind {
         FormKind::Review => vec![
@@ -133,7 +143,9 @@ fn fields(kind: FormKind, c: &Choices) -> Vec<Field> {
             Field::select("provider", "Provider", providers()).required(),
             Field::select("service_line", "Service line", lines()).required(),
             year(),
-            Field::money("annual_value", "Annual contract value").hint("In pounds, for example 250,000 or 1.2m").required(),
+            Field::money("annual_value", "Annual contract value")
+                .hint("In pounds, for example 250,000 or 1.2m")
+                .required(),
             Field::radios("vat_included", "Does the value include VAT?", yes_no(), true).required(),
             Field::radios("pricing_model", "How is it priced?", names(PricingModel::ALL), false).required(),
             Field::number("population_covered", "Population the contract covers", 10).hint(match c.population {
@@ -146,10 +158,17 @@ fn fields(kind: FormKind, c: &Choices) -> Vec<Field> {
             Field::text("contract_start", "Contract start date").hint("For example, 2024-04-01"),
             Field::number("contract_months", "Contract length in months", 3),
             Field::number("notice_months", "Notice period in months", 3),
-            Field::text("efficiency", "Efficiency required each year").hint("A percentage, for example 4 or 4.5").suffix("%"),
+            Field::text("efficiency", "Efficiency required each year")
+                .hint("A percentage, for example 4 or 4.5")
+                .suffix("%"),
             Field::select("kpi_basis", "What the KPIs measure", choose("Not stated", names(KpiBasis::ALL))),
             Field::select("buying_route", "How it was bought", choose("Not stated", names(BuyingRoute::ALL))),
-            Field::radios("satisfaction_survey", "Does the contract require an annual client-satisfaction survey?", yes_no(), true),
+            Field::radios(
+                "satisfaction_survey",
+                "Does the contract require an annual client-satisfaction survey?",
+                yes_no(),
+                true,
+            ),
         ],
         FormKind::Switch => {
             let mut parties = choose("Choose who", vec![("in_house".into(), "In house".into())]);
@@ -159,7 +178,9 @@ fn fields(kind: FormKind, c: &Choices) -> Vec<Field> {
                 Field::select("from", "Who delivered it before", parties.clone()).required(),
                 Field::select("to", "Who delivers it now", parties).required(),
                 Field::text("effective", "When the switch took effect").hint("For example, 2024-10-01").required(),
-                Field::checkboxes("reasons", "Why you switched", names(SwitchReason::ALL)).hint("Select all that apply").required(),
+                Field::checkboxes("reasons", "Why you switched", names(SwitchReason::ALL))
+                    .hint("Select all that apply")
+                    .required(),
                 Field::area("reason_text", "The reasons in your words"),
                 Field::number("notice_months", "Notice given, in months", 3),
                 Field::money("exit_costs", "Exit costs paid"),
@@ -167,8 +188,12 @@ fn fields(kind: FormKind, c: &Choices) -> Vec<Field> {
             ]
         }
         FormKind::Outcome => vec![
-            Field::select("switch", "The switch", choose("Choose one of your organisation's switches", c.switches.clone()))
-                .required(),
+            Field::select(
+                "switch",
+                "The switch",
+                choose("Choose one of your organisation's switches", c.switches.clone()),
+            )
+            .required(),
             Field::text("cost_change", "Change in annual cost")
                 .hint("In pounds; a saving is negative, for example -40k"),
             Field::number("satisfaction_change", "Change in satisfaction", 2).hint("On the 1 to 5 scale, from -4 to 4"),
@@ -177,16 +202,21 @@ fn fields(kind: FormKind, c: &Choices) -> Vec<Field> {
         FormKind::Motion => vec![
             Field::text("title", "Title").hint("For example, Notice periods of at most 6 months").required(),
             Field::area("text", "The proposal in full").required(),
-            Field::text("term", "The contract term it asks for").hint(
-                "Optional: max_notice_months=6, kpi_basis=outcome, min_efficiency_bp=400 or satisfaction_survey",
+            Field::text("term", "The contract term it asks for")
+                .hint("Optional: max_notice_months=6, kpi_basis=outcome, min_efficiency_bp=400 or satisfaction_survey"),
+            Field::select(
+                "service_line",
+                "Only for this service line",
+                choose("Every service line", super::line_options(None)),
             ),
-            Field::select("service_line", "Only for this service line", choose("Every service line", super::line_options(None))),
             Field::select("provider", "Only for this provider", choose("Every provider", c.providers.clone())),
             Field::number("support_needed", "Members whose support carries it", 3).required(),
             Field::text("closes_on", "Closing date").hint("For example, 2026-03-31").required(),
         ],
         FormKind::Provider => vec![
-            Field::text("code", "Code").hint("Its ODS code where it has one, else 2 to 16 letters, digits or hyphens").required(),
+            Field::text("code", "Code")
+                .hint("Its ODS code where it has one, else 2 to 16 letters, digits or hyphens")
+                .required(),
             Field::text("name", "Name").required(),
             Field::radios("kind", "Kind", names(ProviderKind::ALL), false).required(),
             Field::text("aliases", "Other names it goes by").hint("Separated by commas"),
@@ -350,7 +380,14 @@ struct FormPage {
     fields: Vec<String>,
 }
 
-fn form_page(app: &App, user: &User, kind: FormKind, c: &Choices, values: &HashMap<String, String>, errors: &[(Option<String>, String)]) -> Result<Response, PageError> {
+fn form_page(
+    app: &App,
+    user: &User,
+    kind: FormKind,
+    c: &Choices,
+    values: &HashMap<String, String>,
+    errors: &[(Option<String>, String)],
+) -> Result<Response, PageError> {
     let fields = fields(kind, c);
     let message_of = |name: &str| errors.iter().find(|(f, _)| f.as_deref() == Some(name)).map(|(_, m)| m.as_str());
     // Errors name the field by its label.
@@ -448,7 +485,9 @@ pub fn describe(body: &Body) -> String {
             line(&p.service_line),
             p.year
         ),
-        Body::Switch(s) => format!("a switch of {} from {} to {} on {}", line(&s.service_line), s.from, s.to, s.effective),
+        Body::Switch(s) => {
+            format!("a switch of {} from {} to {} on {}", line(&s.service_line), s.from, s.to, s.effective)
+        }
         Body::SwitchOutcome(o) => format!("the outcome of switch {}", o.switch.short()),
         Body::Motion(m) => format!("the motion “{}”", m.title),
         Body::Support(s) => format!("{} for motion {}", s.stance, s.motion.short()),
@@ -503,7 +542,9 @@ pub async fn saved(
         Some(FormKind::Review) => next.insert(0, ("/providers".into(), "See the providers page".into())),
         Some(FormKind::Price) => next.insert(0, ("/".into(), "See where you stand".into())),
         Some(FormKind::Motion) => next.insert(0, ("/motions".into(), "See the motions".into())),
-        Some(FormKind::Switch) | Some(FormKind::Outcome) => next.insert(0, ("/switching".into(), "See switching".into())),
+        Some(FormKind::Switch) | Some(FormKind::Outcome) => {
+            next.insert(0, ("/switching".into(), "See switching".into()))
+        }
         _ => {}
     }
     if let Some(k) = kind {
@@ -552,7 +593,8 @@ pub async fn mine(State(app): State<Arc<App>>, user: User) -> Result<Response, P
                 written: super::date(r.created_at()),
                 retracted: l.retracted_by.is_some(),
                 retractable: l.retracted_by.is_none()
-                    && kind.is_some_and(|k| csx_node::service::LISTABLE.contains(&k) && k != csx_protocol::Kind::Retract),
+                    && kind
+                        .is_some_and(|k| csx_node::service::LISTABLE.contains(&k) && k != csx_protocol::Kind::Retract),
             })
         })
         .collect();
@@ -596,7 +638,11 @@ fn retract_page(app: &App, user: &User, r: &Record, value: &str, error: Option<S
     render(&t)
 }
 
-pub async fn retract_form(State(app): State<Arc<App>>, user: User, Path(id): Path<String>) -> Result<Response, PageError> {
+pub async fn retract_form(
+    State(app): State<Arc<App>>,
+    user: User,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     user.require(Role::Editor)?;
     let r = own_record(&app, &id).await?;
     retract_page(&app, &user, &r, "", None)

@@ -64,7 +64,8 @@ fn check_form_token(headers: &axum::http::HeaderMap, form: &HashMap<String, Stri
 
 /// Starts a session and sends the browser on to `next`.
 fn signed_in(app: &App, holder: Holder, next: &str) -> Result<Response, PageError> {
-    let secret = app.sessions.create(holder, app.now()).ok_or_else(|| PageError::Internal("cannot start a session".into()))?;
+    let secret =
+        app.sessions.create(holder, app.now()).ok_or_else(|| PageError::Internal("cannot start a session".into()))?;
     let mut r = Redirect::to(&safe_next(next)).into_response();
     let v = set_cookie(app, SESSION_COOKIE, &secret, Some((ABSOLUTE_MS / 1000) as i64));
     r.headers_mut().append(header::SET_COOKIE, v.parse().map_err(|_| PageError::Internal("bad cookie".into()))?);
@@ -78,7 +79,13 @@ pub async fn form(
 ) -> Result<Response, PageError> {
     let token = form_token(&headers)?;
     let next = safe_next(q.get("next").map(String::as_str).unwrap_or("/"));
-    let t = SigninPage { page: Page::bare("Sign in"), errors: String::new(), csrf: token.clone(), name: String::new(), next };
+    let t = SigninPage {
+        page: Page::bare("Sign in"),
+        errors: String::new(),
+        csrf: token.clone(),
+        name: String::new(),
+        next,
+    };
     with_form_cookie(&app, &token, render(&t))
 }
 
@@ -198,7 +205,14 @@ pub async fn link_submit(
     let account = app.accounts.redeem_link(&secret, hash, app.now()).map_err(link_error)?;
     app.sessions.remove_account(&account.name);
     tracing::info!(user = %account.name, client = %client, "password set with a sign-in link");
-    app.audit(&account.name, "web", "password_set", "set a password with a one-time sign-in link".into(), vec![], &client);
+    app.audit(
+        &account.name,
+        "web",
+        "password_set",
+        "set a password with a one-time sign-in link".into(),
+        vec![],
+        &client,
+    );
     signed_in(&app, Holder::Account { name: account.name, epoch: account.epoch }, "/")
 }
 
@@ -215,7 +229,14 @@ pub async fn owner(
     }
     let name = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "owner".into());
     tracing::info!(user = %name, client = %client, "signed in with the owner's link of csx dashboard");
-    app.audit(&format!("owner:{name}"), "web", "signin", "signed in with the link of `csx dashboard`".into(), vec![], &client);
+    app.audit(
+        &format!("owner:{name}"),
+        "web",
+        "signin",
+        "signed in with the link of `csx dashboard`".into(),
+        vec![],
+        &client,
+    );
     signed_in(&app, Holder::Owner { name }, "/")
 }
 

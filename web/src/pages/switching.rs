@@ -106,11 +106,19 @@ pub async fn page(
             f.to.name.clone(),
             f.switches.to_string(),
             f.members.to_string(),
-            f.reasons.iter().map(|(r, n)| format!("{} {n}", r.to_string().replace('_', " "))).collect::<Vec<_>>().join(", "),
+            f.reasons
+                .iter()
+                .map(|(r, n)| format!("{} {n}", r.to_string().replace('_', " ")))
+                .collect::<Vec<_>>()
+                .join(", "),
             months(&f.notice_months),
             months(&f.transition_months),
             short_pounds(f.exit_costs_pence as i64),
-            if f.outcomes == 0 { "–".into() } else { format!("{} of {} reported: {} cheaper, {} happier", f.outcomes, f.switches, f.cheaper, f.happier) },
+            if f.outcomes == 0 {
+                "–".into()
+            } else {
+                format!("{} of {} reported: {} cheaper, {} happier", f.outcomes, f.switches, f.cheaper, f.happier)
+            },
         ]);
     }
     t.figures.push(Figure::new("switch-flows", "Switches from (left) and to (right)", chart, table));
@@ -142,7 +150,7 @@ pub async fn page(
         ],
     );
     let mut rows: Vec<_> = a.switches.iter().collect();
-    rows.sort_by(|x, y| y.effective.cmp(&x.effective));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.effective));
     for r in rows {
         let mut why: Vec<String> = r.reasons.iter().map(|x| x.to_string().replace('_', " ")).collect();
         if let Some(text) = &r.reason_text {
