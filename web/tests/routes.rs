@@ -329,12 +329,18 @@ async fn supporting_a_motion_takes_one_button_and_withdrawing_another() {
     assert_eq!(after["answer"]["support"].as_u64(), Some(support));
 }
 
-fn multipart(csrf: &str, kind: &str, file_name: &str, content: &str) -> (String, String) {
+/// A CSV upload to /import, as the browser sends it.
+fn upload(cookie: &str, csrf: &str, kind: &str, file_name: &str, content: &str) -> Request<Body> {
     let boundary = "csxboundary7a1";
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n"
     );
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    Request::post("/import")
+        .header(header::HOST, "localhost")
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .expect("request")
 }
 
 #[tokio::test]
@@ -343,39 +349,18 @@ async fn an_import_with_one_bad_row_imports_nothing_and_a_good_one_imports_all()
     let s = signin(&fx, "eddie").await;
     let before = fx.records();
     let rows = "provider,service_line,year,quality,still_customer,reviewer_role\n0DE,BI,2025,4,yes,Head of BI\n0DE,CONTRACT,2025,nine,yes,Head of Contracting\n";
-    let (ct, body) = multipart(&s.csrf, "review", "reviews.csv", rows);
-    let req = Request::post("/import")
-        .header(header::HOST, "localhost")
-        .header(header::COOKIE, &s.cookie)
-        .header(header::CONTENT_TYPE, ct)
-        .body(Body::from(body))
-        .expect("request");
-    let r = send(&fx, req).await;
+    let r = send(&fx, upload(&s.cookie, &s.csrf, "review", "reviews.csv", rows)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("1 of 2 rows of reviews.csv are not valid; nothing was imported"), "{}", r.body);
     assert!(r.body.contains("Row 2: quality:"), "the bad row is named: {}", r.body);
     assert_eq!(fx.records(), before);
     let good = rows.replace("nine", "3");
-    let (ct, body) = multipart(&s.csrf, "review", "reviews.csv", &good);
-    let req = Request::post("/import")
-        .header(header::HOST, "localhost")
-        .header(header::COOKIE, &s.cookie)
-        .header(header::CONTENT_TYPE, ct)
-        .body(Body::from(body))
-        .expect("request");
-    let r = send(&fx, req).await;
+    let r = send(&fx, upload(&s.cookie, &s.csrf, "review", "reviews.csv", &good)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.location(), "/saved?imported=2");
     assert_eq!(fx.records(), before + 2);
     // A wrong column is refused as a whole.
-    let (ct, body) = multipart(&s.csrf, "review", "x.csv", "provider,colour\n0DE,red\n");
-    let req = Request::post("/import")
-        .header(header::HOST, "localhost")
-        .header(header::COOKIE, &s.cookie)
-        .header(header::CONTENT_TYPE, ct)
-        .body(Body::from(body))
-        .expect("request");
-    let r = send(&fx, req).await;
+    let r = send(&fx, upload(&s.cookie, &s.csrf, "review", "x.csv", "provider,colour\n0DE,red\n")).await;
     assert!(r.body.contains("`colour` is not a review column"), "{}", r.body);
 }
 

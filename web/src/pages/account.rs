@@ -79,10 +79,7 @@ pub async fn password(
     let (current, new, confirm) = (get("current"), get("password"), get("confirm"));
     let accounts = app.accounts.clone();
     let name = user.name.clone();
-    let ok = tokio::task::spawn_blocking(move || accounts.verify(&name, &current))
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?
-        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let ok = super::blocking(move || accounts.verify(&name, &current)).await?;
     if ok.is_none() {
         tracing::warn!(user = %user.name, client = %user.client, "wrong current password when changing it");
         return page_of(
@@ -96,10 +93,7 @@ pub async fn password(
     if let Err(m) = accounts::check_password(&user.name, &new, &confirm) {
         return page_of(&app, &user, &[(Some("password".into()), m)], None, "");
     }
-    let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&new))
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?
-        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let hash = super::blocking(move || accounts::hash_password(&new)).await?;
     app.accounts.change_password(&user.name, hash).map_err(|e| PageError::Internal(e.to_string()))?;
     app.sessions.remove_account(&user.name);
     app.audit(&user.name, "web", "password_change", "changed their password".into(), vec![], &user.client);

@@ -314,3 +314,13 @@ pub fn base_url(app: &App, headers: &axum::http::HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     format!("{}://{host}", if app.settings.tls { "https" } else { "http" })
 }
+
+/// Runs slow account work (argon2id) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::accounts::AccountError> + Send + 'static,
+) -> Result<T, PageError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PageError::Internal(format!("a task failed: {e}")))?
+        .map_err(|e| PageError::Internal(e.to_string()))
+}

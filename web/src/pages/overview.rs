@@ -33,27 +33,6 @@ pub struct MotionRow {
     pub closes: String,
 }
 
-#[derive(Debug)]
-pub struct SwitchRow {
-    pub member: String,
-    pub line: String,
-    pub from: String,
-    pub to: String,
-    pub effective: String,
-    pub reasons: String,
-}
-
-#[derive(Debug)]
-pub struct ContractRow {
-    pub provider: String,
-    pub line: String,
-    pub year: String,
-    pub value: String,
-    pub ends: String,
-    pub notice_by: String,
-    pub status: String,
-}
-
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct Overview {
@@ -61,9 +40,10 @@ struct Overview {
     position: Option<Figure>,
     sentences: Vec<String>,
     motions: Vec<MotionRow>,
-    switches: Vec<SwitchRow>,
+    switches: Table,
     switches_total: usize,
-    contracts: Vec<ContractRow>,
+    switches_shown: usize,
+    contracts: Table,
     provenance: String,
 }
 
@@ -160,7 +140,11 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
     let my_providers: Vec<String> =
         cells.iter().filter(|c| c.you.is_some()).filter_map(|c| c.provider.clone()).collect();
     let switched = app.node.ask(Question::Switches(SwitchQuery::default())).await?;
-    let mut away: Vec<SwitchRow> = Vec::new();
+    let mut away = Table::new(
+        "Members who left your providers, newest first",
+        &[("Member", false), ("Service line", false), ("Left", false), ("For", false), ("From", false), ("Why", false)],
+    );
+    let mut switches_total = 0;
     if let Answer::Switches(s) = &switched.answer {
         let mut rows: Vec<_> = s
             .switches
@@ -168,20 +152,22 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
             .filter(|r| matches!(&r.from.party, Party::Provider(p) if my_providers.contains(p)))
             .collect();
         rows.sort_by_key(|r| std::cmp::Reverse(r.effective));
-        away = rows
+        switches_total = rows.len();
+        away.rows = rows
             .iter()
-            .map(|r| SwitchRow {
-                member: format!("{} {}", r.org.ods, r.org.name),
-                line: r.service_line_name.clone(),
-                from: r.from.name.clone(),
-                to: r.to.name.clone(),
-                effective: r.effective.to_string(),
-                reasons: r.reasons.iter().map(|x| x.to_string().replace('_', " ")).collect::<Vec<_>>().join(", "),
+            .take(SWITCHES)
+            .map(|r| {
+                vec![
+                    format!("{} {}", r.org.ods, r.org.name),
+                    r.service_line_name.clone(),
+                    r.from.name.clone(),
+                    r.to.name.clone(),
+                    r.effective.to_string(),
+                    r.reasons.iter().map(|x| x.to_string().replace('_', " ")).collect::<Vec<_>>().join(", "),
+                ]
             })
             .collect();
     }
-    let switches_total = away.len();
-    away.truncate(SWITCHES);
 
     let today = Date::from_unix_ms(app.now()).ok_or_else(|| PageError::Internal("the clock is out of range".into()))?;
     let contracts = contracts(&app, today).await?;
@@ -190,6 +176,7 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
         position,
         sentences,
         motions,
+        switches_shown: away.rows.len(),
         switches: away,
         switches_total,
         contracts,
@@ -201,7 +188,7 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
 /// Your organisation's current contracts (latest disclosure per provider and line among this
 /// node's newest [`super::record::OWN_RECORDS`] records) with their end and notice dates,
 /// soonest notice first.
-async fn contracts(app: &App, today: Date) -> Result<Vec<ContractRow>, PageError> {
+async fn contracts(app: &App, today: Date) -> Result<Table, PageError> {
     let (records, _) = super::record::own_records(app, super::record::OWN_RECORDS).await?;
     let mut latest: BTreeMap<(String, String), (u64, Price)> = BTreeMap::new();
     for l in records.iter().filter(|l| l.retracted_by.is_none()) {
@@ -213,7 +200,7 @@ async fn contracts(app: &App, today: Date) -> Result<Vec<ContractRow>, PageError
             }
         }
     }
-    let mut rows: Vec<(Option<Date>, ContractRow)> = latest
+    let mut rows: Vec<(Option<Date>, Vec<String>)> = latest
         .into_values()
         .filter_map(|(_, p)| {
             let start = p.contract_start?;
@@ -228,22 +215,38 @@ async fn contracts(app: &App, today: Date) -> Result<Vec<ContractRow>, PageError
             };
             Some((
                 notice_by,
-                ContractRow {
-                    provider: csx_protocol::refdata::builtin_provider(&p.provider)
+                vec![
+                    csx_protocol::refdata::builtin_provider(&p.provider)
                         .map(|b| b.name.to_string())
                         .unwrap_or_else(|| p.provider.clone()),
-                    line: csx_node::query::line_name(&p.service_line),
-                    year: p.year.to_string(),
-                    value: csx_node::query::prices::short_pounds(p.annual_value_pence as i64),
-                    ends: ends.to_string(),
-                    notice_by: notice_by.map(|d| d.to_string()).unwrap_or_else(|| "–".into()),
+                    csx_node::query::line_name(&p.service_line),
+                    p.year.to_string(),
+                    csx_node::query::prices::short_pounds(p.annual_value_pence as i64),
+                    ends.to_string(),
+                    notice_by.map(|d| d.to_string()).unwrap_or_else(|| "–".into()),
                     status,
-                },
+                ],
             ))
         })
         .collect();
     rows.sort_by_key(|(d, _)| d.map(|d| d.days()).unwrap_or(u32::MAX));
-    Ok(rows.into_iter().map(|(_, r)| r).collect())
+    let mut t = Table::new(
+        format!(
+            "From your latest disclosure of each contract (among this node's newest {} records), soonest notice date first",
+            super::record::OWN_RECORDS
+        ),
+        &[
+            ("Provider", false),
+            ("Service line", false),
+            ("Year", false),
+            ("Annual value", true),
+            ("Ends", false),
+            ("Give notice by", false),
+            ("Status", false),
+        ],
+    );
+    t.rows = rows.into_iter().map(|(_, r)| r).collect();
+    Ok(t)
 }
 
 /// `date` moved by `months` (the day clamped to the month's length).

@@ -126,10 +126,7 @@ pub async fn submit(
     }
     let accounts = app.accounts.clone();
     let (n, p) = (name.clone(), password);
-    let verified = tokio::task::spawn_blocking(move || accounts.verify(&n, &p))
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?
-        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let verified = super::blocking(move || accounts.verify(&n, &p)).await?;
     match verified {
         Some(account) => {
             app.limiter.succeeded(&keys[1]);
@@ -198,10 +195,7 @@ pub async fn link_submit(
         };
         return with_form_cookie(&app, &token, render(&t));
     }
-    let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password))
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?
-        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let hash = super::blocking(move || accounts::hash_password(&password)).await?;
     let account = app.accounts.redeem_link(&secret, hash, app.now()).map_err(link_error)?;
     app.sessions.remove_account(&account.name);
     tracing::info!(user = %account.name, client = %client, "password set with a sign-in link");
