@@ -196,33 +196,11 @@ impl Field {
             }
             Kind::Radios { options, inline } => {
                 let class = if *inline { "nhsuk-radios nhsuk-radios--inline" } else { "nhsuk-radios" };
-                let _ = write!(out, r#"<div class="{class}" data-module="nhsuk-radios">"#);
-                for (i, (v, t)) in options.iter().enumerate() {
-                    let item = if i == 0 { id.to_string() } else { format!("{id}-{}", i + 1) };
-                    let checked = if v == value { " checked" } else { "" };
-                    let _ = write!(
-                        out,
-                        r#"<div class="nhsuk-radios__item"><input class="nhsuk-radios__input" id="{item}" name="{id}" type="radio" value="{}"{checked}><label class="nhsuk-label nhsuk-radios__label" for="{item}">{}</label></div>"#,
-                        esc(v),
-                        esc(t)
-                    );
-                }
-                out.push_str("</div>");
+                choices(&mut out, id, "radio", class, options, |v| v == value);
             }
             Kind::Checkboxes(options) => {
                 let chosen: Vec<&str> = value.split(',').map(str::trim).collect();
-                out.push_str(r#"<div class="nhsuk-checkboxes" data-module="nhsuk-checkboxes">"#);
-                for (i, (v, t)) in options.iter().enumerate() {
-                    let item = if i == 0 { id.to_string() } else { format!("{id}-{}", i + 1) };
-                    let checked = if chosen.contains(&v.as_str()) { " checked" } else { "" };
-                    let _ = write!(
-                        out,
-                        r#"<div class="nhsuk-checkboxes__item"><input class="nhsuk-checkboxes__input" id="{item}" name="{id}" type="checkbox" value="{}"{checked}><label class="nhsuk-label nhsuk-checkboxes__label" for="{item}">{}</label></div>"#,
-                        esc(v),
-                        esc(t)
-                    );
-                }
-                out.push_str("</div>");
+                choices(&mut out, id, "checkbox", "nhsuk-checkboxes", options, |v| chosen.contains(&v));
             }
         }
         if fieldset {
@@ -231,6 +209,31 @@ impl Field {
         out.push_str("</div>");
         out
     }
+}
+
+/// Radio buttons or checkboxes (`kind`), one per option; the first takes the field's id so
+/// that the error summary's link lands on it.
+fn choices(
+    out: &mut String,
+    id: &str,
+    kind: &str,
+    class: &str,
+    options: &[(String, String)],
+    checked: impl Fn(&str) -> bool,
+) {
+    let base = if kind == "radio" { "nhsuk-radios" } else { "nhsuk-checkboxes" };
+    let _ = write!(out, r#"<div class="{class}" data-module="{base}">"#);
+    for (i, (v, t)) in options.iter().enumerate() {
+        let item = if i == 0 { id.to_string() } else { format!("{id}-{}", i + 1) };
+        let on = if checked(v) { " checked" } else { "" };
+        let _ = write!(
+            out,
+            r#"<div class="{base}__item"><input class="{base}__input" id="{item}" name="{id}" type="{kind}" value="{}"{on}><label class="nhsuk-label {base}__label" for="{item}">{}</label></div>"#,
+            esc(v),
+            esc(t)
+        );
+    }
+    out.push_str("</div>");
 }
 
 /// A submitted form: repeated names (checkboxes) are joined with commas.
