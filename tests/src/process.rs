@@ -61,7 +61,8 @@ impl CliHome {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(csx_bin());
-        c.env("CSX_HOME", &self.home).env("CSX_LOG", "info").arg("--no-input").args(args);
+        // Test daemons serve no dashboard: many run at once on one machine.
+        c.env("CSX_HOME", &self.home).env("CSX_LOG", "info").env("CSX_WEB_LISTEN", "off").arg("--no-input").args(args);
         c
     }
 

@@ -195,10 +195,13 @@ impl Demo {
             create.push(format!("{}.json", node.org.ods));
         }
         self.csx(&nodes[0].home, &create.iter().map(String::as_str).collect::<Vec<_>>())?;
-        for node in &nodes {
+        // The first member serves the dashboard (on a free loopback port); the others do not.
+        let web_port = free_port()?;
+        for (i, node) in nodes.iter().enumerate() {
             self.csx(&node.home, &["federation", "join", "genesis.json"])?;
+            let web = if i == 0 { format!("127.0.0.1:{web_port}") } else { "off".into() };
             let config = format!(
-                "{}\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\nsync_interval_secs = 5\n",
+                "{}\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\nsync_interval_secs = 5\n\n[web]\nlisten = \"{web}\"\n",
                 "# Written by `csx demo`: this node listens on loopback only.", node.port
             );
             std::fs::write(node.home.join("config.toml"), config)?;
@@ -289,6 +292,17 @@ impl Demo {
         {
             say(&format!("{}\n{}\n", super::market::price_tables(cells), a.provenance.line()));
         }
+        // 7. The dashboard: an administrator's account on the first member's node.
+        say(&format!("── The dashboard of {} {}, for its staff", nodes[0].org.ods, nodes[0].org.name));
+        let added = self.csx(&nodes[0].home, &["user", "add", "demo", "--role", "admin", "--json"])?;
+        let link = serde_json::from_str::<serde_json::Value>(&added)?
+            .get("signin_link")
+            .and_then(|l| l.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("`csx user add` printed no sign-in link"))?;
+        say(&format!(
+            "Dashboard: http://127.0.0.1:{web_port}\nSign in as `demo` (an administrator) with this one-time link, which sets your password:\n  {link}\n"
+        ));
         if exit {
             say("Stopping (--exit).");
             return Ok(());

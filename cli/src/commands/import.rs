@@ -85,36 +85,26 @@ fn convert<T: KindInput>(ctx: &Ctx, path: &Path, format: FileFormat) -> anyhow::
         FileFormat::Csv => read_csv(path)?,
         FileFormat::Json => read_json(path)?,
     };
-    let mut bodies = Vec::with_capacity(rows.len());
-    let mut errors = Vec::new();
-    super::write::with_input_ctx(ctx, |ictx| {
-        for (i, row) in rows.into_iter().enumerate() {
-            let converted = row.and_then(|input| {
-                let body = input.to_body(ictx).map_err(|e| e.as_column())?;
-                body.validate().map_err(|e| e.to_string())?;
-                Ok(body)
-            });
-            match converted {
-                Ok(b) => bodies.push(b),
-                Err(e) => errors.push(format!("row {}: {e}", i + 1)),
+    let converted = super::write::with_input_ctx(ctx, |ictx| csx_node::input::file::convert_rows(rows, ictx));
+    match converted {
+        Ok(bodies) => Ok(bodies),
+        Err(bad) => {
+            let more = bad.errors.len().saturating_sub(MAX_ERRORS_SHOWN);
+            let listed: Vec<String> =
+                bad.errors.iter().take(MAX_ERRORS_SHOWN).map(|(row, e)| format!("row {row}: {e}")).collect();
+            let mut text = format!(
+                "{} of {} rows of {} are not valid; nothing was imported:\n  {}",
+                bad.errors.len(),
+                bad.rows,
+                path.display(),
+                listed.join("\n  ")
+            );
+            if more > 0 {
+                text.push_str(&format!("\n  … and {more} more"));
             }
+            Err(CliError::invalid(text).into())
         }
-    });
-    if !errors.is_empty() {
-        let more = errors.len().saturating_sub(MAX_ERRORS_SHOWN);
-        let mut text = format!(
-            "{} of {} rows of {} are not valid; nothing was imported:\n  {}",
-            errors.len(),
-            errors.len() + bodies.len(),
-            path.display(),
-            errors.iter().take(MAX_ERRORS_SHOWN).cloned().collect::<Vec<_>>().join("\n  ")
-        );
-        if more > 0 {
-            text.push_str(&format!("\n  … and {more} more"));
-        }
-        return Err(CliError::invalid(text).into());
     }
-    Ok(bodies)
 }
 
 fn open(path: &Path) -> anyhow::Result<std::fs::File> {
@@ -122,71 +112,15 @@ fn open(path: &Path) -> anyhow::Result<std::fs::File> {
 }
 
 fn read_csv<T: KindInput>(path: &Path) -> anyhow::Result<Vec<Result<T, String>>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(open(path)?);
-    let headers = reader
-        .headers()
-        .map_err(|e| CliError::invalid(format!("{}: cannot read the header row: {e}", path.display())))?
-        .clone();
-    let allowed: Vec<String> = match serde_json::to_value(T::default())? {
-        serde_json::Value::Object(m) => m.keys().cloned().collect(),
-        _ => vec![],
-    };
-    for h in headers.iter() {
-        if !allowed.iter().any(|a| a == h) {
-            return Err(CliError::invalid(format!(
-                "{}: `{h}` is not a {} column; columns are: {}",
-                path.display(),
-                T::KIND,
-                allowed.join(", ")
-            ))
-            .into());
-        }
-    }
-    Ok(reader.deserialize::<T>().map(|r| r.map_err(|e| csv_error(&e))).collect())
-}
-
-fn csv_error(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("has {len} cells but the header has {expected_len}")
-        }
-        _ => e.to_string(),
-    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut open(path)?, &mut bytes)
+        .map_err(|e| CliError::not_found(format!("cannot read {}: {e}", path.display())))?;
+    csx_node::input::file::csv_rows(&bytes).map_err(|e| CliError::invalid(format!("{}: {e}", path.display())).into())
 }
 
 /// A JSON file is an array of objects; numbers and booleans are taken as their text.
 fn read_json<T: KindInput>(path: &Path) -> anyhow::Result<Vec<Result<T, String>>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::not_found(format!("cannot read {}: {e}", path.display())))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| CliError::invalid(format!("{} is not valid JSON: {e}", path.display())))?;
-    let serde_json::Value::Array(items) = value else {
-        return Err(
-            CliError::invalid(format!("{}: expected a JSON array of {} objects", path.display(), T::KIND)).into()
-        );
-    };
-    Ok(items
-        .into_iter()
-        .map(|item| {
-            let serde_json::Value::Object(map) = item else {
-                return Err("is not a JSON object".to_string());
-            };
-            let mut strings = serde_json::Map::new();
-            for (k, v) in map {
-                let s = match v {
-                    serde_json::Value::Null => continue,
-                    serde_json::Value::String(s) => s,
-                    serde_json::Value::Array(a) => a
-                        .iter()
-                        .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    other => other.to_string(),
-                };
-                strings.insert(k, serde_json::Value::String(s));
-            }
-            serde_json::from_value::<T>(serde_json::Value::Object(strings)).map_err(|e| e.to_string())
-        })
-        .collect())
+    csx_node::input::file::json_rows(&text).map_err(|e| CliError::invalid(format!("{} {e}", path.display())).into())
 }

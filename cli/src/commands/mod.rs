@@ -1,7 +1,9 @@
 //! One module per command (or command group).
 
+pub mod audit;
 pub mod bootstrap;
 pub mod daemon;
+pub mod dashboard;
 pub mod demo;
 pub mod federation;
 pub mod feed;
@@ -26,4 +28,5 @@ pub mod secret;
 pub mod status;
 pub mod support;
 pub mod switch;
+pub mod user;
 pub mod write;

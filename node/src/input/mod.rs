@@ -4,6 +4,7 @@
 //! parsers and one set of error messages, each naming the field and what is allowed. It lives in
 //! the node crate so that every client of the node (the CLI, the dashboard) parses alike.
 
+pub mod file;
 pub mod kinds;
 
 use csx_protocol::types::{Date, FinancialYear};
