@@ -1,11 +1,12 @@
-//! Box plots in rows: for each row, the members' range (min to max), the middle half (p25 to
-//! p75) as a box, the median as a bar, values beyond the outlier fences flagged, and the asking
-//! member's own value as a diamond. Used for where you stand (one row per service line), a
+//! Box plots in rows: for each row, what the cell may show (docs/QUERIES.md, *what a cell may
+//! show*) — from 10 members the range (min to max) as whiskers, from 5 the middle half (p25 to
+//! p75) as a box and the median as a bar, below 5 only the band the median lies in, as a dashed
+//! bar — values beyond the outlier fences flagged, and the asking member's own value as a diamond. Used for where you stand (one row per service line), a
 //! line's prices by year, and the small multiples by provider.
 
 use std::fmt::Write;
 
-use csx_node::query::stats::Summary;
+use csx_node::query::stats::Distribution;
 
 use super::{Chart, Scale, colour, money, open, text, ticks, withheld, x_axis};
 
@@ -14,7 +15,7 @@ use super::{Chart, Scale, colour, money, open, text, ticks, withheld, x_axis};
 pub struct Row {
     pub label: String,
     /// The statistic, when it may be shown.
-    pub stats: Option<Summary>,
+    pub stats: Option<Distribution>,
     /// Why it is withheld (`not enough data (2 of 3 members)`), when it is.
     pub withheld: Option<String>,
     /// The asking member's own value.
@@ -31,7 +32,8 @@ pub fn chart(id: &str, title: &str, unit: &str, rows: &[Row]) -> Chart {
     let mut values: Vec<f64> = Vec::new();
     for r in rows {
         if let Some(s) = &r.stats {
-            values.extend([s.min, s.max]);
+            values.extend([s.min, s.max, s.p25, s.p75].into_iter().flatten());
+            values.extend(s.median_band.into_iter().flatten());
         }
         values.extend(r.you);
     }
@@ -53,45 +55,7 @@ pub fn chart(id: &str, title: &str, unit: &str, rows: &[Row]) -> Chart {
         match &r.stats {
             Some(st) => {
                 marks += 1;
-                let (x_min, x_max) = (scale.at(st.min), scale.at(st.max));
-                let (x25, x75, xm) = (scale.at(st.p25), scale.at(st.p75), scale.at(st.median));
-                let _ = write!(
-                    s,
-                    r#"<g class="csx-box" data-mark="box"><title>{}: median {}, middle half {} to {}, range {} to {} ({} members)</title><line x1="{x_min:.1}" y1="{cy:.1}" x2="{x_max:.1}" y2="{cy:.1}" stroke="{}" stroke-width="2"/><line x1="{x_min:.1}" y1="{:.1}" x2="{x_min:.1}" y2="{:.1}" stroke="{}" stroke-width="2"/><line x1="{x_max:.1}" y1="{:.1}" x2="{x_max:.1}" y2="{:.1}" stroke="{}" stroke-width="2"/><rect x="{x25:.1}" y="{:.1}" width="{:.1}" height="20" fill="{}" stroke="{}" stroke-width="1.5"/><line x1="{xm:.1}" y1="{:.1}" x2="{xm:.1}" y2="{:.1}" stroke="{}" stroke-width="4"/></g>"#,
-                    crate::html::esc(&r.label),
-                    money(st.median),
-                    money(st.p25),
-                    money(st.p75),
-                    money(st.min),
-                    money(st.max),
-                    st.n,
-                    colour::SECONDARY_TEXT,
-                    cy - 7.0,
-                    cy + 7.0,
-                    colour::SECONDARY_TEXT,
-                    cy - 7.0,
-                    cy + 7.0,
-                    colour::SECONDARY_TEXT,
-                    cy - 10.0,
-                    (x75 - x25).max(1.5),
-                    colour::PALE_BLUE,
-                    colour::BLUE,
-                    cy - 13.0,
-                    cy + 13.0,
-                    colour::DARK_BLUE,
-                );
-                // The extremes beyond Tukey's fences are outliers: flagged with a ring and a word.
-                for (v, end) in [(st.min, "low"), (st.max, "high")] {
-                    if st.is_outlier(v) {
-                        let x = scale.at(v);
-                        let _ = write!(
-                            s,
-                            r#"<g data-mark="outlier"><circle cx="{x:.1}" cy="{cy:.1}" r="6" fill="white" stroke="{}" stroke-width="2"/>{}</g>"#,
-                            colour::RED,
-                            text(x, cy - 12.0, "middle", "csx-chart__small", &format!("{end} outlier"))
-                        );
-                    }
-                }
+                s.push_str(&shape(&scale, cy, &r.label, st));
             }
             None => {
                 let words = r.withheld.clone().unwrap_or_else(|| "not enough data".into());
@@ -115,6 +79,70 @@ pub fn chart(id: &str, title: &str, unit: &str, rows: &[Row]) -> Chart {
     Chart { svg: s, marks }
 }
 
+/// The marks of one shown row: whiskers, box and median bar as far as the cell shows them, or
+/// the band of its median; the extremes beyond the fences flagged as outliers.
+fn shape(scale: &Scale, cy: f64, label: &str, st: &Distribution) -> String {
+    let mut s = String::new();
+    let label = crate::html::esc(label);
+    if let (Some(p25), Some(median), Some(p75)) = (st.p25, st.median, st.p75) {
+        let (x25, x75, xm) = (scale.at(p25), scale.at(p75), scale.at(median));
+        let mut title = format!("{label}: median {}, middle half {} to {}", money(median), money(p25), money(p75));
+        let mut whiskers = String::new();
+        if let (Some(min), Some(max)) = (st.min, st.max) {
+            let _ = write!(title, ", range {} to {}", money(min), money(max));
+            let (x_min, x_max) = (scale.at(min), scale.at(max));
+            let grey = colour::SECONDARY_TEXT;
+            let _ = write!(
+                whiskers,
+                r#"<line x1="{x_min:.1}" y1="{cy:.1}" x2="{x_max:.1}" y2="{cy:.1}" stroke="{grey}" stroke-width="2"/><line x1="{x_min:.1}" y1="{:.1}" x2="{x_min:.1}" y2="{:.1}" stroke="{grey}" stroke-width="2"/><line x1="{x_max:.1}" y1="{:.1}" x2="{x_max:.1}" y2="{:.1}" stroke="{grey}" stroke-width="2"/>"#,
+                cy - 7.0,
+                cy + 7.0,
+                cy - 7.0,
+                cy + 7.0,
+            );
+        }
+        let _ = write!(
+            s,
+            r#"<g class="csx-box" data-mark="box"><title>{title} ({} members)</title>{whiskers}<rect x="{x25:.1}" y="{:.1}" width="{:.1}" height="20" fill="{}" stroke="{}" stroke-width="1.5"/><line x1="{xm:.1}" y1="{:.1}" x2="{xm:.1}" y2="{:.1}" stroke="{}" stroke-width="4"/></g>"#,
+            st.n,
+            cy - 10.0,
+            (x75 - x25).max(1.5),
+            colour::PALE_BLUE,
+            colour::BLUE,
+            cy - 13.0,
+            cy + 13.0,
+            colour::DARK_BLUE,
+        );
+        // The extremes beyond Tukey's fences are outliers: flagged with a ring and a word.
+        for (v, end) in [(st.min, "low"), (st.max, "high")] {
+            if let Some(v) = v.filter(|v| st.is_outlier(*v)) {
+                let x = scale.at(v);
+                let _ = write!(
+                    s,
+                    r#"<g data-mark="outlier"><circle cx="{x:.1}" cy="{cy:.1}" r="6" fill="white" stroke="{}" stroke-width="2"/>{}</g>"#,
+                    colour::RED,
+                    text(x, cy - 12.0, "middle", "csx-chart__small", &format!("{end} outlier"))
+                );
+            }
+        }
+    } else if let Some([low, high]) = st.median_band {
+        let (x0, x1) = (scale.at(low), scale.at(high));
+        let _ = write!(
+            s,
+            r#"<g class="csx-band" data-mark="band"><title>{label}: the median lies between {} and {} ({} members; exact figures are shown from 5)</title><rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="20" fill="{}" fill-opacity="0.5" stroke="{}" stroke-width="1.5" stroke-dasharray="4 3"/>{}</g>"#,
+            money(low),
+            money(high),
+            st.n,
+            cy - 10.0,
+            (x1 - x0).max(1.5),
+            colour::PALE_BLUE,
+            colour::BLUE,
+            text((x0 + x1) / 2.0, cy + 24.0, "middle", "csx-chart__small", "median in this band"),
+        );
+    }
+    s
+}
+
 fn describe(rows: &[Row], unit: &str) -> String {
     let shown = rows.iter().filter(|r| r.stats.is_some()).count();
     let mut parts = vec![format!(
@@ -124,7 +152,7 @@ fn describe(rows: &[Row], unit: &str) -> String {
     )];
     for r in rows {
         match &r.stats {
-            Some(s) => parts.push(format!("{}: median {}.", r.label, money(s.median))),
+            Some(s) => parts.push(format!("{}: {}.", r.label, median_words(s))),
             None => parts.push(format!("{}: {}.", r.label, r.withheld.as_deref().unwrap_or("not enough data"))),
         }
         if let Some(v) = r.you {
@@ -134,12 +162,23 @@ fn describe(rows: &[Row], unit: &str) -> String {
     parts.join(" ")
 }
 
+/// The median in words, or the band it lies in where the cell shows no exact figure.
+pub fn median_words(s: &Distribution) -> String {
+    match (s.median, s.median_band) {
+        (Some(m), _) => format!("median {}", money(m)),
+        (None, Some([low, high])) => format!("median between {} and {}", money(low), money(high)),
+        (None, None) => "no median shown".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn summary(v: &[f64]) -> Summary {
-        Summary::of(v).expect("values")
+    use csx_node::query::stats::Detail;
+
+    fn summary(v: &[f64]) -> Distribution {
+        Distribution::of(v, Detail::Full).expect("values")
     }
 
     #[test]

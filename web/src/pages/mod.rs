@@ -228,6 +228,23 @@ pub fn per_head(v: f64) -> String {
     crate::charts::money(v)
 }
 
+/// A cell's median, or the band it lies in where the cell is too small to show it exactly.
+pub fn median_text(s: &csx_node::query::stats::Distribution) -> String {
+    match (s.median, s.median_band) {
+        (Some(m), _) => per_head(m),
+        (None, Some([low, high])) => format!("{}–{} (band)", per_head(low), per_head(high)),
+        (None, None) => "–".into(),
+    }
+}
+
+/// A cell's middle half (p25–p75), or a dash where the cell is too small to show it.
+pub fn middle_half(s: &csx_node::query::stats::Distribution) -> String {
+    match (s.p25, s.p75) {
+        (Some(a), Some(b)) => format!("{}–{}", per_head(a), per_head(b)),
+        _ => "–".into(),
+    }
+}
+
 /// An optional value, or a dash.
 pub fn or_dash<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
     v.map(f).unwrap_or_else(|| "–".into())

@@ -69,11 +69,12 @@ fn card(m: &MotionView, me: &str) -> MotionCard {
         compliance: m
             .compliance
             .as_ref()
-            .map(|c| {
-                format!(
-                    "{} of {} members with disclosures already meet it ({} do not, {} do not say)",
-                    c.meeting, c.members, c.not_meeting, c.unknown
-                )
+            .map(|c| match (c.meeting, c.not_meeting, c.unknown) {
+                (Some(meeting), Some(not), Some(unknown)) => format!(
+                    "{meeting} of {} members with disclosures already meet it ({not} do not, {unknown} do not say)",
+                    c.members
+                ),
+                _ => format!("{} ({} members with disclosures)", c.disclosure.explain(), c.members),
             })
             .unwrap_or_default(),
         progress: chart.svg,

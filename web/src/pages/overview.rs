@@ -14,7 +14,7 @@ use csx_node::query::{Answer, Question};
 use csx_protocol::body::{Party, Price};
 use csx_protocol::{Body, Date};
 
-use super::{Figure, Page, PageError, Table, per_head, provenance, render};
+use super::{Figure, Page, PageError, Table, median_text, middle_half, per_head, provenance, render};
 use crate::accounts::Role;
 use crate::app::App;
 use crate::auth::User;
@@ -99,8 +99,8 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
             c.service_line_name.clone(),
             c.year.to_string(),
             per_head(you.value),
-            c.stats.as_ref().map(|s| per_head(s.median)).unwrap_or_else(|| c.disclosure.explain()),
-            c.stats.as_ref().map(|s| format!("{}–{}", per_head(s.p25), per_head(s.p75))).unwrap_or_default(),
+            c.stats.as_ref().map(median_text).unwrap_or_else(|| c.disclosure.explain()),
+            c.stats.as_ref().map(middle_half).unwrap_or_default(),
             c.members.to_string(),
             you.percentile.map(|p| format!("{p:.0}th percentile")).unwrap_or_else(|| "–".into()),
         ]);

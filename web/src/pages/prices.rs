@@ -12,7 +12,10 @@ use axum::response::Response;
 use csx_node::query::Answer;
 use csx_node::query::prices::{Basis, PriceCell};
 
-use super::{Figure, Page, PageError, Table, downloads, line_options, options_html, or_dash, per_head, render};
+use super::{
+    Figure, Page, PageError, Table, downloads, line_options, median_text, middle_half, options_html, or_dash, per_head,
+    render,
+};
 use crate::accounts::Role;
 use crate::api;
 use crate::app::App;
@@ -68,8 +71,11 @@ pub fn cell_table(caption: &str, cells: &[&PriceCell], first: &str, label: impl 
         let mut r = vec![label(c), c.basis.label(), c.members.to_string()];
         match &c.stats {
             Some(s) => {
-                r.extend([s.min, s.p25, s.median, s.p75, s.p90, s.max].map(per_head));
-                r.push(s.outliers.to_string());
+                r.push(or_dash(s.min, per_head));
+                r.push(or_dash(s.p25, per_head));
+                r.push(median_text(s));
+                r.extend([s.p75, s.p90, s.max].map(|v| or_dash(v, per_head)));
+                r.push(or_dash(s.outliers, |n| n.to_string()));
             }
             None => {
                 r.push(c.disclosure.explain());
@@ -180,8 +186,12 @@ pub async fn page(
         .iter()
         .map(|c| trend::Point {
             label: c.year.to_string(),
-            value: c.stats.as_ref().map(|s| (s.median, Some((s.p25, s.p75)))),
-            withheld: (!c.disclosure.shown()).then(|| c.disclosure.explain()),
+            value: c.stats.as_ref().and_then(|s| s.median.map(|m| (m, s.p25.zip(s.p75)))),
+            withheld: match &c.stats {
+                None => Some(c.disclosure.explain()),
+                Some(s) if s.median.is_none() => Some(format!("{} members: {}", s.n, ranges::median_words(s))),
+                Some(_) => None,
+            },
             you: c.you.as_ref().map(|y| y.value),
         })
         .collect();
@@ -199,8 +209,8 @@ pub async fn page(
     for c in &asc {
         table.rows.push(vec![
             c.year.to_string(),
-            c.stats.as_ref().map(|s| per_head(s.median)).unwrap_or_else(|| c.disclosure.explain()),
-            c.stats.as_ref().map(|s| format!("{}–{}", per_head(s.p25), per_head(s.p75))).unwrap_or_default(),
+            c.stats.as_ref().map(median_text).unwrap_or_else(|| c.disclosure.explain()),
+            c.stats.as_ref().map(middle_half).unwrap_or_default(),
             or_dash(c.you.as_ref(), |y| per_head(y.value)),
         ]);
     }

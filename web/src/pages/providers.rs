@@ -11,7 +11,10 @@ use axum::response::Response;
 use csx_node::query::providers::{ProviderQuery, Scorecard};
 use csx_node::query::{Answer, Question};
 
-use super::{Figure, Page, PageError, Table, downloads, line_options, options_html, or_dash, per_head, render};
+use super::{
+    Figure, Page, PageError, Table, downloads, line_options, median_text, middle_half, options_html, or_dash, per_head,
+    render,
+};
 use crate::accounts::Role;
 use crate::api;
 use crate::app::App;
@@ -104,7 +107,8 @@ fn scorecard_table(caption: &str, cards: &[&Scorecard], first: &str, label: impl
         r.push(match &c.prices {
             None => "–".into(),
             Some(p) => match &p.stats {
-                Some(s) => format!("{} ({}–{}) in {}", per_head(s.median), per_head(s.p25), per_head(s.p75), p.year),
+                Some(s) if s.median.is_some() => format!("{} ({}) in {}", median_text(s), middle_half(s), p.year),
+                Some(s) => format!("{} in {}", median_text(s), p.year),
                 None => format!("{} in {}", p.disclosure.explain(), p.year),
             },
         });
