@@ -140,7 +140,7 @@ async fn charts_drawn(c: &Client, page: &str) -> usize {
             r#"return Array.from(document.querySelectorAll('figure[data-chart]')).map(f => {
                  const svg = f.querySelector('svg');
                  const r = svg ? svg.getBoundingClientRect() : { width: 0, height: 0 };
-                 const primary = svg ? svg.querySelectorAll('[data-mark="box"],[data-mark="point"],[data-mark="cell"],[data-mark="flow"],[data-mark="bar"],[data-mark="progress"]').length : -1;
+                 const primary = svg ? svg.querySelectorAll('[data-mark="box"],[data-mark="band"],[data-mark="point"],[data-mark="cell"],[data-mark="flow"],[data-mark="bar"],[data-mark="progress"]').length : -1;
                  return { chart: f.dataset.chart, expected: Number(f.dataset.marks), drawn: primary, width: r.width, height: r.height,
                           rows: f.querySelectorAll('table tbody tr').length };
                });"#,

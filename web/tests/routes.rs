@@ -452,23 +452,32 @@ async fn the_api_returns_the_node_answers_and_pages_show_the_same_figures() {
     let mut withheld = 0;
     for c in answer["cells"].as_array().expect("cells") {
         match c["stats"].as_object() {
-            Some(st) => {
-                let median = st["median"].as_f64().expect("median");
-                assert!(page.contains(&csx_web::charts::money(median)), "median {median} is on the page");
-            }
+            Some(st) => match (st["median"].as_f64(), st["median_band"].as_array()) {
+                (Some(median), _) => {
+                    assert!(page.contains(&csx_web::charts::money(median)), "median {median} is on the page");
+                }
+                // A cell of k to 4 members shows only the band its median lies in.
+                (None, Some(band)) => {
+                    for edge in band {
+                        let edge = csx_web::charts::money(edge.as_f64().expect("band edge"));
+                        assert!(page.contains(&edge), "the band's edge {edge} is on the page");
+                    }
+                }
+                (None, None) => panic!("a shown cell with neither a median nor a band: {c}"),
+            },
             None => {
                 withheld += 1;
-                assert!(
-                    page.contains(&format!("not enough data ({} of ", c["members"]))
-                        || page.contains("not shown: one member"),
-                    "{c}"
-                );
+                let cell: csx_node::query::prices::PriceCell = serde_json::from_value(c.clone()).expect("a cell");
+                let why = csx_web::html::esc(&cell.disclosure.explain());
+                assert!(page.contains(&why), "the withheld cell's reason {why:?} is on the page");
             }
         }
     }
     assert!(withheld > 0, "the sample market has withheld cells for BI");
-    for row in
-        page.split("<tr").map(|r| r.split("</tr>").next().unwrap_or("")).filter(|r| r.contains("not enough data"))
+    for row in page
+        .split("<tr")
+        .map(|r| r.split("</tr>").next().unwrap_or(""))
+        .filter(|r| r.contains("not enough data") || r.contains("not shown"))
     {
         let cells: Vec<&str> = row.split("<td").collect();
         // Every cell but the member's own value and percentile (the last two) is free of money.
@@ -478,18 +487,15 @@ async fn the_api_returns_the_node_answers_and_pages_show_the_same_figures() {
     }
     for g in page.split("<g class=\"csx-withheld\"").skip(1) {
         let g = g.split("</g>").next().unwrap_or("");
-        assert!(!has_money(g) && g.contains("not enough data"), "a withheld cell drawn with a figure: {g}");
+        assert!(
+            !has_money(g) && (g.contains("not enough data") || g.contains("not shown")),
+            "a withheld cell drawn with a figure: {g}"
+        );
     }
-    // The chart draws one box per shown cell of the year chart, no more.
-    let boxes = page
-        .split("id=\"prices-years\"")
-        .nth(1)
-        .expect("the by-year chart")
-        .split("</svg>")
-        .next()
-        .expect("svg")
-        .matches(r#"data-mark="box""#)
-        .count();
+    // The chart draws one box (or, below 5 members, one median band) per shown cell of the
+    // year chart, no more.
+    let svg = page.split("id=\"prices-years\"").nth(1).expect("the by-year chart").split("</svg>").next().expect("svg");
+    let boxes = svg.matches(r#"data-mark="box""#).count() + svg.matches(r#"data-mark="band""#).count();
     let shown_years = answer["cells"]
         .as_array()
         .expect("cells")
