@@ -78,8 +78,8 @@ fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
         g.revocation_threshold = t;
     }
     g.disclosure_threshold = args.disclosure_threshold;
-    g.max_member_share_bp =
-        input::percent_bp("max_member_share", &args.max_member_share).map_err(|e| CliError::invalid(e.as_flag()))?;
+    g.max_member_share_bp = input::percent_bp("max_member_share", &args.max_member_share, 10_000)
+        .map_err(|e| CliError::invalid(e.as_flag()))?;
     g.bootstrap = args.bootstrap;
     g.federation_id = Some(g.compute_id());
     g.validate().map_err(|e| CliError::invalid(e.to_string()))?;

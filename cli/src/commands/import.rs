@@ -86,17 +86,13 @@ fn convert<T: KindInput>(ctx: &Ctx, path: &Path, format: FileFormat) -> anyhow::
     let mut errors = Vec::new();
     super::write::with_input_ctx(ctx, |ictx| {
         for (i, row) in rows.into_iter().enumerate() {
-            let converted = row.and_then(|input| {
-                let body = input.to_body(ictx).map_err(|e| e.as_column())?;
-                body.validate().map_err(|e| e.to_string())?;
-                Ok(body)
-            });
+            let converted = row.and_then(|input| input.to_valid_body(ictx).map_err(|e| e.as_column()));
             match converted {
                 Ok(b) => bodies.push(b),
                 Err(e) => errors.push(format!("row {}: {e}", i + 1)),
             }
         }
-    });
+    })?;
     if !errors.is_empty() {
         let more = errors.len().saturating_sub(MAX_ERRORS_SHOWN);
         let mut text = format!(
