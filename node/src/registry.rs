@@ -232,22 +232,26 @@ pub fn check_references(
             }
         }
         Body::Retract(r) => {
-            let target = own_record("target", &r.target, None)?;
-            match target.body().kind() {
-                Some(Kind::NodeCert) | Some(Kind::Retract) => {
+            for (i, id) in r.targets().enumerate() {
+                let field = if i == 0 { "target" } else { "also" };
+                let target = own_record(field, &id, None)?;
+                match target.body().kind() {
+                    Some(Kind::NodeCert) | Some(Kind::Retract) => {
+                        return Err(ApiError::invalid(format!(
+                            "retract.{field}: record {} is a {}, which cannot be retracted",
+                            id.short(),
+                            target.body().kind_name()
+                        )));
+                    }
+                    _ => {}
+                }
+                if let Some(by) = retracted_by(store, &id)? {
                     return Err(ApiError::invalid(format!(
-                        "retract.target: a {} cannot be retracted",
-                        target.body().kind_name()
+                        "retract.{field}: record {} was already retracted by {}",
+                        id.short(),
+                        by.short()
                     )));
                 }
-                _ => {}
-            }
-            if let Some(by) = retracted_by(store, &r.target)? {
-                return Err(ApiError::invalid(format!(
-                    "retract.target: record {} was already retracted by {}",
-                    r.target.short(),
-                    by.short()
-                )));
             }
             Ok(())
         }

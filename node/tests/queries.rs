@@ -95,7 +95,7 @@ fn price(provider: &str, pounds_per_head: u64) -> Body {
 }
 
 fn retract(target: RecordId) -> Body {
-    Body::Retract(Retract { target, reason: "entered in error".into() })
+    Body::Retract(Retract::one(target, "entered in error"))
 }
 
 fn bi_cell(store: &dyn Store, genesis: &Genesis, me: &Org) -> (csx_node::query::prices::PriceCell, usize, usize) {

@@ -23,5 +23,5 @@ pub fn run(ctx: &Ctx, args: RetractArgs) -> anyhow::Result<()> {
         None if ctx.interactive => dialoguer::Input::new().with_prompt("reason").interact_text()?,
         None => return Err(CliError::invalid("--reason: is required").into()),
     };
-    super::write::publish(ctx, vec![Body::Retract(Retract { target, reason })])
+    super::write::publish(ctx, vec![Body::Retract(Retract::one(target, reason))])
 }

@@ -186,17 +186,20 @@ impl Dataset {
             let population = populations.get(&m.org_key).and_then(|(_, p)| *p);
             d.directory.insert(m.org_key, &m.ods_code, &m.name, population, m.is_current());
         }
-        // Retractions count only when made by the organisation that wrote the target.
+        // Retractions count only when made by the organisation that wrote the target; one
+        // retraction may name many records, each judged alone.
         let org_of = |author: &NodeKey| roster.org_of(author).map(|(o, _)| o);
         let mut retracted = HashSet::new();
         for r in store.scan(Scan::Kind(Kind::Retract), false) {
             let r = r?;
-            if let Body::Retract(x) = r.body()
-                && let Some((target_author, _)) = store.locate(&x.target)?
-                && org_of(&target_author).is_some()
-                && org_of(&target_author) == org_of(&r.author())
-            {
-                retracted.insert(x.target);
+            let Body::Retract(x) = r.body() else { continue };
+            for target in x.targets() {
+                if let Some((target_author, _)) = store.locate(&target)?
+                    && org_of(&target_author).is_some()
+                    && org_of(&target_author) == org_of(&r.author())
+                {
+                    retracted.insert(target);
+                }
             }
         }
         let scan = |kind: Kind| match want.service_line {
