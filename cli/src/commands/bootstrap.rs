@@ -1,8 +1,6 @@
 //! `csx bootstrap`: run a bootstrap server. It helps members find each other and relays for
 //! nodes that cannot be dialled; it stores and reads no records.
 
-use std::io::Write;
-
 use clap::Args;
 use csx_node::bootstrap::{self, BootstrapOptions};
 
@@ -29,7 +27,7 @@ pub struct BootstrapArgs {
 }
 
 pub fn run(ctx: &Ctx, args: BootstrapArgs) -> anyhow::Result<()> {
-    super::daemon::init_logging(&args.log_format, &args.log)?;
+    super::daemon::init_logging(&args.log_format, &args.log, ctx.out.err_color)?;
     let parse = |setting: &str, list: &[String]| -> anyhow::Result<Vec<libp2p::Multiaddr>> {
         list.iter()
             .map(|a| {
@@ -58,8 +56,7 @@ pub fn run(ctx: &Ctx, args: BootstrapArgs) -> anyhow::Result<()> {
             &key,
             options,
             |addr| {
-                println!("bootstrap address: {addr}");
-                let _ = std::io::stdout().flush();
+                let _ = crate::output::write_stdout(format!("bootstrap address: {addr}\n").as_bytes());
             },
             shutdown,
         )

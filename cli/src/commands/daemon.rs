@@ -77,7 +77,7 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
     if let Some(l) = args.log {
         config.log_filter = l;
     }
-    init_logging(&config.log_format, &config.log_filter)?;
+    init_logging(&config.log_format, &config.log_filter, ctx.out.err_color)?;
     let net = config.net_config(&genesis.bootstrap).map_err(|e| CliError::invalid(e.to_string()))?;
     let options =
         NodeOptions { net, transport: TransportKind::Tcp, store: config.store_config(), clock: system_clock() };
@@ -111,10 +111,12 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
     })
 }
 
-pub fn init_logging(format: &str, filter: &str) -> anyhow::Result<()> {
+/// Logs to stderr as `text` or `json`; colour only when stderr is a terminal and colour is on
+/// (never in a file, a pipe or the journal).
+pub fn init_logging(format: &str, filter: &str, color: bool) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .map_err(|e| CliError::invalid(format!("log filter `{filter}`: {e}")))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(color);
     let result = match format {
         "json" => builder.json().try_init(),
         "text" => builder.try_init(),

@@ -4,7 +4,7 @@
 //! `csx demo seed` writes this node's share of the sample market; `csx demo sandbox DIR` builds
 //! an offline home holding a whole sample federation's records, to query with no network.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use csx_protocol::{Body, Date, Record};
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::table;
+use crate::output::Grid;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -103,9 +103,9 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A line of the demo's story on stdout (a reader that went away does not stop the federation).
 fn say(text: &str) {
-    println!("{text}");
-    let _ = std::io::stdout().flush();
+    let _ = crate::output::write_stdout(format!("{text}\n").as_bytes());
 }
 
 impl Demo {
@@ -250,11 +250,17 @@ impl Demo {
             Ok(s.windows(2).all(|w| w[0].heads_digest == w[1].heads_digest && w[0].store.records == w[1].store.records))
         })?;
         let statuses = statuses(&clients)?;
-        let mut t = table(&["member", "organisation", "records", "feeds", "peers", "heads digest"]);
+        let mut t = Grid::new()
+            .keep("member")
+            .text("organisation")
+            .num("records")
+            .num("feeds")
+            .num("peers")
+            .keep("data fingerprint");
         for (node, s) in nodes.iter().zip(&statuses) {
             let peers =
                 s.network.as_ref().map_or(0, |n| n.peers.iter().filter(|p| p.connected && !p.bootstrap).count());
-            t.add_row(vec![
+            t.row(vec![
                 node.org.ods.clone(),
                 node.org.name.clone(),
                 s.store.records.to_string(),
@@ -263,7 +269,7 @@ impl Demo {
                 s.heads_digest[..16].to_string(),
             ]);
         }
-        say(&t.to_string());
+        say(&t.render(crate::output::table_width(None), false, false));
         say(&format!(
             "Every node holds every record: {} records in {} feeds, identical heads on all {n} nodes (converged in {:.1}s).\n",
             statuses[0].store.records,
@@ -271,19 +277,9 @@ impl Demo {
             started.elapsed().as_secs_f64()
         ));
         // 6. What a member sees: its own daemon answers from the records every node now holds.
-        say(&format!(
-            "── Ask the market, as {} {}\n$ csx prices --service-line BI",
-            nodes[0].org.ods, nodes[0].org.name
-        ));
-        let question = csx_node::query::Question::Prices(csx_node::query::prices::PriceQuery {
-            service_line: Some("BI".into()),
-            ..Default::default()
-        });
-        if let Response::Answer(a) = call(&clients[0], Request::Query { question })?
-            && let csx_node::query::Answer::Prices { cells } = &a.answer
-        {
-            say(&format!("{}\n{}\n", super::market::price_tables(cells), a.provenance.line()));
-        }
+        say(&format!("── Ask the market, as {} {}", nodes[0].org.ods, nodes[0].org.name));
+        let home = nodes[0].home.clone();
+        say(&self.csx(&home, &["prices", "--service-line", "BI", "--width", "100"])?);
         if exit {
             say("Stopping (--exit).");
             return Ok(());

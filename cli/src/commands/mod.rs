@@ -1,6 +1,7 @@
 //! One module per command (or command group).
 
 pub mod bootstrap;
+pub mod completions;
 pub mod daemon;
 pub mod demo;
 pub mod federation;
@@ -9,6 +10,7 @@ pub mod id;
 pub mod import;
 pub mod init;
 pub mod list;
+pub mod man;
 pub mod market;
 pub mod member;
 pub mod motion;

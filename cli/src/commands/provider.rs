@@ -4,7 +4,7 @@ use clap::Subcommand;
 use csx_node::api::{Request, Response};
 
 use crate::context::Ctx;
-use crate::output::table;
+use crate::output::Grid;
 use csx_node::input::kinds::ProviderInput;
 
 #[derive(Debug, Subcommand)]
@@ -29,11 +29,30 @@ pub fn run(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<()> {
                 anyhow::bail!("unexpected reply")
             };
             ctx.out.print(&providers, || {
-                let mut t = table(&["code", "name", "kind", "aliases", "source"]);
+                let mut t = Grid::new()
+                    .keep("code")
+                    .text("name")
+                    .text("kind")
+                    .text("also known as")
+                    .optional()
+                    .keep("defined by")
+                    .wide()
+                    .text("note")
+                    .wide();
                 for p in &providers {
-                    let source =
-                        if p.source == "builtin" { "built-in".to_string() } else { p.source[..12].to_string() };
-                    t.add_row(vec![p.code.clone(), p.name.clone(), p.kind.clone(), p.aliases.join(", "), source]);
+                    let source = if p.source == "builtin" {
+                        "built-in".to_string()
+                    } else {
+                        format!("record {}", &p.source[..12.min(p.source.len())])
+                    };
+                    t.row(vec![
+                        p.code.clone(),
+                        p.name.clone(),
+                        crate::labels::words(&p.kind),
+                        p.aliases.join(", "),
+                        source,
+                        p.note.clone().unwrap_or_default(),
+                    ]);
                 }
                 t
             })

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::table;
+use crate::output::Grid;
 use crate::view;
 use csx_node::input;
 use csx_node::input::kinds::{InputCtx, KindInput};
@@ -63,9 +63,14 @@ pub fn publish(ctx: &Ctx, bodies: Vec<Body>) -> anyhow::Result<()> {
     let saved: Vec<Saved> =
         mine.iter().map(|r| Saved { id: r.id().to_hex(), seq: r.seq(), kind: r.body().kind_name() }).collect();
     ctx.out.print(&saved, || {
-        let mut t = table(&["saved", "id", "seq", "what"]);
+        let mut t = Grid::new().keep("saved").keep("id").num("record").wide().text("what");
         for r in mine {
-            t.add_row(vec![r.body().kind_name(), r.id().short(), r.seq().to_string(), view::summary(r.body())]);
+            t.row(vec![
+                crate::labels::words(&r.body().kind_name()),
+                r.id().short(),
+                r.seq().to_string(),
+                view::summary(r.body()),
+            ]);
         }
         t
     })
