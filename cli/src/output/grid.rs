@@ -133,16 +133,18 @@ impl Grid {
             if c.right {
                 col.set_cell_alignment(CellAlignment::Right);
             }
-            let longest_word = std::iter::once(c.title.as_str())
-                .chain(self.rows.iter().map(|r| r.get(*i).map(String::as_str).unwrap_or("")))
-                .flat_map(|s| s.split_whitespace())
-                .map(|w| w.chars().count())
-                .max()
-                .unwrap_or(1);
-            let constraint = match c.fit {
-                Fit::Keep => ColumnConstraint::ContentWidth,
-                Fit::Wrap => ColumnConstraint::LowerBoundary(Width::Fixed((longest_word.min(LONGEST_WORD) + 2) as u16)),
+            let cells = || {
+                std::iter::once(c.title.as_str())
+                    .chain(self.rows.iter().map(|r| r.get(*i).map(String::as_str).unwrap_or("")))
             };
+            let longest_word = cells().flat_map(|s| s.split_whitespace()).map(|w| w.chars().count()).max().unwrap_or(1);
+            // A kept column is as wide as its widest cell (its title may wrap between words).
+            let widest_cell = cells().skip(1).flat_map(str::lines).map(|l| l.chars().count()).max().unwrap_or(0);
+            let least = match c.fit {
+                Fit::Keep => widest_cell.max(longest_word.min(LONGEST_WORD)),
+                Fit::Wrap => longest_word.min(LONGEST_WORD),
+            };
+            let constraint = ColumnConstraint::LowerBoundary(Width::Fixed((least + 2) as u16));
             col.set_constraint(constraint);
         }
         t.to_string()

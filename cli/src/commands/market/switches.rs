@@ -112,11 +112,13 @@ fn outcome_text(r: &SwitchRow) -> String {
 
 fn switch_text(ctx: &Ctx, a: &SwitchesAnswer) -> String {
     let mut g = Grid::new()
-        .keep("member")
+        .text("member")
         .keep("line")
         .text("from → to")
         .keep("effective")
         .text("why")
+        .text("in their words")
+        .wide()
         .num("notice")
         .wide()
         .num("exit costs")
@@ -125,16 +127,14 @@ fn switch_text(ctx: &Ctx, a: &SwitchesAnswer) -> String {
         .wide()
         .text("since");
     for r in &a.switches {
-        let mut reasons: Vec<String> = r.reasons.iter().map(labels::reason).collect();
-        if let Some(text) = &r.reason_text {
-            reasons.push(format!("“{text}”"));
-        }
+        let reasons: Vec<String> = r.reasons.iter().map(labels::reason).collect();
         g.row(vec![
             format!("{} {}", r.org.ods, r.org.name),
             r.service_line.clone(),
             format!("{} → {}", side(&r.from), side(&r.to)),
             r.effective.to_string(),
-            reasons.join("; "),
+            reasons.join(", "),
+            r.reason_text.as_ref().map(|t| format!("“{t}”")).unwrap_or_default(),
             opt(r.notice_months, |m| format!("{m} months")),
             opt(r.exit_costs_pence, |p| short_pounds(p as i64)),
             opt(r.transition_months, |m| format!("{m} months")),
