@@ -172,21 +172,28 @@ fn content(body: &Body) -> Vec<u8> {
 /// The content of every record of the kinds in `bodies` that this organisation wrote (on any
 /// of its nodes) and has not retracted, with its id.
 fn own_bodies(service: &Service, bodies: &[Body]) -> Result<HashMap<Vec<u8>, RecordId>, ApiError> {
-    let kinds: Vec<Kind> = bodies.iter().filter_map(Body::kind).collect();
+    let kinds: std::collections::HashSet<Kind> = bodies.iter().filter_map(Body::kind).collect();
     let mut out = HashMap::new();
     if kinds.is_empty() {
         return Ok(out);
     }
     let store = service.store().as_ref();
+    // One pass over the organisation's own feeds: its records of these kinds, and what its
+    // retractions withdrew (only an organisation's own retractions withdraw its records).
+    let mut retracted = std::collections::HashSet::new();
     for node in own_nodes(service) {
         for r in store.scan(Scan::Author(node), false) {
             let r = r?;
-            if r.body().kind().is_some_and(|k| kinds.contains(&k)) && registry::retracted_by(store, &r.id())?.is_none()
-            {
-                out.insert(content(r.body()), r.id());
+            match r.body() {
+                Body::Retract(x) => retracted.extend(x.targets()),
+                b if b.kind().is_some_and(|k| kinds.contains(&k)) => {
+                    out.insert(content(b), r.id());
+                }
+                _ => {}
             }
         }
     }
+    out.retain(|_, id| !retracted.contains(id));
     Ok(out)
 }
 

@@ -93,8 +93,8 @@ pub fn check_references(
         Ok(())
     };
     let provider = |field: &str, code: &str| -> Result<(), ApiError> {
-        let in_batch = earlier.iter().any(|b| matches!(b, Body::Provider(p) if p.code == code));
-        if !in_batch && !provider_known(store, code)? {
+        // The store first: scanning the batch for each of its rows would be quadratic.
+        if !provider_known(store, code)? && !earlier.iter().any(|b| matches!(b, Body::Provider(p) if p.code == code)) {
             return Err(ApiError::invalid(format!(
                 "{ctx}.{field}: `{code}` is not a known provider; see `csx provider list`, or add it with `csx provider add`"
             )));

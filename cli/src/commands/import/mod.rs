@@ -405,15 +405,21 @@ fn undo(ctx: &Ctx, batch: &str, reason: Option<String>) -> anyhow::Result<()> {
     if ctx.out.json {
         return ctx.out.json(&shown);
     }
-    ctx.out.emit(&format!(
-        "Withdrew {} records of batch {} ({}, imported {}) with {} signed retraction{} ({}).",
-        count(withdrawn),
-        batch.id,
-        batch.source,
-        view::time(batch.at),
-        records.len(),
-        if records.len() == 1 { "" } else { "s" },
-        records.iter().map(|r| r.id().short()).collect::<Vec<_>>().join(", ")
+    let ids: Vec<String> = records.iter().take(3).map(|r| r.id().short()).collect();
+    ctx.out.emit(&crate::output::wrap(
+        &format!(
+            "Withdrew {} records of batch {} ({}, imported {}) in one signed step: {} retraction{} ({}{}).",
+            count(withdrawn),
+            batch.id,
+            batch.source,
+            view::time(batch.at),
+            records.len(),
+            if records.len() == 1 { "" } else { "s" },
+            ids.join(", "),
+            if records.len() > ids.len() { ", …" } else { "" }
+        ),
+        ctx.out.width,
+        0,
     ))
 }
 
