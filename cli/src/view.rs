@@ -45,10 +45,6 @@ pub fn time(ms: u64) -> String {
     format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute())
 }
 
-fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "–".into())
-}
-
 /// The mean of a review's ratings, to one decimal: `3.7`.
 fn mean_rating(r: &Review) -> String {
     let given: Vec<u8> = r.ratings().iter().flatten().copied().collect();
@@ -83,7 +79,8 @@ pub fn summary(body: &Body) -> String {
             format!("certifies node {} for {} until {}", c.node_key.short(), c.ods_code, time(c.expires_at))
         }
         Body::Profile(p) => {
-            format!("{} ({}), population {}", p.name, labels::words(p.org_kind.name()), opt(&p.population))
+            let population = p.population.map(|n| labels::count(n as usize)).unwrap_or_else(|| "–".into());
+            format!("{} ({}), population {population}", p.name, labels::words(p.org_kind.name()))
         }
         Body::Endorse(e) => format!("endorses {} {} ({})", e.ods_code, e.name, e.org_key.short()),
         Body::Revoke(r) => format!("revokes {}: {}", r.org_key.short(), r.reason),

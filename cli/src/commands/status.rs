@@ -32,9 +32,10 @@ fn rows(s: &Status) -> Vec<(String, String)> {
         (
             "records".into(),
             format!(
-                "{} from {} nodes ({} bytes)",
+                "{} from {} node{} ({} bytes)",
                 labels::count(s.store.records as usize),
                 s.store.feeds,
+                if s.store.feeds == 1 { "" } else { "s" },
                 labels::count(s.store.record_bytes as usize)
             ),
         ),
