@@ -1,6 +1,8 @@
 //! `csx bootstrap`: run a bootstrap server. It helps members find each other and relays for
 //! nodes that cannot be dialled; it stores and reads no records.
 
+use std::io::IsTerminal;
+
 use clap::Args;
 use csx_node::bootstrap::{self, BootstrapOptions};
 
@@ -27,7 +29,7 @@ pub struct BootstrapArgs {
 }
 
 pub fn run(ctx: &Ctx, args: BootstrapArgs) -> anyhow::Result<()> {
-    super::daemon::init_logging(&args.log_format, &args.log, ctx.out.err_color)?;
+    super::daemon::init_logging(&args.log_format, &args.log, ctx.out.err_color && std::io::stderr().is_terminal())?;
     let parse = |setting: &str, list: &[String]| -> anyhow::Result<Vec<libp2p::Multiaddr>> {
         list.iter()
             .map(|a| {

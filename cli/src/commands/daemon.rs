@@ -1,5 +1,6 @@
 //! `csx daemon`: run this member's node in the foreground (for systemd or a container).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -77,7 +78,7 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
     if let Some(l) = args.log {
         config.log_filter = l;
     }
-    init_logging(&config.log_format, &config.log_filter, ctx.out.err_color)?;
+    init_logging(&config.log_format, &config.log_filter, ctx.out.err_color && std::io::stderr().is_terminal())?;
     let net = config.net_config(&genesis.bootstrap).map_err(|e| CliError::invalid(e.to_string()))?;
     let options =
         NodeOptions { net, transport: TransportKind::Tcp, store: config.store_config(), clock: system_clock() };

@@ -158,8 +158,9 @@ struct Imported<'a> {
     /// Spreadsheet row numbers written (or, on a dry run, to write).
     written_rows: Vec<usize>,
     duplicates: Vec<DuplicateRow>,
-    #[serde(flatten)]
-    report: &'a ImportReport,
+    dry_run: bool,
+    /// The batch written (none on a dry run or when every row was already held).
+    batch: Option<&'a BatchInfo>,
 }
 
 #[derive(Serialize)]
@@ -244,12 +245,13 @@ fn import<T: KindInput>(ctx: &Ctx, path: &Path, format: FileFormat, args: &Impor
         blank_rows: table.blank,
         written_rows: report.rows.iter().map(|r| number(*r)).collect(),
         duplicates,
-        report: &report,
+        dry_run: report.dry_run,
+        batch: report.batch.as_ref(),
     };
     if ctx.out.json {
         return ctx.out.json(&shown);
     }
-    summary(ctx, &shown, &table, row_word, &previews)
+    summary(ctx, &shown, &report, &table, row_word, &previews)
 }
 
 /// Converts every row; fails with every row's problem (Excel's row numbers) if any is bad.
@@ -308,7 +310,14 @@ fn progress(ctx: &Ctx, rows: usize, what: &str) -> indicatif::ProgressBar {
 }
 
 /// The summary of an import or dry run (never one line per row of a large file).
-fn summary(ctx: &Ctx, s: &Imported<'_>, table: &Table, row_word: &str, previews: &[String]) -> anyhow::Result<()> {
+fn summary(
+    ctx: &Ctx,
+    s: &Imported<'_>,
+    report: &ImportReport,
+    table: &Table,
+    row_word: &str,
+    previews: &[String],
+) -> anyhow::Result<()> {
     let mut lines = Vec::new();
     let read_as = match (s.delimiter.as_deref(), table.encoding) {
         (Some(d), e) => format!(
@@ -350,7 +359,7 @@ fn summary(ctx: &Ctx, s: &Imported<'_>, table: &Table, row_word: &str, previews:
         ));
     }
     let kind = crate::labels::words(s.kind);
-    match (&s.report.batch, s.report.dry_run) {
+    match (&s.batch, s.dry_run) {
         (_, true) => lines.push(format!(
             "Dry run: {} {kind} records would be written; nothing was written.",
             count(s.written_rows.len())
@@ -365,10 +374,10 @@ fn summary(ctx: &Ctx, s: &Imported<'_>, table: &Table, row_word: &str, previews:
     }
     let mut text = lines.iter().map(|l| crate::output::wrap(l, ctx.out.width, 0)).collect::<Vec<_>>().join("\n");
     // A preview of what is (or would be) written, as understood: the first rows, in words.
-    if !s.report.rows.is_empty() {
-        let mut g = Grid::new().num(row_word).text(if s.report.dry_run { "would write" } else { "wrote" });
+    if !report.rows.is_empty() {
+        let mut g = Grid::new().num(row_word).text(if s.dry_run { "would write" } else { "wrote" });
         let mut shown = 0;
-        for i in s.report.rows.iter().take(PREVIEW_ROWS) {
+        for i in report.rows.iter().take(PREVIEW_ROWS) {
             shown += 1;
             g.row(vec![table.rows[*i].number.to_string(), previews[*i].clone()]);
         }
