@@ -15,34 +15,37 @@ use commands::*;
 use error::AFTER_HELP;
 use output::{ColorChoice, Output};
 
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
 /// csx: NHS buyers of commissioning support sharing prices, reviews, switches and motions
 /// for collective action, over a federation of their own nodes.
 #[derive(Debug, Parser)]
 #[command(name = "csx", version, after_help = AFTER_HELP, propagate_version = true)]
 struct Cli {
     /// The node's home directory (keys, store, genesis)
-    #[arg(long, global = true, env = "CSX_HOME", value_name = "DIR")]
+    #[arg(long, global = true, env = "CSX_HOME", value_name = "DIR", help_heading = GLOBAL)]
     home: Option<PathBuf>,
     /// Print data as JSON instead of tables
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     json: bool,
     /// Print tables as CSV for spreadsheets (UTF-8 with a byte-order mark, so Excel reads £)
-    #[arg(long, global = true, conflicts_with = "json")]
+    #[arg(long, global = true, conflicts_with = "json", help_heading = GLOBAL)]
     csv: bool,
     /// Show every column of tables (the default shows what most people need)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     wide: bool,
     /// Colour on a terminal: auto, always or never (NO_COLOR also turns it off)
-    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN", help_heading = GLOBAL)]
     color: ColorChoice,
     /// Print long output straight to the terminal instead of through the pager (PAGER)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     no_pager: bool,
     /// Fit tables to this many columns (default: COLUMNS, else the terminal's width)
-    #[arg(long, global = true, hide = true, value_name = "N")]
+    #[arg(long, global = true, hide = true, value_name = "N", help_heading = GLOBAL)]
     width: Option<u16>,
     /// Never prompt, even on a terminal
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     no_input: bool,
     #[command(subcommand)]
     command: Command,
@@ -53,6 +56,9 @@ enum Command {
     /// Set up this node: create the organisation key, node key and certificate
     Init(init::InitArgs),
     /// Print this member's public identity (to hand to other members)
+    #[command(after_help = "Examples:
+  csx id
+  csx id --json > identity.json    (to hand to the federation's members)")]
     Id,
     /// Create, join or show a federation
     #[command(subcommand)]
@@ -61,6 +67,9 @@ enum Command {
     #[command(subcommand)]
     Member(member::MemberCommand),
     /// List members, their nodes, and applicants with their endorsements
+    #[command(after_help = "Examples:
+  csx members
+  csx members --wide --csv > members.csv")]
     Members,
     /// Add, install or retire nodes of this organisation
     #[command(subcommand)]
@@ -105,16 +114,24 @@ enum Command {
     #[command(subcommand)]
     Record(record::RecordCommand),
     /// Show this node's state: identity, federation, store, network
+    #[command(after_help = "Examples:
+  csx status
+  csx status --json")]
     Status,
     /// Run this member's node in the foreground (for systemd or a container)
     Daemon(daemon::DaemonArgs),
     /// Run a bootstrap server that helps members find each other (it holds no records)
     Bootstrap(bootstrap::BootstrapArgs),
     /// List the peers the running daemon knows and how in step with each it is
+    #[command(after_help = "Examples:
+  csx peers
+  csx peers --wide")]
     Peers,
     /// Sync with every connected member now; exit code 7 if not level in time
     Sync(node_cmds::SyncArgs),
     /// Stop the running daemon (it flushes its store)
+    #[command(after_help = "Examples:
+  csx shutdown")]
     Shutdown,
     /// Run a guided session on a throwaway home
     Demo(demo::DemoArgs),

@@ -32,7 +32,10 @@ fn an_excel_export_with_pound_signs_semicolons_and_uk_dates_imports() {
     assert_eq!(dry["blank_rows"], 1);
     assert_eq!(m.record_count(), before);
     let text = m.ok(&["import", &file, "--kind", "price", "--dry-run"]);
-    assert!(text.contains("Windows-1252") && text.contains("semicolons") && text.contains("would be written"), "{text}");
+    assert!(
+        text.contains("Windows-1252") && text.contains("semicolons") && text.contains("would be written"),
+        "{text}"
+    );
 
     let done = m.json(&["import", &file, "--kind", "price"]);
     assert_eq!(done["batch"]["id"], 1);
@@ -51,7 +54,10 @@ fn an_excel_export_with_pound_signs_semicolons_and_uk_dates_imports() {
     assert_eq!(agem["efficiency_bp"], 400);
     assert_eq!(agem["vat_included"], false);
     let necs = by("0AR");
-    assert_eq!((necs["service_line"].as_str(), necs["annual_value_pence"].as_u64()), (Some("CONTRACT"), Some(25_000_000)));
+    assert_eq!(
+        (necs["service_line"].as_str(), necs["annual_value_pence"].as_u64()),
+        (Some("CONTRACT"), Some(25_000_000))
+    );
     assert_eq!(necs["pricing_model"], "per_head");
     assert_eq!(necs["vat_included"], true);
     let mlcsu = by("0CX");
@@ -85,7 +91,10 @@ fn importing_the_same_file_again_skips_what_is_held_and_undo_withdraws_a_batch_i
     }
     assert_eq!(m.record_count(), before + 10);
     let text = m.ok(&["import", file, "--kind", "price"]);
-    assert!(text.contains("Skipped 10 rows identical to what you already hold") && text.contains("--allow-duplicates"), "{text}");
+    assert!(
+        text.contains("Skipped 10 rows identical to what you already hold") && text.contains("--allow-duplicates"),
+        "{text}"
+    );
 
     // Two identical rows in one file: the second is reported as the same as the first.
     let twice = m.file("twice.csv", b"provider,service_line,year,annual_value,vat_included,pricing_model\n0DF,IT,2025,5,no,fixed\n0DF,IT,2025,5,no,fixed\n");
@@ -118,7 +127,14 @@ fn importing_the_same_file_again_skips_what_is_held_and_undo_withdraws_a_batch_i
     // The first batch's records still count; undo it too, and the market no longer sees them.
     m.ok(&["import", "undo", "1"]);
     let current = m.json(&["price", "list", "--all"]);
-    assert!(current.as_array().expect("array").iter().filter(|p| p["body"]["provider"] != "0DF").all(|p| p["retracted_by"].is_string()));
+    assert!(
+        current
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter(|p| p["body"]["provider"] != "0DF")
+            .all(|p| p["retracted_by"].is_string())
+    );
     // Withdrawn records are no longer duplicates: the file imports again.
     let back = m.json(&["import", file, "--kind", "price"]);
     assert_eq!(back["batch"]["records"], 10);

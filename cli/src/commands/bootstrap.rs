@@ -10,6 +10,10 @@ use crate::context::Ctx;
 use crate::error::CliError;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx bootstrap --listen /ip4/0.0.0.0/tcp/4000
+  csx bootstrap --listen /ip4/0.0.0.0/tcp/4000 --external \\
+      /dns4/boot.example.nhs.uk/tcp/4000 --log-format json")]
 pub struct BootstrapArgs {
     /// Listen on this multiaddress (repeat for several)
     #[arg(long, env = "CSX_LISTEN", value_delimiter = ',', default_value = "/ip4/0.0.0.0/tcp/4000")]

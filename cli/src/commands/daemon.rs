@@ -20,6 +20,10 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx daemon
+  csx daemon --listen /ip4/0.0.0.0/tcp/4001 --external \\
+      /dns4/csx.example.nhs.uk/tcp/4001 --log-format json")]
 pub struct DaemonArgs {
     /// Configuration file (default: config.toml in the home directory)
     #[arg(long, value_name = "FILE")]

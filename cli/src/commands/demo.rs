@@ -22,6 +22,10 @@ use crate::error::CliError;
 use crate::output::Grid;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx demo                         a federation of four nodes on this machine, until Ctrl-C
+  csx demo --members 6 --exit
+  csx demo sandbox /tmp/market     a sample market to query offline")]
 pub struct DemoArgs {
     #[command(subcommand)]
     pub command: Option<DemoCommand>,
@@ -42,6 +46,8 @@ pub struct DemoArgs {
 #[derive(Debug, Subcommand)]
 pub enum DemoCommand {
     /// Write this organisation's share of the sample market to its node
+    #[command(after_help = "Examples:
+  csx demo seed --seed 7")]
     Seed {
         /// Seed of the sample market
         #[arg(long, default_value_t = 2024)]
@@ -50,6 +56,9 @@ pub enum DemoCommand {
     /// Build, in a new directory, the home of one member of a sample federation holding every
     /// member's records: a market to query offline (keys derive from the seed: never use it for
     /// real records)
+    #[command(after_help = "Examples:
+  csx demo sandbox /tmp/market --members 40
+  CSX_HOME=/tmp/market csx prices --service-line BI")]
     Sandbox {
         /// The new home (a new or empty directory)
         dir: PathBuf,

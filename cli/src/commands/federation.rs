@@ -14,13 +14,21 @@ use csx_node::input;
 #[derive(Debug, Subcommand)]
 pub enum FederationCommand {
     /// Build a genesis file from the founders' `csx id --json` files
+    #[command(after_help = "Examples:
+  csx federation create --name \"Yorkshire Commissioning Support Exchange\" --founder \\
+      qwo.json --founder 03q.json --out genesis.json")]
     Create(CreateArgs),
     /// Adopt a genesis file: this node becomes part of that federation
+    #[command(after_help = "Examples:
+  csx federation join genesis.json")]
     Join {
         /// The genesis file (genesis.json)
         file: PathBuf,
     },
     /// Show the federation this node belongs to
+    #[command(after_help = "Examples:
+  csx federation show
+  csx federation show --json")]
     Show,
 }
 

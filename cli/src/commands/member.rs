@@ -15,8 +15,13 @@ use crate::output::Grid;
 #[derive(Debug, Subcommand)]
 pub enum MemberCommand {
     /// Endorse an organisation for membership (its `csx id --json` file, or its organisation key)
+    #[command(after_help = "Examples:
+  csx member endorse applicant.json
+  csx member endorse applicant.json --yes --comment \"Known to us\"")]
     Endorse(EndorseArgs),
     /// Sign a revocation of a member (by ODS code or organisation key prefix)
+    #[command(after_help = "Examples:
+  csx member revoke 03Q --reason \"Left the federation\" --yes")]
     Revoke(RevokeArgs),
 }
 

@@ -54,6 +54,9 @@ pub fn peers(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx sync
+  csx sync --timeout 2m")]
 pub struct SyncArgs {
     /// Give up after this long, e.g. 30s or 2m (exit code 7)
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]

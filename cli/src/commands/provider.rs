@@ -10,10 +10,19 @@ use csx_node::input::kinds::ProviderInput;
 #[derive(Debug, Subcommand)]
 pub enum ProviderCommand {
     /// Add a provider to the shared registry (or update its name, kind and aliases)
+    #[command(after_help = "Examples:
+  csx provider add --code ACME-BI --name \"Acme Analytics Ltd\" --kind private --aliases \\
+      \"Acme, AA\"")]
     Add(ProviderInput),
     /// List every known provider: built-in CSUs and those members added
+    #[command(after_help = "Examples:
+  csx provider list
+  csx provider list --wide --csv > providers.csv")]
     List,
     /// A provider's scorecard on every service line, with each rating dimension and comments
+    #[command(after_help = "Examples:
+  csx provider show 0DE
+  csx provider show AGEM --wide")]
     Show {
         /// Provider code (e.g. 0DE)
         code: String,

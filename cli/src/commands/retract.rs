@@ -8,6 +8,9 @@ use crate::context::Ctx;
 use crate::error::CliError;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx retract 1a2b3c4d --reason \"Entered against the wrong service line\"
+  csx import undo last              (withdraws a whole import)")]
 pub struct RetractArgs {
     /// The record's id, or a unique prefix of it
     pub id: String,

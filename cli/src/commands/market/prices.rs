@@ -14,7 +14,7 @@ use crate::output::{Grid, wrap};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   csx prices                              every service line, all providers
-  csx prices --service-line BI            one line, provider by provider, and where you stand
+  csx prices --service-line BI            one line, provider by provider; where you stand
   csx prices --service-line BI --wide     with min, p90, max, outliers and records
   csx prices --provider 0DE --year 2024/25
   csx prices --service-line BI --csv > bi-prices.csv")]
