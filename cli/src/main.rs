@@ -135,6 +135,13 @@ enum Command {
     Shutdown,
     /// Run a guided session on a throwaway home
     Demo(demo::DemoArgs),
+    /// Serve the dashboard for yourself over this home, and print a link that signs you in
+    Dashboard(dashboard::DashboardArgs),
+    /// Manage the dashboard's staff accounts and their API tokens
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Show the local audit log: sign-ins, records written from the dashboard, account changes
+    Audit(audit::AuditArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one for every command into a directory
@@ -247,6 +254,9 @@ fn run(cli: Cli, out: Output) -> anyhow::Result<()> {
         Command::Sync(args) => node_cmds::sync(&ctx, args),
         Command::Shutdown => node_cmds::shutdown(&ctx),
         Command::Demo(args) => demo::run(&ctx, args),
+        Command::Dashboard(args) => dashboard::run(&ctx, args),
+        Command::User(cmd) => user::run(&ctx, cmd),
+        Command::Audit(args) => audit::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Man(args) => man::run(&ctx, args),
     }

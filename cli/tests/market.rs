@@ -68,7 +68,7 @@ fn the_sandbox_is_the_same_every_time() {
         let out = csx(home).args(["status", "--json"]).output().expect("runs");
         serde_json::from_slice(&out.stdout).expect("json")
     };
-    assert_eq!(again["records"], 943, "903 market records and each member's certificate and profile");
+    assert_eq!(again["records"], 944, "904 market records and each member's certificate and profile");
     assert_eq!(status(&home)["heads_digest"], status(sandbox())["heads_digest"], "same seed, same time, same records");
     // Refuses to build over an existing home.
     let out = csx(&home).args(["demo", "sandbox", home.to_str().expect("utf8")]).output().expect("runs");
@@ -99,6 +99,44 @@ fn prices_across_lines_and_as_csv() {
     let mut rdr = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(rdr.headers().expect("header").get(0), Some("service_line"));
     assert!(rdr.records().all(|r| r.expect("row").get(0) == Some("FIN")));
+}
+
+#[test]
+fn a_provider_filter_shows_the_whole_market_beside_the_provider() {
+    // The "all providers" cells beside Optum's are the whole market's, as unfiltered.
+    let v = both("prices_contract_0dg", &["prices", "--service-line", "CONTRACT", "--provider", "0DG"]);
+    let whole = json(&["prices", "--service-line", "CONTRACT"]);
+    for c in v["answer"]["cells"].as_array().expect("cells") {
+        assert!(c["provider"] == "0DG" || c["provider"].is_null(), "{c}");
+        assert!(whole["answer"]["cells"].as_array().expect("cells").contains(c), "a filter changed a cell: {c}");
+    }
+}
+
+#[test]
+fn import_warns_of_rows_that_replace_each_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let out =
+        csx(&home).args(["demo", "sandbox", home.to_str().expect("utf8"), "--members", "3"]).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = dir.path().join("prices.csv");
+    std::fs::write(
+        &file,
+        "provider,service_line,year,annual_value,vat_included,pricing_model,contract_ref\n\
+         0DE,HR,2025,100000,no,fixed,\n\
+         0DE,HR,2025,120000,no,fixed,\n\
+         0DE,HR,2025,30000,no,fixed,Lot 2\n",
+    )
+    .expect("write");
+    let out = csx(&home).args(["import", file.to_str().expect("utf8"), "--kind", "price"]).output().expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: rows 1 and 2 are both prices for HR from 0DE in 2025/26 with no contract reference: row 2 will replace row 1"),
+        "{err}"
+    );
+    assert!(!err.contains("row 3 will replace"), "a lot with its own reference replaces nothing: {err}");
+    assert!(err.contains("imported 3 records"), "{err}");
 }
 
 #[test]
@@ -172,7 +210,8 @@ fn amounts(text: &str) -> std::collections::BTreeSet<String> {
     let mut found = std::collections::BTreeSet::new();
     for (i, _) in text.match_indices('£') {
         let tail = &text[i + '£'.len_utf8()..];
-        let end = tail.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | ',' | 'k' | 'm'))).unwrap_or(tail.len());
+        let end =
+            tail.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | ',' | 'k' | 'm'))).unwrap_or(tail.len());
         let amount = tail[..end].trim_end_matches(['.', ',']);
         found.insert(format!("£{amount}"));
     }

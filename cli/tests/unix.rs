@@ -98,7 +98,8 @@ fn examples(help: &str) -> Vec<Vec<String>> {
         .filter_map(|l| {
             let l = l.split("  ").next().unwrap_or("").to_string();
             let l = l.split(" > ").next().and_then(|x| x.split(" >> ").next()).and_then(|x| x.split(" | ").next())?;
-            let words: Vec<String> = shell_words(l).into_iter().skip_while(|w| w.contains('=') && !w.starts_with('-')).collect();
+            let words: Vec<String> =
+                shell_words(l).into_iter().skip_while(|w| w.contains('=') && !w.starts_with('-')).collect();
             (words.first().map(String::as_str) == Some("csx")).then(|| words[1..].to_vec())
         })
         .collect()
@@ -169,7 +170,9 @@ fn completions_are_scripts_their_shells_accept() {
         let path = dir.path().join(format!("csx.{shell}"));
         std::fs::write(&path, &script).expect("write");
         match Std::new(program).args(&flags).arg(&path).output() {
-            Ok(out) => assert!(out.status.success(), "{program} rejects the script: {}", String::from_utf8_lossy(&out.stderr)),
+            Ok(out) => {
+                assert!(out.status.success(), "{program} rejects the script: {}", String::from_utf8_lossy(&out.stderr))
+            }
             // CI installs bash, zsh and fish (.ci/run); elsewhere a missing shell is skipped.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && std::env::var_os("CI").is_none() => {
                 eprintln!("{program} is not installed; its syntax check is skipped");
@@ -303,7 +306,11 @@ fn a_daemons_log_in_a_file_has_no_colour_codes_even_when_asked() {
         .expect("starts");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !std::fs::read_to_string(&log).unwrap_or_default().contains("csx daemon started") {
-        assert!(std::time::Instant::now() < deadline, "the daemon did not start: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     m.ok(&["shutdown"]);

@@ -155,6 +155,28 @@ pub struct NetStatus {
     /// not publish, in case it was restored from a backup).
     #[serde(default)]
     pub own_feed_confirmed: bool,
+    /// How full the tables strangers could grow are (each has a bound, docs/SECURITY.md).
+    #[serde(default)]
+    pub tables: TableSizes,
+}
+
+/// Entries in the network's bounded tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSizes {
+    /// Peers known: connected, and members' nodes met before.
+    pub peers: usize,
+    /// Connected peers still being verified.
+    pub unverified: usize,
+    /// Addresses kept, over all peers.
+    pub addresses: usize,
+    /// Peers with strikes.
+    pub strikes: usize,
+    /// Peers banned.
+    pub bans: usize,
+    /// Rate-limit buckets (connected peers only).
+    pub buckets: usize,
+    /// Peers waiting before they are dialled again.
+    pub backoff: usize,
 }
 
 /// One peer as this node sees it.

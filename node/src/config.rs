@@ -14,6 +14,8 @@ use crate::store::StoreConfig;
 pub const DEFAULT_PORT: u16 = 4001;
 /// The default port of a bootstrap server.
 pub const DEFAULT_BOOTSTRAP_PORT: u16 = 4000;
+/// The default port of the dashboard (on loopback unless configured otherwise).
+pub const DEFAULT_WEB_PORT: u16 = 4080;
 
 /// The contents of config.toml.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -41,6 +43,87 @@ pub struct Config {
     /// sled's page cache, MiB.
     pub store_cache_mib: u64,
     pub limits: Limits,
+    /// The dashboard the daemon serves.
+    pub web: WebConfig,
+}
+
+/// The dashboard (`[web]`): where the daemon serves it and how people reach it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// `host:port` to listen on, or `off`. Loopback by default: put a TLS reverse proxy in front,
+    /// or set `tls_cert` and `tls_key`, before opening it to the network.
+    pub listen: String,
+    /// The address people use, e.g. `https://csx.example.nhs.uk` (for sign-in links; an `https`
+    /// address also makes session cookies `Secure`). Empty: derived from `listen`.
+    pub public_url: String,
+    /// Built-in TLS: the certificate chain and private key, PEM files (both or neither).
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// Take the client's address from the last `X-Forwarded-For` entry (only behind a reverse
+    /// proxy that sets it): used for the sign-in rate limit and the audit log.
+    pub trust_proxy: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: format!("127.0.0.1:{DEFAULT_WEB_PORT}"),
+            public_url: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            trust_proxy: false,
+        }
+    }
+}
+
+impl WebConfig {
+    /// The address to listen on, or `None` when the dashboard is off.
+    pub fn listen_addr(&self) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        let l = self.listen.trim();
+        if l.is_empty() || l.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        l.parse().map(Some).map_err(|_| ConfigError::Value {
+            setting: "web.listen",
+            problem: format!("`{l}` is not host:port (e.g. 127.0.0.1:{DEFAULT_WEB_PORT}) or off"),
+        })
+    }
+
+    /// The TLS certificate and key files, when built-in TLS is configured.
+    pub fn tls_files(&self) -> Result<Option<(std::path::PathBuf, std::path::PathBuf)>, ConfigError> {
+        match (self.tls_cert.trim(), self.tls_key.trim()) {
+            ("", "") => Ok(None),
+            ("", _) | (_, "") => Err(ConfigError::Value {
+                setting: "web.tls_cert",
+                problem: "give both tls_cert and tls_key (PEM files), or neither".into(),
+            }),
+            (c, k) => Ok(Some((c.into(), k.into()))),
+        }
+    }
+
+    /// The address people use: `public_url`, else `http(s)://` and the listen address
+    /// (`localhost` for a wildcard address).
+    pub fn base_url(&self) -> Result<String, ConfigError> {
+        if !self.public_url.trim().is_empty() {
+            let u = self.public_url.trim().trim_end_matches('/');
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                return Err(ConfigError::Value {
+                    setting: "web.public_url",
+                    problem: format!("`{u}` must start with https:// (or http://)"),
+                });
+            }
+            return Ok(u.to_string());
+        }
+        let scheme = if self.tls_files()?.is_some() { "https" } else { "http" };
+        let addr = self.listen_addr()?.ok_or(ConfigError::Value {
+            setting: "web.listen",
+            problem: "the dashboard is off (listen = \"off\"); set [web] listen or public_url".into(),
+        })?;
+        let host = if addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
+        let host = if addr.is_ipv6() && host != "localhost" { format!("[{host}]") } else { host };
+        Ok(format!("{scheme}://{host}:{}", addr.port()))
+    }
 }
 
 /// Per-peer and per-page limits.
@@ -75,6 +158,7 @@ impl Default for Config {
             log_filter: "info".into(),
             store_cache_mib: 64,
             limits: Limits::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -199,6 +283,22 @@ mod tests {
         let back: Config = toml::from_str(&text).expect("parses");
         assert_eq!(back, Config::default());
         back.net_config(&[]).expect("valid");
+    }
+
+    #[test]
+    fn the_dashboard_settings_are_checked_and_give_the_sign_in_address() {
+        let w = WebConfig::default();
+        assert_eq!(w.base_url().expect("default"), format!("http://127.0.0.1:{DEFAULT_WEB_PORT}"));
+        let w = WebConfig { listen: "0.0.0.0:8443".into(), tls_cert: "c.pem".into(), tls_key: "k.pem".into(), ..w };
+        assert_eq!(w.base_url().expect("tls"), "https://localhost:8443");
+        let off = WebConfig { listen: "off".into(), ..WebConfig::default() };
+        assert_eq!(off.listen_addr().expect("off"), None);
+        let bad = WebConfig { listen: "localhost".into(), ..WebConfig::default() };
+        assert!(bad.listen_addr().expect_err("no port").to_string().starts_with("web.listen"));
+        let half = WebConfig { tls_cert: "c.pem".into(), ..WebConfig::default() };
+        assert!(half.tls_files().is_err());
+        let public = WebConfig { public_url: "https://csx.example.nhs.uk/".into(), ..WebConfig::default() };
+        assert_eq!(public.base_url().expect("public"), "https://csx.example.nhs.uk");
     }
 
     #[test]

@@ -5,21 +5,123 @@
 //! one line, `{"ok": …}` or `{"error": {"kind": …, "message": …}}`. The token is a random secret
 //! the daemon writes to `control.token` (`0600`) at start; a caller must be able to read it, and
 //! must run as the same user as the daemon (checked with the socket's peer credentials).
+//!
+//! Bounded ([`ControlLimits`]): a request line is at most 16 MiB (an import of about ten
+//! thousand rows; the client says so before sending more), it must arrive within 10 seconds of
+//! connecting, a reply must be read within 30, and at most 64 connections are open at once —
+//! beyond, the one that has waited longest without sending its request is closed to make room,
+//! so a client that asks is always answered.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Notify;
 
 use crate::api::{ApiError, ErrorKind, Request, Response};
 use crate::home::Home;
 use crate::runtime::NodeApi;
 
-/// Largest request line (an import of many records is one request).
-const MAX_REQUEST_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest request line: an import of about ten thousand rows (JSON of the bodies).
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// Bounds of the control socket.
+#[derive(Debug, Clone, Copy)]
+pub struct ControlLimits {
+    /// Largest request line.
+    pub max_request_bytes: usize,
+    /// Time a client has, once connected, to send its whole request.
+    pub read_timeout: Duration,
+    /// Time a client has to read the reply.
+    pub write_timeout: Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for ControlLimits {
+    fn default() -> Self {
+        ControlLimits {
+            max_request_bytes: MAX_REQUEST_BYTES,
+            read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 64,
+        }
+    }
+}
+
+/// The open connections: which are still waiting for their request (and may be closed to make
+/// room), and how to close them.
+#[derive(Debug, Default)]
+struct Slots {
+    next: u64,
+    open: HashMap<u64, Slot>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    since: Instant,
+    reading: bool,
+    close: Arc<Notify>,
+}
+
+/// Whether a new connection may be served.
+#[derive(Debug, PartialEq, Eq)]
+enum Admit {
+    /// Yes, as this slot (after closing `evicted`, the idle connection that waited longest).
+    Yes { id: u64, evicted: Option<u64> },
+    /// No: every slot is busy with a request being answered.
+    Busy,
+}
+
+impl Slots {
+    fn admit(&mut self, max: usize, now: Instant) -> (Admit, Arc<Notify>) {
+        let close = Arc::new(Notify::new());
+        let mut evicted = None;
+        if self.open.len() >= max {
+            let idle = self.open.iter().filter(|(_, s)| s.reading).min_by_key(|(_, s)| s.since).map(|(id, _)| *id);
+            match idle {
+                Some(id) => {
+                    if let Some(slot) = self.open.remove(&id) {
+                        slot.close.notify_one();
+                    }
+                    evicted = Some(id);
+                }
+                None => return (Admit::Busy, close),
+            }
+        }
+        self.next += 1;
+        let id = self.next;
+        self.open.insert(id, Slot { since: now, reading: true, close: close.clone() });
+        (Admit::Yes { id, evicted }, close)
+    }
+
+    fn busy(&mut self, id: u64) {
+        if let Some(s) = self.open.get_mut(&id) {
+            s.reading = false;
+        }
+    }
+
+    fn close(&mut self, id: u64) {
+        self.open.remove(&id);
+    }
+}
+
+/// Frees a slot when its connection ends, however it ends.
+struct SlotGuard {
+    slots: Arc<Mutex<Slots>>,
+    id: u64,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).close(self.id);
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
@@ -49,11 +151,18 @@ pub struct ControlServer {
     token: String,
     socket: PathBuf,
     token_file: PathBuf,
+    limits: ControlLimits,
+    slots: Arc<Mutex<Slots>>,
 }
 
 impl ControlServer {
     /// Creates the token and binds the socket (replacing a stale one from a dead daemon).
     pub fn bind(home: &Home) -> Result<ControlServer, ApiError> {
+        Self::bind_with(home, ControlLimits::default())
+    }
+
+    /// As [`ControlServer::bind`], with other limits (tests use short ones).
+    pub fn bind_with(home: &Home, limits: ControlLimits) -> Result<ControlServer, ApiError> {
         let socket = socket_path(home);
         let token_file = token_path(home);
         if socket.exists() {
@@ -81,7 +190,7 @@ impl ControlServer {
             std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
                 .map_err(|e| ApiError::internal(format!("cannot restrict {}: {e}", socket.display())))?;
         }
-        Ok(ControlServer { listener, token, socket, token_file })
+        Ok(ControlServer { listener, token, socket, token_file, limits, slots: Arc::default() })
     }
 
     /// Serves requests until the returned future is dropped.
@@ -96,14 +205,49 @@ impl ControlServer {
                     continue;
                 }
             };
+            let (admit, close) =
+                self.slots.lock().unwrap_or_else(|p| p.into_inner()).admit(self.limits.max_connections, Instant::now());
+            let id = match admit {
+                Admit::Yes { id, evicted } => {
+                    if evicted.is_some() {
+                        tracing::warn!(
+                            limit = self.limits.max_connections,
+                            "control socket full: closed the connection idle longest to make room"
+                        );
+                    }
+                    id
+                }
+                Admit::Busy => {
+                    tracing::warn!(limit = self.limits.max_connections, "control socket full: refused a connection");
+                    let busy = ApiError::new(
+                        ErrorKind::Unavailable,
+                        format!(
+                            "the daemon is answering {} requests already; try again shortly",
+                            self.limits.max_connections
+                        ),
+                    );
+                    tokio::spawn(reply_and_close(stream, Reply::Error(busy), self.limits.write_timeout));
+                    continue;
+                }
+            };
+            let guard = SlotGuard { slots: self.slots.clone(), id };
             let api = api.clone();
             let token = self.token.clone();
+            let limits = self.limits;
             tokio::spawn(async move {
-                if let Err(e) = serve_one(stream, &token, owner, api).await {
+                if let Err(e) = serve_one(stream, &token, owner, api, limits, guard, close).await {
                     tracing::debug!("control connection ended: {e}");
                 }
             });
         }
+    }
+}
+
+/// Writes one reply line and closes, within `timeout`.
+async fn reply_and_close(stream: UnixStream, reply: Reply, timeout: Duration) {
+    let (_, write) = stream.into_split();
+    if let Err(e) = deliver(write, reply, timeout).await {
+        tracing::debug!("a control reply could not be delivered: {e}");
     }
 }
 
@@ -124,12 +268,84 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn serve_one(stream: UnixStream, token: &str, owner: Option<u32>, api: NodeApi) -> std::io::Result<()> {
+/// Why reading a request line stopped.
+enum ReadFailure {
+    TooLarge,
+    TimedOut,
+    Closed,
+    Evicted,
+    Io(std::io::Error),
+}
+
+/// Reads one request line of at most `limits.max_request_bytes`, within the read timeout,
+/// unless the connection is closed to make room.
+async fn read_request(
+    read: tokio::net::unix::OwnedReadHalf,
+    limits: &ControlLimits,
+    close: &Notify,
+) -> Result<String, ReadFailure> {
+    let max = limits.max_request_bytes;
+    let mut reader = tokio::io::BufReader::new(tokio::io::AsyncReadExt::take(read, max as u64 + 1));
+    let mut line = Vec::new();
+    let read = tokio::time::timeout(limits.read_timeout, reader.read_until(b'\n', &mut line));
+    let n = tokio::select! {
+        _ = close.notified() => return Err(ReadFailure::Evicted),
+        r = read => match r {
+            Err(_) => return Err(ReadFailure::TimedOut),
+            Ok(Err(e)) => return Err(ReadFailure::Io(e)),
+            Ok(Ok(n)) => n,
+        },
+    };
+    if line.len() > max {
+        return Err(ReadFailure::TooLarge);
+    }
+    if n == 0 {
+        return Err(ReadFailure::Closed);
+    }
+    String::from_utf8(line).map_err(|_| ReadFailure::Io(std::io::ErrorKind::InvalidData.into()))
+}
+
+async fn serve_one(
+    stream: UnixStream,
+    token: &str,
+    owner: Option<u32>,
+    api: NodeApi,
+    limits: ControlLimits,
+    slot: SlotGuard,
+    close: Arc<Notify>,
+) -> std::io::Result<()> {
     let peer_uid = stream.peer_cred().ok().map(|c| c.uid());
-    let (read, mut write) = stream.into_split();
-    let mut line = String::new();
-    let mut reader = tokio::io::BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_REQUEST_BYTES));
-    reader.read_line(&mut line).await?;
+    let (read, write) = stream.into_split();
+    let failed = |message: String| Reply::Error(ApiError::invalid(message));
+    let line = match read_request(read, &limits, &close).await {
+        Ok(line) => Some(line),
+        Err(ReadFailure::TooLarge) => {
+            tracing::warn!(limit = limits.max_request_bytes, "refused a control request over the size limit");
+            let reply = failed(format!(
+                "request too large: over {} bytes, the control socket's limit; split an import into smaller files",
+                limits.max_request_bytes
+            ));
+            return deliver(write, reply, limits.write_timeout).await;
+        }
+        Err(ReadFailure::TimedOut) => {
+            let reply = failed(format!(
+                "no complete request within {}s of connecting; closed",
+                limits.read_timeout.as_secs_f64()
+            ));
+            return deliver(write, reply, limits.write_timeout).await;
+        }
+        Err(ReadFailure::Evicted) => {
+            let reply = Reply::Error(ApiError::new(
+                ErrorKind::Unavailable,
+                "closed: the control socket is full and this connection sent no request",
+            ));
+            return deliver(write, reply, limits.write_timeout).await;
+        }
+        Err(ReadFailure::Closed) => None,
+        Err(ReadFailure::Io(e)) => return Err(e),
+    };
+    let Some(line) = line else { return Ok(()) };
+    slot.slots.lock().unwrap_or_else(|p| p.into_inner()).busy(slot.id);
     let reply = if owner.is_some() && peer_uid != owner {
         Reply::Error(ApiError::new(ErrorKind::Unavailable, "refused: the caller is not the user running the daemon"))
     } else {
@@ -145,12 +361,20 @@ async fn serve_one(stream: UnixStream, token: &str, owner: Option<u32>, api: Nod
             },
         }
     };
+    deliver(write, reply, limits.write_timeout).await
+}
+
+/// Writes the reply line, within `timeout`, and closes the connection.
+async fn deliver(mut write: tokio::net::unix::OwnedWriteHalf, reply: Reply, timeout: Duration) -> std::io::Result<()> {
     let mut out = serde_json::to_vec(&reply).unwrap_or_else(|e| {
         format!("{{\"error\":{{\"kind\":\"internal\",\"message\":\"cannot encode the reply: {e}\"}}}}").into_bytes()
     });
     out.push(b'\n');
-    write.write_all(&out).await?;
-    write.shutdown().await
+    let send = async {
+        write.write_all(&out).await?;
+        write.shutdown().await
+    };
+    tokio::time::timeout(timeout, send).await.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 
 /// The CLI's side: a connection to the daemon of a home, if one is running.
@@ -207,6 +431,13 @@ impl ControlClient {
         }
         let mut line = serde_json::to_vec(&Out { token: &self.token, request })
             .map_err(|e| ApiError::internal(format!("cannot encode the request: {e}")))?;
+        if line.len() > MAX_REQUEST_BYTES {
+            return Err(ApiError::invalid(format!(
+                "the request is {:.1} MiB, over the daemon's limit of {} MiB; split the import into smaller files",
+                line.len() as f64 / (1024.0 * 1024.0),
+                MAX_REQUEST_BYTES / (1024 * 1024)
+            )));
+        }
         line.push(b'\n');
         stream.write_all(&line).map_err(unavailable)?;
         let mut reply = String::new();
@@ -222,5 +453,33 @@ impl ControlClient {
             Ok(Reply::Error(e)) => Err(e),
             Err(e) => Err(ApiError::internal(format!("the daemon's reply is malformed: {e}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_socket_closes_the_connection_idle_longest_or_refuses_when_all_are_busy() {
+        let mut slots = Slots::default();
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let (first, first_close) = slots.admit(2, at(0));
+        let (second, _) = slots.admit(2, at(1));
+        assert_eq!(first, Admit::Yes { id: 1, evicted: None });
+        assert_eq!(second, Admit::Yes { id: 2, evicted: None });
+        // Full: the first (idle, oldest) makes room and is told to close.
+        assert_eq!(slots.admit(2, at(2)).0, Admit::Yes { id: 3, evicted: Some(1) });
+        let told = first_close.notified();
+        tokio::pin!(told);
+        assert!(futures::FutureExt::now_or_never(told.as_mut()).is_some(), "the evicted connection is told");
+        // Connections answering a request are never evicted.
+        slots.busy(2);
+        slots.busy(3);
+        assert_eq!(slots.admit(2, at(3)).0, Admit::Busy);
+        slots.close(2);
+        assert_eq!(slots.admit(2, at(4)).0, Admit::Yes { id: 4, evicted: None });
+        assert_eq!(slots.open.len(), 2);
     }
 }

@@ -258,12 +258,14 @@ impl Market {
                         [BuyingRoute::Framework, BuyingRoute::DirectAward, BuyingRoute::Tender][rng.usize(..3)],
                     ),
                     satisfaction_survey: Some(survey),
+                    contract_ref: None,
                 }));
                 if rng.f64() < 0.7 {
                     out.push(self.review(line, provider, year, &mut rng));
                 }
             }
         }
+        self.lots_and_slips(&mut out, index);
         for &(line, _) in LINE_PRICE {
             if let Some((from, to, reasons)) = self.switch_of(org, line) {
                 let party = |p: Option<&str>| p.map_or(Party::InHouse, |c| Party::Provider(c.into()));
@@ -284,6 +286,32 @@ impl Market {
             out.push(m);
         }
         out
+    }
+
+    /// What real registers hold besides: the second member buys its first line in two lots
+    /// from one provider (a second contract for ad hoc work, told apart by its reference), and
+    /// the fourth typed its 2023/24 finance contract as `£1,2,3`, saved as £123 — a figure the
+    /// answers flag ("check this figure") and still count.
+    fn lots_and_slips(&self, out: &mut Vec<Body>, index: usize) {
+        let first_2024 = out.iter().position(|b| matches!(b, Body::Price(p) if p.year.0 == 2024));
+        for (i, body) in out.iter_mut().enumerate() {
+            let Body::Price(p) = body else { continue };
+            if index == 1 && Some(i) == first_2024 {
+                p.contract_ref = Some("Lot 1: core service".into());
+            }
+            if index == 3 && p.service_line == "FIN" && p.year.0 == 2023 {
+                p.annual_value_pence = 12_300;
+            }
+        }
+        if let (1, Some(i)) = (index, first_2024)
+            && let Body::Price(lot1) = &out[i]
+        {
+            let mut lot2 = lot1.clone();
+            lot2.contract_ref = Some("Lot 2: ad hoc analysis".into());
+            lot2.annual_value_pence = lot1.annual_value_pence / 4;
+            lot2.scope = Some("Ad hoc analysis on request, up to 40 days a year".into());
+            out.push(Body::Price(lot2));
+        }
     }
 
     fn review(&self, line: &str, provider: &str, year: u16, rng: &mut fastrand::Rng) -> Body {

@@ -91,6 +91,7 @@ fn price(provider: &str, pounds_per_head: u64) -> Body {
         kpi_basis: None,
         buying_route: None,
         satisfaction_survey: None,
+        contract_ref: None,
     })
 }
 
@@ -117,14 +118,15 @@ fn only_the_latest_unretracted_disclosures_count_and_foreign_retractions_do_not(
     o[1].write(&store, vec![price("0DE", 2)], NOW - 10_000);
     o[2].write(&store, vec![price("0DE", 3)], NOW - 10_000);
     let (cell, records, members) = bi_cell(&store, &genesis, &o[0]);
-    assert_eq!(cell.stats.as_ref().map(|s| s.median), Some(2.0));
+    // Three members: the cell shows the band its median (£2) lies in.
+    assert_eq!(cell.stats.as_ref().and_then(|s| s.median_band), Some([2.0, 2.5]));
     assert_eq!((records, members), (3, 3));
 
     // A's later disclosure for the same provider, line and year supersedes its first.
     let a_current_price = o[0].write(&store, vec![price("0DE", 4)], NOW - 5_000)[0].id();
     let (cell, records, _) = bi_cell(&store, &genesis, &o[0]);
     let s = cell.stats.expect("shown");
-    assert_eq!((s.min, s.median, s.max, records), (2.0, 3.0, 4.0, 3));
+    assert_eq!((s.median_band, cell.you.map(|y| y.value), records), (Some([2.5, 3.15]), Some(4.0), 3));
 
     // B discloses a second contract (0AR), then retracts it: it leaves every statistic.
     let b_extra = o[1].write(&store, vec![price("0AR", 50)], NOW - 4_000);
@@ -132,14 +134,15 @@ fn only_the_latest_unretracted_disclosures_count_and_foreign_retractions_do_not(
     assert_eq!((cell.records, records), (4, 4));
     o[1].write(&store, vec![retract(b_extra[0].id())], NOW - 3_000);
     let (cell, records, _) = bi_cell(&store, &genesis, &o[0]);
-    assert_eq!((cell.records, records, cell.stats.expect("shown").max), (3, 3, 4.0));
+    assert_eq!((cell.records, records), (3, 3));
+    assert_eq!(cell.stats.expect("shown").median_band, Some([2.5, 3.15]), "values £2, £3 and £4 again");
 
     // C "retracts" A's current disclosure: only the organisation that wrote a record can.
     o[2].write(&store, vec![retract(a_current_price)], NOW - 2_000);
     let (cell, _, _) = bi_cell(&store, &genesis, &o[0]);
-    assert_eq!(cell.stats.expect("still shown").max, 4.0, "C cannot withdraw A's disclosure");
+    assert!(cell.stats.is_some(), "still shown");
     let you = cell.you.expect("A disclosed");
-    assert_eq!(you.value, 4.0);
+    assert_eq!(you.value, 4.0, "C cannot withdraw A's disclosure");
 
     // A retracts its own: its earlier disclosure is the latest unretracted one again.
     o[0].write(&store, vec![retract(a_current_price)], NOW - 1_000);
@@ -216,4 +219,78 @@ fn records_of_unknown_kinds_are_kept_but_ignored_by_queries() {
     assert_eq!(scorecards.len(), 1);
     assert_eq!((scorecards[0].reviews, scorecards[0].overall), (3, Some(3.0)));
     assert_eq!(answered.provenance.records, 3, "the unknown record is not part of the answer");
+}
+
+fn review(year: u16, rating: u8, recommend: Option<u8>, still_customer: bool) -> Body {
+    let r = Some(rating);
+    Body::Review(Review {
+        provider: "0DE".into(),
+        service_line: "BI".into(),
+        year: FinancialYear(year),
+        quality: r,
+        timeliness: r,
+        responsiveness: r,
+        data_accuracy: r,
+        flexibility: r,
+        value_for_money: r,
+        kpi_delivery: r,
+        would_recommend: recommend,
+        still_customer,
+        reviewer_role: "Head of BI".into(),
+        comment: None,
+    })
+}
+
+fn with_ref(body: Body, contract_ref: &str) -> Body {
+    match body {
+        Body::Price(mut p) => {
+            p.contract_ref = Some(contract_ref.into());
+            Body::Price(p)
+        }
+        other => other,
+    }
+}
+
+#[test]
+fn the_rows_of_one_import_keep_their_order_and_lots_add_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(dir.path(), StoreConfig::default()).expect("store");
+    let (genesis, mut o) = orgs(|f| Genesis::new("Query test", 1_700_000_000_000, f.to_vec()));
+    // One import by A, one write time: £9 a head, then the corrected £1 for the same contract,
+    // then a second lot (£2) — the second row replaces the first whatever their ids, and the
+    // lots add up: A pays £3 a head.
+    let rows =
+        o[0].write(&store, vec![price("0DE", 9), price("0DE", 1), with_ref(price("0DE", 2), "Lot 2")], NOW - 10_000);
+    o[1].write(&store, vec![price("0DE", 2)], NOW - 10_000);
+    o[2].write(&store, vec![price("0DE", 4)], NOW - 10_000);
+    let (cell, records, _) = bi_cell(&store, &genesis, &o[0]);
+    assert_eq!(cell.you.as_ref().map(|y| y.value), Some(3.0), "{:?}", cell.you);
+    assert_eq!((cell.records, records), (4, 4), "A's two current contracts, B's and C's");
+    assert!(rows[0].id() != rows[1].id());
+    // A withdraws the correction: the first row is its current disclosure of that contract again.
+    o[0].write(&store, vec![retract(rows[1].id())], NOW - 5_000);
+    let (cell, _, _) = bi_cell(&store, &genesis, &o[0]);
+    assert_eq!(cell.you.as_ref().map(|y| y.value), Some(11.0));
+}
+
+#[test]
+fn an_older_years_review_written_later_is_not_the_members_current_view() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(dir.path(), StoreConfig::default()).expect("store");
+    let (genesis, mut o) = orgs(|f| Genesis::new("Query test", 1_700_000_000_000, f.to_vec()));
+    // A reviews this year (it has left them, would not recommend: 2), then fills in last year
+    // (still a customer then, 10) in a later import.
+    o[0].write(&store, vec![review(2025, 2, Some(2), false)], NOW - 10_000);
+    o[0].write(&store, vec![review(2024, 4, Some(10), true)], NOW - 5_000);
+    o[1].write(&store, vec![review(2025, 3, Some(7), true)], NOW - 10_000);
+    o[2].write(&store, vec![review(2025, 3, Some(7), true)], NOW - 10_000);
+    let membership = Membership::load(genesis.clone(), &store).expect("membership");
+    let ctx = Ctx { me: o[0].secret.org_key(), k: 3, max_share_bp: 5000, now_ms: NOW };
+    let answered =
+        answer(&store, &membership.roster(), &ctx, &Question::Providers(ProviderQuery::default())).expect("answers");
+    let Answer::Providers { scorecards } = answered.answer else { panic!("a providers answer") };
+    let c = &scorecards[0];
+    assert_eq!((c.reviews, c.reviewers, c.still_customers), (4, 3, 2), "A's current view is 2025/26's");
+    let r = c.recommend.as_ref().expect("three answers");
+    assert_eq!((r.promoters, r.passives, r.detractors), (0, 2, 1), "A's latest answer is 2, not 10");
 }

@@ -344,28 +344,28 @@ fn a_layout_1_store_is_migrated_and_a_newer_one_refused_naming_both_versions() {
     {
         let db = raw(dir.path());
         assert_eq!(db.scan_prefix(b"T").count(), 0, "the old index is gone");
-        assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(3u32.to_be_bytes().as_slice()));
+        assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(4u32.to_be_bytes().as_slice()));
         db.insert(meta_schema(), &99u32.to_be_bytes()).expect("write");
         db.flush().expect("flush");
     }
     let err = SledStore::open(dir.path(), StoreConfig::default()).expect_err("a newer layout is refused");
     let text = err.to_string();
-    assert!(matches!(err, StoreError::Schema { found: 99, supported: 3, .. }), "{err:?}");
-    assert!(text.contains("schema version 99") && text.contains("supports version 3"), "{text}");
+    assert!(matches!(err, StoreError::Schema { found: 99, supported: 4, .. }), "{err:?}");
+    assert!(text.contains("schema version 99") && text.contains("supports version 4"), "{text}");
     assert!(text.contains("upgrade csx"), "{text}");
     assert!(text.contains(&dir.path().display().to_string()), "names the store: {text}");
     // Refusing touched nothing: with the version put back, the records are all there.
     {
         let db = raw(dir.path());
-        db.insert(meta_schema(), &3u32.to_be_bytes()).expect("write");
+        db.insert(meta_schema(), &4u32.to_be_bytes()).expect("write");
         db.flush().expect("flush");
     }
     assert_eq!(open(dir.path()).stats().expect("stats").records, 4);
 }
 
-/// The latest of each thing by (created_at, id), as queries order them.
+/// The latest of each thing by (created_at, seq), as queries order one author's records.
 fn latest_of<'a>(records: impl IntoIterator<Item = &'a Record>) -> Option<&'a Record> {
-    records.into_iter().max_by_key(|r| (r.created_at(), r.id()))
+    records.into_iter().max_by_key(|r| (r.created_at(), r.seq()))
 }
 
 /// Ids of `store.latest(Review)` leaving out `skip`, sorted.
@@ -388,7 +388,7 @@ fn each_authors_latest_review_of_each_thing_is_indexed_and_a_withdrawn_one_gives
     let store = open(dir.path());
     let (a, b) = (author(1), author(2));
     // Reviews of 0DE, BI (even n) and 0DE, CONTRACT (odd n), 2024, all signed at one time:
-    // the id breaks the tie.
+    // the order in the feed breaks the tie, as the rows of one import file keep their order.
     let ra = feed(&a, 6);
     let rb = feed(&b, 2);
     // In three batches, so the index is read back from the tree as well as kept within a batch.
@@ -445,7 +445,7 @@ fn a_layout_2_store_is_migrated_to_tagged_kind_entries_and_an_index_of_latest_re
             db.insert(old, b"").expect("write");
         }
         let latest: Vec<_> = db.scan_prefix(b"C").keys().collect::<Result<_, _>>().expect("scan");
-        assert_eq!(latest.len(), 2, "layout 3 indexes the latest BI and CONTRACT reviews");
+        assert_eq!(latest.len(), 2, "the store indexes the latest BI and CONTRACT reviews");
         for k in latest {
             db.remove(k).expect("remove");
         }
@@ -465,5 +465,136 @@ fn a_layout_2_store_is_migrated_to_tagged_kind_entries_and_an_index_of_latest_re
     }
     let db = raw(dir.path());
     assert_eq!(db.scan_prefix(b"L").count() + db.scan_prefix(b"V").count(), 0, "the old indexes are gone");
-    assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(3u32.to_be_bytes().as_slice()));
+    assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(4u32.to_be_bytes().as_slice()));
+}
+
+fn price(contract_ref: Option<&str>, pounds: u64) -> Body {
+    Body::Price(Price {
+        provider: "0DE".into(),
+        service_line: "BI".into(),
+        year: FinancialYear(2024),
+        annual_value_pence: pounds * 100,
+        vat_included: false,
+        pricing_model: PricingModel::Fixed,
+        population_covered: 100_000,
+        unit_name: None,
+        unit_count: None,
+        scope: None,
+        contract_start: None,
+        contract_months: None,
+        notice_months: None,
+        efficiency_bp: None,
+        kpi_basis: None,
+        buying_route: None,
+        satisfaction_survey: None,
+        contract_ref: contract_ref.map(String::from),
+    })
+}
+
+/// Pounds of `store.latest(Price)`, sorted.
+fn latest_prices(store: &SledStore) -> Vec<u64> {
+    let mut v: Vec<u64> = store
+        .latest(Kind::Price, &|_| false)
+        .expect("latest")
+        .iter()
+        .map(|r| match r.body() {
+            Body::Price(p) => p.annual_value_pence / 100,
+            _ => 0,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn contracts_are_told_apart_by_reference_and_the_last_row_written_is_the_latest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let a = author(1);
+    // One import: two lots, then a row with no reference, then the same lot again, all at one
+    // time. Lot 1's later row (its place in the feed) replaces its first; `lot 1` is `Lot 1`.
+    let bodies = vec![
+        cert(&a),
+        price(Some("Lot 1"), 100),
+        price(Some("Lot 2"), 200),
+        price(None, 300),
+        price(Some("lot 1 "), 400),
+    ];
+    let records = a.sign(bodies, NOW).expect("signs");
+    store.insert(verified(&records)).expect("insert");
+    assert_eq!(latest_prices(&store), [200, 300, 400]);
+    // Withdrawing lot 1's latest brings its first back; the other contracts are untouched.
+    let skip = records[4].id();
+    let mut left: Vec<u64> = store
+        .latest(Kind::Price, &|id| *id == skip)
+        .expect("latest")
+        .iter()
+        .map(|r| match r.body() {
+            Body::Price(p) => p.annual_value_pence / 100,
+            _ => 0,
+        })
+        .collect();
+    left.sort();
+    assert_eq!(left, [100, 200, 300]);
+}
+
+#[test]
+fn a_layout_3_store_is_migrated_to_an_index_of_latest_records_by_contract_and_feed_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = author(1);
+    let mut bodies = vec![cert(&a), price(Some("Lot 1"), 100), price(Some("Lot 2"), 200), price(Some("Lot 1"), 300)];
+    bodies.extend((0..4).map(review));
+    let records = a.sign(bodies, NOW).expect("signs");
+    {
+        let store = open(dir.path());
+        store.insert(verified(&records)).expect("insert");
+        store.flush().expect("flush");
+    }
+    // What layout 3 looked like: one latest entry per (author, provider, line, year), without the
+    // contract, holding the record with the greatest id among those written at one time.
+    {
+        let db = raw(dir.path());
+        let current: Vec<_> = db.scan_prefix(b"C").keys().collect::<Result<_, _>>().expect("scan");
+        for k in current {
+            db.remove(k).expect("remove");
+        }
+        let node = a.key().node_key();
+        let mut by_thing: std::collections::BTreeMap<Vec<u8>, &Record> = Default::default();
+        for r in &records[1..] {
+            let (kind, provider, line, year) = match r.body() {
+                Body::Price(p) => (Kind::Price, &p.provider, &p.service_line, p.year),
+                Body::Review(p) => (Kind::Review, &p.provider, &p.service_line, p.year),
+                _ => continue,
+            };
+            let mut k = vec![b'C'];
+            k.extend_from_slice(&(kind.code() as u16).to_be_bytes());
+            for s in [provider, line] {
+                k.push(s.len() as u8);
+                k.extend_from_slice(s.as_bytes());
+            }
+            k.extend_from_slice(&year.0.to_be_bytes());
+            k.extend_from_slice(node.as_bytes());
+            let e = by_thing.entry(k).or_insert(r);
+            if r.id() > e.id() {
+                *e = r;
+            }
+        }
+        for (k, r) in by_thing {
+            let mut v = r.created_at().to_be_bytes().to_vec();
+            v.extend_from_slice(r.id().as_bytes());
+            v.extend_from_slice(&r.seq().to_be_bytes());
+            db.insert(k, v).expect("write");
+        }
+        db.insert(meta_schema(), &3u32.to_be_bytes()).expect("write");
+        db.flush().expect("flush");
+    }
+    let store = open(dir.path());
+    assert_eq!(latest_prices(&store), [200, 300], "lot 1's later row and lot 2");
+    let reviews: Vec<RecordId> = latest_ids(&store, &[]);
+    let (bi, contract): (Vec<&Record>, Vec<&Record>) =
+        records[4..].iter().partition(|r| r.body().service_line() == Some("BI"));
+    assert_eq!(reviews, sorted(&[latest_of(bi).expect("BI"), latest_of(contract).expect("CONTRACT")]));
+    drop(store);
+    let db = raw(dir.path());
+    assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(4u32.to_be_bytes().as_slice()));
 }

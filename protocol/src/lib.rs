@@ -22,6 +22,7 @@
 //! The byte layout is specified in docs/PROTOCOL.md, whose test vectors `tests/vectors.rs` checks.
 
 pub mod body;
+pub mod discovery;
 pub mod encoding;
 pub mod error;
 pub mod feed;

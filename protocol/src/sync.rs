@@ -213,6 +213,11 @@ pub enum SyncRequest {
     Fetch { author: NodeKey, from_seq: u64, to_seq: u64, max_bytes: u32 },
     /// "Send me the proof that `author` forked."
     Proof { author: NodeKey },
+    /// "Send me your membership records (certificates, endorsements, revocations,
+    /// retirements) with ids after `after`, unless those you hold hash to `known`." Answered
+    /// only to bootstrap servers and members' nodes: a bootstrap server follows the roster
+    /// with it, and never sees any other record.
+    Membership { known: [u8; 32], after: RecordId },
 }
 
 /// A sync response.
@@ -256,6 +261,7 @@ const T_SUMMARY: u8 = 1;
 const T_HEADS: u8 = 2;
 const T_FETCH: u8 = 3;
 const T_PROOF: u8 = 4;
+const T_MEMBERSHIP: u8 = 5;
 const R_IN_SYNC: u8 = 1;
 const R_DIFFERS: u8 = 2;
 const R_HEADS: u8 = 3;
@@ -290,6 +296,11 @@ impl SyncRequest {
                 w.u8(T_PROOF);
                 w.bytes(author.as_bytes());
             }
+            SyncRequest::Membership { known, after } => {
+                w.u8(T_MEMBERSHIP);
+                w.bytes(known);
+                w.bytes(after.as_bytes());
+            }
         }
         w.into_bytes()
     }
@@ -319,6 +330,7 @@ impl SyncRequest {
                 max_bytes: r.u32("max_bytes")?,
             },
             T_PROOF => SyncRequest::Proof { author: NodeKey(r.array("author")?) },
+            T_MEMBERSHIP => SyncRequest::Membership { known: r.array("known")?, after: RecordId(r.array("after")?) },
             code => return Err(DecodeError::UnknownCode { context: "sync", field: "request type", code }),
         };
         r.finish("sync request")?;
@@ -843,6 +855,43 @@ pub trait SyncSource {
     fn feed(&self, author: &NodeKey, from: u64, to: u64, max_bytes: usize) -> Vec<Vec<u8>>;
     /// The two records proving that `author` forked.
     fn fork_proof(&self, author: &NodeKey) -> Option<(Vec<u8>, Vec<u8>)>;
+    /// Every membership record held (certificates, endorsements, revocations, retirements),
+    /// with its id, sorted by id.
+    fn membership(&self) -> Vec<(RecordId, Vec<u8>)>;
+}
+
+/// The digest of a set of membership records: SHA-256 over their ids, in id order.
+pub fn membership_digest<'a>(sorted_ids: impl IntoIterator<Item = &'a RecordId>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for id in sorted_ids {
+        h.update(id.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Answers a `Membership` request from `records` (sorted by id): `InSync` when the asker's
+/// digest is ours, else the records with ids after `after`, about `max_bytes` (at least one if
+/// any is left); an empty page means there are no more.
+pub fn respond_membership(
+    known: &[u8; 32],
+    after: &RecordId,
+    records: &[(RecordId, Vec<u8>)],
+    max_bytes: usize,
+) -> SyncResponse {
+    if *known == membership_digest(records.iter().map(|(id, _)| id)) {
+        return SyncResponse::InSync;
+    }
+    let start = records.partition_point(|(id, _)| id.as_bytes() <= after.as_bytes());
+    let mut page = Vec::new();
+    let mut bytes = 0;
+    for (_, r) in &records[start..] {
+        if !page.is_empty() && bytes + r.len() + 4 > max_bytes {
+            break;
+        }
+        bytes += r.len() + 4;
+        page.push(r.clone());
+    }
+    SyncResponse::Records { records: page }
 }
 
 /// Answers a sync request from this node's heads and store.
@@ -888,6 +937,9 @@ pub fn respond(
                 SyncResponse::Refused { code: RefusalCode::BadRequest, message: "no fork proof for that author".into() }
             }
         },
+        SyncRequest::Membership { known, after } => {
+            respond_membership(known, after, &source.membership(), max_page_bytes as usize)
+        }
     }
 }
 
@@ -922,6 +974,7 @@ mod tests {
             SyncRequest::Heads { buckets: vec![0, 7, 255] },
             SyncRequest::Fetch { author: key(3, 3), from_seq: 10, to_seq: 20, max_bytes: 1 << 20 },
             SyncRequest::Proof { author: key(5, 5) },
+            SyncRequest::Membership { known: [6; 32], after: RecordId([7; 32]) },
         ];
         for r in reqs {
             let mut bytes = r.encode();
@@ -1010,6 +1063,26 @@ mod tests {
         fn fork_proof(&self, a: &NodeKey) -> Option<(Vec<u8>, Vec<u8>)> {
             self.1.get(a).cloned()
         }
+        fn membership(&self) -> Vec<(RecordId, Vec<u8>)> {
+            vec![]
+        }
+    }
+
+    #[test]
+    fn membership_is_paged_by_id_and_in_sync_when_the_digests_agree() {
+        let records: Vec<(RecordId, Vec<u8>)> = (1..=5u8).map(|i| (RecordId([i * 10; 32]), vec![i; 100])).collect();
+        let ids: Vec<RecordId> = records.iter().map(|(id, _)| *id).collect();
+        let all = membership_digest(&ids);
+        assert_eq!(respond_membership(&all, &RecordId([0; 32]), &records, 1 << 20), SyncResponse::InSync);
+        let page = |after: u8, max| match respond_membership(&[0; 32], &RecordId([after; 32]), &records, max) {
+            SyncResponse::Records { records } => records.iter().map(|r| r[0]).collect::<Vec<u8>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(page(0, 1 << 20), vec![1, 2, 3, 4, 5]);
+        assert_eq!(page(20, 250), vec![3, 4], "after id 20, about 250 bytes");
+        assert_eq!(page(45, 10), vec![5], "at least one record");
+        assert!(page(50, 1 << 20).is_empty(), "an empty page ends it");
+        assert_ne!(membership_digest(&ids[..4]), all);
     }
 
     /// Runs one round of `a` pulling from `b`; returns the requests sent.

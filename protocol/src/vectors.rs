@@ -2,7 +2,7 @@
 //! `cargo run -p csx-protocol --example vectors` prints them; `tests/vectors.rs` checks that
 //! the document and this code agree, and that the published records verify.
 
-use crate::body::{Body, NodeCert, Retract, Review};
+use crate::body::{Body, BuyingRoute, KpiBasis, NodeCert, Price, PricingModel, Retract, Review};
 use crate::genesis::{Founder, Genesis};
 use crate::keys::SecretKey;
 use crate::record::{Draft, Record};
@@ -50,6 +50,31 @@ pub fn vectors() -> Vec<(&'static str, String)> {
         Draft { federation, seq: 2, prev: Some(r1.id()), created_at: 1_700_000_060_000, body: Body::Review(review) },
     )
     .expect("vector record 2 signs");
+    let price = Price {
+        provider: "0DE".into(),
+        service_line: "BI".into(),
+        year: FinancialYear(2024),
+        annual_value_pence: 31_250_000,
+        vat_included: false,
+        pricing_model: PricingModel::Fixed,
+        population_covered: 312_500,
+        unit_name: None,
+        unit_count: None,
+        scope: None,
+        contract_start: None,
+        contract_months: Some(36),
+        notice_months: Some(6),
+        efficiency_bp: Some(400),
+        kpi_basis: Some(KpiBasis::Outcome),
+        buying_route: Some(BuyingRoute::Framework),
+        satisfaction_survey: Some(true),
+        contract_ref: Some("Lot 2".into()),
+    };
+    let r3 = Record::sign(
+        &node,
+        Draft { federation, seq: 3, prev: Some(r2.id()), created_at: 1_700_000_120_000, body: Body::Price(price) },
+    )
+    .expect("vector record 3 signs");
     let mut heads = crate::sync::HeadsIndex::from_heads([(node.node_key(), crate::feed::Head { seq: 2, id: r2.id() })]);
     let summary = crate::sync::SyncRequest::Summary { federation, root: heads.root() };
     let retract = Retract { target: r2.id(), reason: "imported twice".into(), also: vec![crate::RecordId([0x03; 32])] };
@@ -71,6 +96,9 @@ pub fn vectors() -> Vec<(&'static str, String)> {
         ("record2", hex::encode(r2.bytes())),
         ("record2_id", r2.id().to_hex()),
         ("record2_signature", hex::encode(r2.signature())),
+        ("record3", hex::encode(r3.bytes())),
+        ("record3_id", r3.id().to_hex()),
+        ("record3_signature", hex::encode(r3.signature())),
         ("heads_bucket_index", format!("{:02x}", crate::sync::bucket_of(&node.node_key()))),
         ("heads_bucket_digest", hex::encode(heads.buckets()[crate::sync::bucket_of(&node.node_key()) as usize])),
         ("heads_root", hex::encode(heads.root())),

@@ -42,7 +42,7 @@ fn published_records_verify_as_published() {
     let doc = published();
     let federation: FederationId = doc["federation_id"].parse().expect("hex federation id");
     let ctx = VerifyContext::new(federation, 1_800_000_000_000);
-    for n in ["record1", "record2"] {
+    for n in ["record1", "record2", "record3"] {
         let bytes = hex::decode(&doc[n]).expect("hex record");
         let record = Record::decode(bytes).expect("published record decodes").verify(&ctx).expect("and verifies");
         assert_eq!(record.id().to_hex(), doc[&format!("{n}_id")]);
@@ -51,4 +51,28 @@ fn published_records_verify_as_published() {
     let r2 = Record::decode(hex::decode(&doc["record2"]).expect("hex")).expect("decodes");
     assert!(matches!(r2.body(), Body::Review(r) if r.quality == Some(4) && r.provider == "0DE"));
     assert_eq!(r2.prev().map(|p| p.to_hex()), Some(doc["record1_id"].clone()));
+    let r3 = Record::decode(hex::decode(&doc["record3"]).expect("hex")).expect("decodes");
+    assert!(matches!(r3.body(), Body::Price(p) if p.contract_ref.as_deref() == Some("Lot 2")));
+}
+
+/// A price disclosure signed before contract references existed (tag 18), byte for byte.
+const PRICE_BEFORE_CONTRACT_REF: &str = "435358520001000807070707070707070707070707070707070707070707070707070707070707078139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394000000000000000509090909090909090909090909090909090909090909090909090909090909090000018bcfe73cc000000069010003304445020002424903000207e80400080000000001dcd6500500010006000101070008000000000004c4b40a001e44617368626f6172647320616e6420616420686f6320616e616c797369730c000200240d0001060e000201900f000101100001021100010162734225f9b77f6cfc132c751f9c0b752082d6fdc8dea10722700a40893191f503157a462ea20c2207c397bfe2a0e7d5a9ee6ec3f8459e3d9854e0d0353ee00c";
+const PRICE_BEFORE_CONTRACT_REF_ID: &str = "16aa18fcdb007fedd646b28e4759520b1e864d0f4145a019c1aa8eed33d6bef5";
+
+#[test]
+fn a_price_written_before_contract_references_decodes_as_before_and_keeps_its_id() {
+    let bytes = hex::decode(PRICE_BEFORE_CONTRACT_REF).expect("hex");
+    let record = Record::decode(bytes.clone()).expect("decodes");
+    assert_eq!(record.id().to_hex(), PRICE_BEFORE_CONTRACT_REF_ID);
+    let Body::Price(p) = record.body() else { panic!("a price") };
+    assert_eq!((p.provider.as_str(), p.annual_value_pence, p.contract_ref.as_ref()), ("0DE", 31_250_000, None));
+    assert_eq!(p.scope.as_deref(), Some("Dashboards and ad hoc analysis"));
+    // Encoding it again gives the same body bytes: no tag 18 is written for an absent reference.
+    let body = record.body().encode();
+    assert!(bytes.windows(body.len()).any(|w| w == body.as_slice()), "the body encodes as it was signed");
+    // The same disclosure with a reference is another record about another contract.
+    let mut with_ref = p.clone();
+    with_ref.contract_ref = Some("Lot 1".into());
+    assert_ne!(Body::Price(with_ref.clone()).encode(), body);
+    assert_ne!(Body::Price(with_ref).supersedes(), record.body().supersedes());
 }

@@ -2,6 +2,7 @@
 #![allow(missing_debug_implementations)] // test harness types hold nodes and swarms
 //! a scriptable raw peer, and helpers for driving `csx` processes.
 
+pub mod bootstrap;
 pub mod federation;
 pub mod peer;
 pub mod process;

@@ -1,5 +1,7 @@
-//! A raw peer: a real libp2p node that speaks csx's gossip and sync protocols with bytes the
-//! test chooses — in order or not, well formed or not — to drive a node from outside.
+//! A raw peer: a real libp2p node that speaks csx's gossip, sync and discovery protocols (and
+//! the standard rendezvous and relay protocols) with bytes the test chooses — in order or not,
+//! well formed or not — to drive a node or a bootstrap server from outside, and that records
+//! everything it is sent.
 
 use std::collections::HashMap;
 use std::io;
@@ -7,7 +9,9 @@ use std::time::Duration;
 
 use csx_node::net::behaviour::{forks_topic, gossipsub as csx_gossipsub, identify_version, topic};
 use csx_node::net::codec::SYNC_PROTOCOL;
+use csx_node::net::discovery::{DISCOVERY_PROTOCOL, DiscoveryCodec};
 use csx_protocol::FederationId;
+use csx_protocol::discovery::{DiscoveryRequest, DiscoveryResponse};
 use csx_protocol::keys::SecretKey;
 use csx_protocol::sync::{RefusalCode, SyncRequest, SyncResponse};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
@@ -15,7 +19,9 @@ use libp2p::core::transport::MemoryTransport;
 use libp2p::core::upgrade::Version;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, SwarmBuilder, Transport as _, gossipsub, identify, noise, yamux};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, SwarmBuilder, Transport as _, gossipsub, identify, noise, ping, relay, rendezvous, yamux,
+};
 
 /// A frame as it goes on the wire: a length prefix (normally the payload's length) and payload.
 #[derive(Debug, Clone)]
@@ -95,6 +101,31 @@ pub struct RawBehaviour {
     pub gossipsub: gossipsub::Behaviour,
     pub sync: request_response::Behaviour<RawCodec>,
     pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub discovery: request_response::Behaviour<DiscoveryCodec>,
+    pub rendezvous: rendezvous::client::Behaviour,
+    pub relay: relay::client::Behaviour,
+}
+
+/// What a peer sent the raw peer, besides sync requests.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Peers that told us they subscribe to a topic, with the topic.
+    pub subscriptions: Vec<(PeerId, gossipsub::TopicHash)>,
+    /// Gossip messages received (propagation source, topic).
+    pub gossip: Vec<(PeerId, gossipsub::TopicHash)>,
+    /// Peers that answered identify (and what they announced).
+    pub identified: Vec<(PeerId, identify::Info)>,
+    /// Answers of the standard rendezvous protocol, as debug text.
+    pub rendezvous: Vec<String>,
+    /// Relay client events, as debug text.
+    pub relay: Vec<String>,
+    /// Addresses we listen on (a relay reservation shows here).
+    pub listen: Vec<Multiaddr>,
+    /// Peers we had a connection with closed.
+    pub closed: Vec<PeerId>,
+    /// Dials that failed, with why.
+    pub dial_errors: Vec<String>,
 }
 
 /// How the raw peer answers the node's sync requests.
@@ -108,6 +139,9 @@ pub struct RawPeer {
     pub responses: HashMap<OutboundRequestId, Result<Vec<u8>, String>>,
     /// Requests the node sent us, as received.
     pub requests_seen: Vec<Vec<u8>>,
+    /// Answers to our discovery requests, by request id (an error when none came).
+    pub discovery: HashMap<OutboundRequestId, Result<DiscoveryResponse, String>>,
+    pub seen: Seen,
 }
 
 impl RawPeer {
@@ -124,7 +158,9 @@ impl RawPeer {
                     .multiplex(yamux::Config::default()))
             })
             .expect("transport")
-            .with_behaviour(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .expect("relay client")
+            .with_behaviour(|key, relay| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
                 Ok(RawBehaviour {
                     gossipsub: csx_gossipsub(&federation)?,
                     sync: request_response::Behaviour::with_codec(
@@ -132,10 +168,19 @@ impl RawPeer {
                         [(SYNC_PROTOCOL, ProtocolSupport::Full)],
                         request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
                     ),
+                    // It claims to be a node of the federation (it copies the version).
                     identify: identify::Behaviour::new(identify::Config::new(
                         identify_version(&federation),
                         key.public(),
                     )),
+                    ping: ping::Behaviour::new(ping::Config::new()),
+                    discovery: request_response::Behaviour::with_codec(
+                        DiscoveryCodec,
+                        [(DISCOVERY_PROTOCOL, ProtocolSupport::Outbound)],
+                        request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
+                    ),
+                    rendezvous: rendezvous::client::Behaviour::new(key.clone()),
+                    relay,
                 })
             })
             .expect("behaviour")
@@ -148,7 +193,15 @@ impl RawPeer {
             }
             _ => Frame::response(&SyncResponse::Refused { code: RefusalCode::TooBusy, message: "raw peer".into() }),
         });
-        RawPeer { swarm, federation, responder, responses: HashMap::new(), requests_seen: vec![] }
+        RawPeer {
+            swarm,
+            federation,
+            responder,
+            responses: HashMap::new(),
+            requests_seen: vec![],
+            discovery: HashMap::new(),
+            seen: Seen::default(),
+        }
     }
 
     fn on_event(&mut self, ev: SwarmEvent<RawBehaviourEvent>) -> Option<SwarmEvent<RawBehaviourEvent>> {
@@ -174,8 +227,64 @@ impl RawPeer {
                 self.responses.insert(request_id, Err(error.to_string()));
                 None
             }
-            other => Some(other),
+            SwarmEvent::Behaviour(RawBehaviourEvent::Discovery(Event::Message {
+                message: Message::Response { request_id, response },
+                ..
+            })) => {
+                self.discovery.insert(request_id, Ok(response));
+                None
+            }
+            SwarmEvent::Behaviour(RawBehaviourEvent::Discovery(Event::OutboundFailure {
+                request_id, error, ..
+            })) => {
+                self.discovery.insert(request_id, Err(error.to_string()));
+                None
+            }
+            other => {
+                self.note(&other);
+                Some(other)
+            }
         }
+    }
+
+    fn note(&mut self, ev: &SwarmEvent<RawBehaviourEvent>) {
+        match ev {
+            SwarmEvent::Behaviour(RawBehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic })) => {
+                self.seen.subscriptions.push((*peer_id, topic.clone()))
+            }
+            SwarmEvent::Behaviour(RawBehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message,
+                ..
+            })) => self.seen.gossip.push((*propagation_source, message.topic.clone())),
+            SwarmEvent::Behaviour(RawBehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+                self.seen.identified.push((*peer_id, info.clone()))
+            }
+            SwarmEvent::Behaviour(RawBehaviourEvent::Rendezvous(e)) => self.seen.rendezvous.push(format!("{e:?}")),
+            SwarmEvent::Behaviour(RawBehaviourEvent::Relay(e)) => self.seen.relay.push(format!("{e:?}")),
+            SwarmEvent::NewListenAddr { address, .. } => self.seen.listen.push(address.clone()),
+            SwarmEvent::ListenerClosed { reason, .. } => self.seen.relay.push(format!("listener closed: {reason:?}")),
+            SwarmEvent::OutgoingConnectionError { error, .. } => self.seen.dial_errors.push(error.to_string()),
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => self.seen.closed.push(*peer_id),
+            _ => {}
+        }
+    }
+
+    /// Dials `addr` and drives the swarm until a connection with `peer` is established.
+    pub async fn connect_only(&mut self, addr: Multiaddr, peer: PeerId) {
+        self.swarm.dial(addr).expect("dial");
+        self.pump_until("connected", Duration::from_secs(20), |p| p.is_connected(&peer)).await;
+    }
+
+    /// Sends a discovery request to `peer` (a bootstrap server) and drives the swarm until its
+    /// answer arrives (or the request fails).
+    pub async fn discover(&mut self, peer: PeerId, request: DiscoveryRequest) -> Result<DiscoveryResponse, String> {
+        let id = self.swarm.behaviour_mut().discovery.send_request(&peer, Ok(request));
+        self.pump_until("an answer to the discovery request", Duration::from_secs(60), |p| {
+            p.discovery.contains_key(&id)
+        })
+        .await;
+        self.discovery.remove(&id).expect("present")
     }
 
     /// Dials `addr` and drives the swarm until `peer` has subscribed to the records topic.
@@ -187,13 +296,10 @@ impl RawPeer {
             let ev = tokio::time::timeout_at(deadline, self.swarm.select_next_some())
                 .await
                 .expect("peer subscribed in time");
-            if let Some(SwarmEvent::Behaviour(RawBehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
-                peer_id,
-                topic,
-            }))) = self.on_event(ev)
-                && peer_id == peer
-                && topic == t
-            {
+            if self.on_event(ev).is_none() {
+                continue;
+            }
+            if self.seen.subscriptions.iter().any(|(p, topic)| *p == peer && *topic == t) {
                 return;
             }
         }

@@ -61,7 +61,8 @@ impl CliHome {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(csx_bin());
-        c.env("CSX_HOME", &self.home).env("CSX_LOG", "info").arg("--no-input").args(args);
+        // Test daemons serve no dashboard: many run at once on one machine.
+        c.env("CSX_HOME", &self.home).env("CSX_LOG", "info").env("CSX_WEB_LISTEN", "off").arg("--no-input").args(args);
         c
     }
 
@@ -159,20 +160,51 @@ impl CliHome {
     }
 }
 
-/// Starts `csx bootstrap` on `port`; returns it and the address members should use.
-pub fn start_bootstrap(home: &Path, port: u16) -> (Proc, String) {
-    let mut child = Command::new(csx_bin())
-        .env("CSX_HOME", home)
-        .args(["bootstrap", "--listen", &format!("/ip4/127.0.0.1/tcp/{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("bootstrap starts");
-    let stdout = child.stdout.take().expect("piped");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("reads the address");
-    let addr = line.trim().strip_prefix("bootstrap address: ").expect("prints its address").to_string();
-    (Proc { child, name: "bootstrap".into() }, addr)
+/// A bootstrap server's home and port, and the address members configure.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    pub home: PathBuf,
+    pub port: u16,
+    pub address: String,
+}
+
+impl Bootstrap {
+    /// Creates the server's key and learns its address (`csx bootstrap --show-address`), so a
+    /// genesis can name it before the server starts.
+    pub fn new(home: &Path, port: u16) -> Bootstrap {
+        let out = Command::new(csx_bin())
+            .env("CSX_HOME", home)
+            .args(["bootstrap", "--listen", &format!("/ip4/127.0.0.1/tcp/{port}"), "--show-address"])
+            .output()
+            .expect("csx runs");
+        assert!(out.status.success(), "--show-address failed: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).expect("utf8");
+        let address = text.trim().strip_prefix("bootstrap address: ").expect("prints its address").to_string();
+        Bootstrap { home: home.to_path_buf(), port, address }
+    }
+
+    /// Starts `csx bootstrap` for the federation of `genesis`; returns once it listens.
+    pub fn start(&self, genesis: &Path) -> Proc {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home.join("bootstrap.log"))
+            .expect("log file");
+        let mut child = Command::new(csx_bin())
+            .env("CSX_HOME", &self.home)
+            .args(["bootstrap", "--listen", &format!("/ip4/127.0.0.1/tcp/{}", self.port)])
+            .arg("--genesis")
+            .arg(genesis)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("bootstrap starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("reads the address");
+        assert_eq!(line.trim().strip_prefix("bootstrap address: "), Some(self.address.as_str()), "{line}");
+        Proc { child, name: "bootstrap".into() }
+    }
 }
 
 /// Polls `check` until true; panics naming `what` after `timeout`.

@@ -17,6 +17,9 @@ fn the_demo_federation_converges() {
     assert!(out.status.success(), "demo failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("Every node holds every record"), "{stdout}");
     assert!(stdout.contains("identical heads on all 3 nodes"), "{stdout}");
+    // It prints the dashboard's address and a one-time sign-in link for an administrator.
+    assert!(stdout.contains("Dashboard: http://127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("/signin/link/"), "{stdout}");
     // Every daemon was stopped and released its store: the homes can be read offline.
     for entry in std::fs::read_dir(dir.path()).expect("dir") {
         let home = entry.expect("entry").path();

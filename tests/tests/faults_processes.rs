@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use csx_tests::process::{CliHome, found_federation, free_port, start_bootstrap, wait_for};
+use csx_tests::process::{Bootstrap, CliHome, found_federation, free_port, wait_for};
 
 const SOON: Duration = Duration::from_secs(60);
 
@@ -47,8 +47,9 @@ fn node_key(node: &CliHome) -> String {
 fn a_daemon_killed_at_random_moments_loses_nothing_it_saved() {
     let cycles: usize = std::env::var("CSX_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_bootstrap, baddr) = start_bootstrap(&dir.path().join("bootstrap"), free_port());
-    let (nodes, _) = found_federation(dir.path(), &["QC1", "QC2"], Some(&baddr));
+    let server = Bootstrap::new(&dir.path().join("bootstrap"), free_port());
+    let (nodes, genesis) = found_federation(dir.path(), &["QC1", "QC2"], Some(&server.address));
+    let _bootstrap = server.start(&genesis);
     let (victim, peer) = (nodes[0].clone(), nodes[1].clone());
     for n in &nodes {
         n.write_test_config(free_port());

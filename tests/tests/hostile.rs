@@ -327,7 +327,7 @@ async fn malformed_and_unasked_sync_traffic_is_refused() {
     // A flood of requests beyond the rate limit, from another node.
     let (key, cert) = arena.hostile_node(u64::MAX / 2);
     let mut peer = arena.connect(&key, cert).await;
-    let before = arena.counter("rejected.rate_limited");
+    let before = arena.counter("refused.rate_limited");
     let summary = Frame::request(&SyncRequest::Summary { federation: arena.fed.genesis.id(), root: [0; 32] });
     // A sustained flood: waves of requests well beyond the burst and rate allowed.
     for _ in 0..40 {
@@ -335,11 +335,11 @@ async fn malformed_and_unasked_sync_traffic_is_refused() {
             peer.swarm.behaviour_mut().sync.send_request(&target, summary.clone());
         }
         peer.pump(Duration::from_millis(50)).await;
-        if arena.counter("rejected.rate_limited") > before {
+        if arena.counter("refused.rate_limited") > before {
             break;
         }
     }
-    assert!(arena.counter("rejected.rate_limited") > before, "the flood was rate limited");
+    assert!(arena.counter("refused.rate_limited") > before, "the flood was rate limited");
     let honest = arena.honest_write().await;
     wait_until("honest records still flow during the flood", SETTLE, || arena.fed.holds(0, &honest)).await;
     arena.fed.stop_all().await;
@@ -407,45 +407,4 @@ async fn a_malformed_sync_response_is_counted_and_penalised() {
     .await;
     arena.wait_strikes(&mut peer, 9.0).await;
     arena.fed.stop_all().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_that_is_no_members_learns_nothing() {
-    let arena = Arena::new().await;
-    let stranger_org = SecretKey::generate().expect("key");
-    let stranger = SecretKey::generate().expect("key");
-    let cert = NodeCert::issue(&stranger_org, stranger.node_key(), "X98", u64::MAX / 2).expect("cert");
-    let cert_rec = sign_as(&stranger, arena.fed.genesis.id(), 1, None, now_ms(), &Body::NodeCert(cert));
-    let mut peer = RawPeer::new(&stranger, arena.fed.genesis.id(), Some(cert_rec));
-    let target = arena.fed.members[0].peer_id;
-    peer.connect(arena.fed.address(0), target).await;
-    let answer = peer
-        .request(target, Frame::request(&SyncRequest::Summary { federation: arena.fed.genesis.id(), root: [0; 32] }))
-        .await
-        .expect("an answer");
-    assert!(
-        matches!(
-            SyncResponse::decode(&answer),
-            Ok(SyncResponse::Refused { code: csx_protocol::sync::RefusalCode::NotAMember, .. })
-        ),
-        "a non-member is refused sync"
-    );
-    let heads = arena.fed.store(1).heads().expect("heads");
-    let some_feed = heads[0].0;
-    let answer = peer
-        .request(
-            target,
-            Frame::request(&SyncRequest::Fetch { author: some_feed, from_seq: 1, to_seq: 10, max_bytes: 1 << 20 }),
-        )
-        .await
-        .expect("an answer");
-    assert!(matches!(SyncResponse::decode(&answer), Ok(SyncResponse::Refused { .. })), "and any feed");
-    // Gossip from it is not taken either.
-    let before = arena.fed.records(0);
-    let rec = sign_as(&stranger, arena.fed.genesis.id(), 2, None, now_ms(), &review(5));
-    let _ = peer.gossip(rec);
-    peer.pump(Duration::from_millis(500)).await;
-    assert_eq!(arena.fed.records(0), before);
-    // After the verification time it is disconnected and banned.
-    assert!(arena.counter("refused.not_a_member") >= 2);
 }

@@ -52,6 +52,9 @@ pub struct DaemonArgs {
     /// Time between sync rounds with a random member, e.g. 30s
     #[arg(long, value_parser = humantime::parse_duration)]
     pub sync_interval: Option<std::time::Duration>,
+    /// Serve the dashboard on host:port, or `off`; replaces [web] listen
+    #[arg(long, env = "CSX_WEB_LISTEN", value_name = "ADDR")]
+    pub web_listen: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
@@ -82,7 +85,12 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
     if let Some(l) = args.log {
         config.log_filter = l;
     }
+    if let Some(w) = args.web_listen.filter(|w| !w.trim().is_empty()) {
+        config.web.listen = w;
+    }
+    config.web.listen_addr().map_err(|e| CliError::invalid(e.to_string()))?;
     init_logging(&config.log_format, &config.log_filter, ctx.out.err_color && std::io::stderr().is_terminal())?;
+
     let net = config.net_config(&genesis.bootstrap).map_err(|e| CliError::invalid(e.to_string()))?;
     let options =
         NodeOptions { net, transport: TransportKind::Tcp, store: config.store_config(), clock: system_clock() };
@@ -94,11 +102,28 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
             other => anyhow::Error::from(CliError::invalid(other.to_string())),
         })?;
         let control = ControlServer::bind(&ctx.home)?;
+        let web = csx_web::start(
+            csx_web::NodeLink::InProcess(node.api().clone()),
+            ctx.home.clone(),
+            &config.web,
+            system_clock(),
+        )
+        .await
+        .map_err(|e| CliError::invalid(e.to_string()));
+        let web = match web {
+            Ok(w) => w,
+            Err(e) => {
+                drop(control);
+                node.shutdown().await;
+                return Err(e.into());
+            }
+        };
         tracing::info!(
             org = %identity.ods_code,
             node = %identity.node_key.short(),
             peer_id = %node.peer_id(),
             federation = %genesis.name,
+            dashboard = %web.as_ref().map(|w| w.base_url.clone()).unwrap_or_else(|| "off".into()),
             "csx daemon started"
         );
         let api = node.api().clone();
@@ -110,6 +135,9 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
             _ = api.stop_requested() => tracing::info!("asked to stop; shutting down"),
         }
         drop(control);
+        if let Some(web) = web {
+            web.stop().await;
+        }
         node.shutdown().await;
         tracing::info!("csx daemon stopped; the store is flushed");
         Ok(())

@@ -4,7 +4,7 @@
 //! `csx demo seed` writes this node's share of the sample market; `csx demo sandbox DIR` builds
 //! an offline home holding a whole sample federation's records, to query with no network.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -142,18 +142,20 @@ impl Demo {
 
     fn run(&mut self, n: usize, seed: u64, exit: bool) -> anyhow::Result<()> {
         say(&format!("csx demo: a federation of {n} buyer organisations on this machine, in {}\n", self.dir.display()));
-        // 1. A bootstrap server.
+        // 1. A bootstrap server's address (the server starts once the genesis names it).
         let bhome = self.dir.join("bootstrap");
         std::fs::create_dir_all(&bhome)?;
         let bport = free_port()?;
-        say(&format!("── Start a bootstrap server\n$ csx bootstrap --listen /ip4/127.0.0.1/tcp/{bport}"));
-        self.spawn("bootstrap", &bhome, &["bootstrap", "--listen", &format!("/ip4/127.0.0.1/tcp/{bport}")])?;
-        let stdout = self.children.last_mut().and_then(|(_, c)| c.stdout.take()).expect("piped");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let bootstrap = line.trim().strip_prefix("bootstrap address: ").map(str::to_string).ok_or_else(|| {
-            anyhow::anyhow!("the bootstrap server did not start; see {}", bhome.join("bootstrap.log").display())
-        })?;
+        let blisten = format!("/ip4/127.0.0.1/tcp/{bport}");
+        say(&format!(
+            "── A bootstrap server's address, for the genesis\n$ csx bootstrap --listen {blisten} --show-address"
+        ));
+        let line = self.csx(&bhome, &["bootstrap", "--listen", &blisten, "--show-address"])?;
+        let bootstrap = line
+            .trim()
+            .strip_prefix("bootstrap address: ")
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("`csx bootstrap --show-address` printed no address: {}", line.trim()))?;
         say(&format!("{}\n", line.trim()));
 
         // 2. Members: real CCGs with their registered populations.
@@ -202,16 +204,22 @@ impl Demo {
             create.push(format!("{}.json", node.org.ods));
         }
         self.csx(&nodes[0].home, &create.iter().map(String::as_str).collect::<Vec<_>>())?;
-        for node in &nodes {
+        // The first member serves the dashboard (on a free loopback port); the others do not.
+        let web_port = free_port()?;
+        for (i, node) in nodes.iter().enumerate() {
             self.csx(&node.home, &["federation", "join", "genesis.json"])?;
+            let web = if i == 0 { format!("127.0.0.1:{web_port}") } else { "off".into() };
             let config = format!(
-                "{}\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\nsync_interval_secs = 5\n",
+                "{}\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\nsync_interval_secs = 5\n\n[web]\nlisten = \"{web}\"\n",
                 "# Written by `csx demo`: this node listens on loopback only.", node.port
             );
             std::fs::write(node.home.join("config.toml"), config)?;
         }
 
-        // 3. Their daemons, as separate processes.
+        // 3. The bootstrap server for this federation, and the members' daemons, as separate processes.
+        say(&format!("\n── Start the bootstrap server\n$ csx bootstrap --listen {blisten} --genesis genesis.json"));
+        let genesis = self.dir.join("genesis.json").display().to_string();
+        self.spawn("bootstrap", &bhome, &["bootstrap", "--listen", &blisten, "--genesis", &genesis])?;
         say("\n── Start each member's daemon (logs in <home>/daemon.log)");
         for node in &nodes {
             say(&format!("$ CSX_HOME={} csx daemon", node.home.display()));
@@ -289,6 +297,17 @@ impl Demo {
         say(&format!("── Ask the market, as {} {}", nodes[0].org.ods, nodes[0].org.name));
         let home = nodes[0].home.clone();
         say(&self.csx(&home, &["prices", "--service-line", "BI", "--width", "100"])?);
+        // 7. The dashboard: an administrator's account on the first member's node.
+        say(&format!("── The dashboard of {} {}, for its staff", nodes[0].org.ods, nodes[0].org.name));
+        let added = self.csx(&nodes[0].home, &["user", "add", "demo", "--role", "admin", "--json"])?;
+        let link = serde_json::from_str::<serde_json::Value>(&added)?
+            .get("signin_link")
+            .and_then(|l| l.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("`csx user add` printed no sign-in link"))?;
+        say(&format!(
+            "Dashboard: http://127.0.0.1:{web_port}\nSign in as `demo` (an administrator) with this one-time link, which sets your password:\n  {link}\n"
+        ));
         if exit {
             say("Stopping (--exit).");
             return Ok(());

@@ -1,8 +1,10 @@
 //! One module per command (or command group).
 
+pub mod audit;
 pub mod bootstrap;
 pub mod completions;
 pub mod daemon;
+pub mod dashboard;
 pub mod demo;
 pub mod federation;
 pub mod feed;
@@ -28,4 +30,5 @@ pub mod secret;
 pub mod status;
 pub mod support;
 pub mod switch;
+pub mod user;
 pub mod write;

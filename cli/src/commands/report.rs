@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use csx_node::query::prices::short_pounds;
 use csx_node::query::report::{LineReport, Ranked, Report};
+use csx_node::query::stats::Distribution;
 use csx_node::query::switches::PartyView;
 use csx_node::query::{Answer, Provenance, Question};
 
@@ -103,6 +104,34 @@ fn ranked(r: &Ranked) -> String {
     format!("{}. {} ({}) {:.2}/5 from {} members{rec}", r.rank, r.provider_name, r.provider, r.overall, r.reviewers)
 }
 
+/// A shown price distribution in words: only the figures its cell may show.
+fn spread(s: &Distribution) -> String {
+    let mut parts = Vec::new();
+    if let Some([low, high]) = s.median_band {
+        parts.push(format!(
+            "the median lies between {} and {} (exact figures are shown from 5 members)",
+            gbp(low),
+            gbp(high)
+        ));
+    }
+    if let Some(m) = s.median {
+        parts.push(format!("median {}", gbp(m)));
+    }
+    if let (Some(lo), Some(hi)) = (s.p25, s.p75) {
+        parts.push(format!("middle half {}–{}", gbp(lo), gbp(hi)));
+    }
+    if let Some(p90) = s.p90 {
+        parts.push(format!("90th percentile {}", gbp(p90)));
+    }
+    if let (Some(lo), Some(hi)) = (s.min, s.max) {
+        parts.push(format!("range {}–{}", gbp(lo), gbp(hi)));
+    }
+    if let Some(n) = s.outliers.filter(|n| *n > 0) {
+        parts.push(format!("{n} outlier{}", if n == 1 { "" } else { "s" }));
+    }
+    parts.join("; ")
+}
+
 fn line_markdown(out: &mut String, l: &LineReport) {
     out.push_str(&format!("\n## {} — {}\n\n", l.service_line, l.service_line_name));
     match &l.prices {
@@ -110,30 +139,27 @@ fn line_markdown(out: &mut String, l: &LineReport) {
         Some(c) => {
             match &c.stats {
                 Some(s) => out.push_str(&format!(
-                    "**Prices {}, {} ({} members):** median {}; middle half {}–{}; 90th percentile {}; range {}–{}{}.\n",
+                    "**Prices {}, {} ({} members):** {}.\n",
                     c.year,
                     c.basis.label(),
                     c.members,
-                    gbp(s.median),
-                    gbp(s.p25),
-                    gbp(s.p75),
-                    gbp(s.p90),
-                    gbp(s.min),
-                    gbp(s.max),
-                    if s.outliers > 0 { format!("; {} outliers", s.outliers) } else { String::new() },
+                    spread(s)
                 )),
                 None => out.push_str(&format!("**Prices {}:** {}.\n", c.year, c.disclosure.explain())),
             }
             if let Some(y) = &c.you {
                 out.push_str(&format!("\n**Your position:** {}\n", y.summary));
+                for check in &y.checks {
+                    out.push_str(&format!("\n_{check}_\n"));
+                }
             }
         }
     }
     if l.top.is_empty() {
-        out.push_str(&format!(
-            "\n**Providers:** {} reviewed; not enough members' reviews to score any yet.\n",
-            l.providers
-        ));
+        out.push_str(&match l.reviewed {
+            0 => "\n**Providers:** none reviewed yet.\n".to_string(),
+            n => format!("\n**Providers:** {n} reviewed; none has a score that can be shown yet.\n"),
+        });
     } else {
         out.push_str("\n**Best scored:** ");
         out.push_str(&l.top.iter().map(ranked).collect::<Vec<_>>().join("; "));
@@ -190,7 +216,13 @@ pub fn markdown(r: &Report, p: &Provenance) -> String {
                     format!("{} of {}", m.support, m.support_needed),
                     m.still_needed.to_string(),
                     m.closes_on.to_string(),
-                    m.compliance.as_ref().map(|c| format!("{} of {}", c.meeting, c.members)).unwrap_or_default(),
+                    m.compliance
+                        .as_ref()
+                        .map(|c| match c.meeting {
+                            Some(n) => format!("{n} of {} with disclosures", c.members),
+                            None => c.disclosure.explain(),
+                        })
+                        .unwrap_or_default(),
                     m.id.to_string()[..12].to_string(),
                 ]
             })
@@ -262,6 +294,10 @@ pub fn rows(r: &Report, p: &Provenance) -> Vec<Vec<String>> {
             let (year, basis, note) = (c.year.to_string(), c.basis.label(), c.disclosure.explain());
             push("prices", line, year.clone(), "", "all providers", "members", c.members.to_string(), &basis);
             if let Some(s) = &c.stats {
+                if let Some([low, high]) = s.median_band {
+                    push("prices", line, year.clone(), "", "all providers", "median_band_low", f(low), &basis);
+                    push("prices", line, year.clone(), "", "all providers", "median_band_high", f(high), &basis);
+                }
                 for (m, v) in [
                     ("min", s.min),
                     ("p25", s.p25),
@@ -270,9 +306,25 @@ pub fn rows(r: &Report, p: &Provenance) -> Vec<Vec<String>> {
                     ("p90", s.p90),
                     ("max", s.max),
                 ] {
-                    push("prices", line, year.clone(), "", "all providers", m, f(v), &basis);
+                    if let Some(v) = v {
+                        push("prices", line, year.clone(), "", "all providers", m, f(v), &basis);
+                    }
                 }
-                push("prices", line, year.clone(), "", "all providers", "outliers", s.outliers.to_string(), &basis);
+                if let Some(n) = s.outliers {
+                    push("prices", line, year.clone(), "", "all providers", "outliers", n.to_string(), &basis);
+                }
+                if let Some(n) = c.checks.filter(|n| *n > 0) {
+                    push(
+                        "prices",
+                        line,
+                        year.clone(),
+                        "",
+                        "all providers",
+                        "check_this_figure",
+                        n.to_string(),
+                        "values that look implausible, counted as given",
+                    );
+                }
             } else {
                 push("prices", line, year.clone(), "", "all providers", "suppressed", String::new(), &note);
             }
@@ -328,8 +380,11 @@ pub fn rows(r: &Report, p: &Provenance) -> Vec<Vec<String>> {
                 &provider,
                 &m.title,
                 "members_meeting_term",
-                c.meeting.to_string(),
-                &format!("of {}", c.members),
+                c.meeting.map(|n| n.to_string()).unwrap_or_default(),
+                &match c.meeting {
+                    Some(_) => format!("of {}", c.members),
+                    None => c.disclosure.explain(),
+                },
             );
         }
     }

@@ -61,8 +61,12 @@ fn network_rows(n: &NetStatus) -> Vec<(String, String)> {
     let level = connected(false).filter(|p| p.in_sync == Some(true)).count();
     let lag: u64 = connected(false).map(|p| p.behind).sum();
     let count = |k: &str| n.counters.get(k).copied().unwrap_or(0);
-    let refused: Vec<String> =
-        n.counters.iter().filter_map(|(k, v)| k.strip_prefix("rejected.").map(|r| format!("{r} {v}"))).collect();
+    let by_reason = |prefix: &str| -> String {
+        let list: Vec<String> =
+            n.counters.iter().filter_map(|(k, v)| k.strip_prefix(prefix).map(|r| format!("{r} {v}"))).collect();
+        if list.is_empty() { "none".into() } else { list.join(", ") }
+    };
+    let t = &n.tables;
     vec![
         ("peer id".into(), n.peer_id.clone()),
         ("listening on".into(), n.listen.join("\n")),
@@ -81,6 +85,15 @@ fn network_rows(n: &NetStatus) -> Vec<(String, String)> {
             "received".into(),
             format!("{} records ({} new, {} waited for a gap)", count("received"), count("appended"), count("held")),
         ),
-        ("refused".into(), if refused.is_empty() { "none".into() } else { refused.join(", ") }),
+        ("refused records".into(), by_reason("rejected.")),
+        ("refused requests".into(), by_reason("refused.")),
+        ("dropped peers".into(), by_reason("dropped.")),
+        (
+            "peer tables".into(),
+            format!(
+                "{} peers ({} being verified), {} addresses, {} with strikes, {} banned",
+                t.peers, t.unverified, t.addresses, t.strikes, t.bans
+            ),
+        ),
     ]
 }

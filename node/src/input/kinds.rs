@@ -252,6 +252,9 @@ pub struct PriceInput {
     /// Does the contract require an annual client-satisfaction survey? yes or no
     #[arg(long, value_name = "YES|NO")]
     pub satisfaction_survey: Option<String>,
+    /// Your reference for this contract or lot, e.g. "Lot 2": give one to each of two contracts with one provider for one line and year, or the later replaces the earlier
+    #[arg(long)]
+    pub contract_ref: Option<String>,
 }
 
 impl KindInput for PriceInput {
@@ -287,6 +290,7 @@ impl KindInput for PriceInput {
             kpi_basis: opt_with("kpi_basis", &self.kpi_basis, choice)?,
             buying_route: opt_with("buying_route", &self.buying_route, choice)?,
             satisfaction_survey: opt_with("satisfaction_survey", &self.satisfaction_survey, boolean)?,
+            contract_ref: opt_string(&self.contract_ref),
         }))
     }
 }

@@ -5,6 +5,7 @@
 //! the node crate so that every client of the node (the CLI, the dashboard) parses alike.
 
 pub mod dates;
+pub mod file;
 pub mod kinds;
 pub mod money;
 pub mod number;

@@ -10,11 +10,13 @@ use libp2p::core::upgrade::Version;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
     Swarm, SwarmBuilder, Transport as _, allow_block_list, connection_limits, gossipsub, identify, noise, ping, relay,
-    rendezvous, request_response, tcp, yamux,
+    request_response, tcp, yamux,
 };
 
 use super::codec::{SYNC_PROTOCOL, SyncCodec};
 use super::config::NetConfig;
+use super::discovery::{DISCOVERY_PROTOCOL, DiscoveryCodec};
+use super::gate::Gated;
 
 /// Which transport a node's swarm uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,17 +27,18 @@ pub enum TransportKind {
     Memory,
 }
 
-/// A member node's behaviours. Only the event loop touches it.
+/// A member node's behaviours. Only the event loop touches it. Gossip and identify are gated:
+/// they start on a connection only once the peer is verified as a member's node.
 #[derive(NetworkBehaviour)]
 #[allow(missing_debug_implementations)] // the libp2p behaviours it holds have no Debug
 pub struct NodeBehaviour {
     pub limits: connection_limits::Behaviour,
     pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
-    pub gossipsub: gossipsub::Behaviour,
+    pub gossipsub: Gated<gossipsub::Behaviour>,
     pub sync: request_response::Behaviour<SyncCodec>,
-    pub identify: identify::Behaviour,
+    pub identify: Gated<identify::Behaviour>,
     pub ping: ping::Behaviour,
-    pub rendezvous: rendezvous::client::Behaviour,
+    pub discovery: request_response::Behaviour<DiscoveryCodec>,
     pub relay: relay::client::Behaviour,
 }
 
@@ -72,7 +75,7 @@ pub fn gossipsub(federation: &FederationId) -> Result<gossipsub::Behaviour, Box<
         .build()?;
     let mut gs = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, config)?;
     // Scoring, so that a peer whose records we Reject loses standing and is eventually ignored.
-    // Unverified peers get an application score far below the graylist threshold.
+    // (Unverified peers never reach gossipsub: its handler is gated until they are verified.)
     let mut params = gossipsub::PeerScoreParams { ip_colocation_factor_weight: 0.0, ..Default::default() };
     for t in [topic(federation), forks_topic(federation)] {
         params.topics.insert(
@@ -112,17 +115,22 @@ fn behaviour(
             .with_request_timeout(config.request_timeout)
             .with_max_concurrent_streams(config.max_concurrent_streams),
     );
+    let discovery = request_response::Behaviour::with_codec(
+        DiscoveryCodec,
+        [(DISCOVERY_PROTOCOL, request_response::ProtocolSupport::Outbound)],
+        request_response::Config::default().with_request_timeout(config.request_timeout),
+    );
     Ok(NodeBehaviour {
         limits: connection_limits::Behaviour::new(limits),
         blocked: allow_block_list::Behaviour::default(),
-        gossipsub: gossipsub(federation)?,
+        gossipsub: Gated::new(gossipsub(federation)?),
         sync,
-        identify: identify::Behaviour::new(
+        identify: Gated::new(identify::Behaviour::new(
             identify::Config::new(identify_version(federation), key.public())
                 .with_agent_version(format!("csx/{}", env!("CARGO_PKG_VERSION"))),
-        ),
+        )),
         ping: ping::Behaviour::new(ping::Config::new()),
-        rendezvous: rendezvous::client::Behaviour::new(key.clone()),
+        discovery,
         relay,
     })
 }

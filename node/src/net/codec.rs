@@ -13,7 +13,7 @@ pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/csx/sync/1");
 #[derive(Debug, Clone, Default)]
 pub struct SyncCodec;
 
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize, what: &str) -> io::Result<Vec<u8>> {
+pub(crate) async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize, what: &str) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
@@ -28,13 +28,13 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize, what: &
     Ok(buf)
 }
 
-async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
+pub(crate) async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
     io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
     io.write_all(bytes).await?;
     io.close().await
 }
 
-fn invalid(what: &str, e: impl std::fmt::Display) -> io::Error {
+pub(crate) fn invalid(what: &str, e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, CodecError::Malformed(format!("malformed {what}: {e}")))
 }
 

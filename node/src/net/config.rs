@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 
+use super::admission::TableLimits;
+
 /// Tunables of the network layer.
 #[derive(Debug, Clone)]
 pub struct NetConfig {
@@ -35,6 +37,8 @@ pub struct NetConfig {
     pub verify_timeout: Duration,
     /// How long a write waits, after a restart, for a peer to confirm this node's own feed.
     pub own_feed_wait: Duration,
+    /// Bounds of the peer, address, strike, ban and backoff tables.
+    pub tables: TableLimits,
 }
 
 impl Default for NetConfig {
@@ -57,6 +61,7 @@ impl Default for NetConfig {
             page_bytes: 1 << 20,
             verify_timeout: Duration::from_secs(30),
             own_feed_wait: Duration::from_secs(20),
+            tables: TableLimits::default(),
         }
     }
 }

@@ -1,9 +1,12 @@
 //! Per-peer limits: token buckets for requests and gossip, strikes for misbehaviour that decay
-//! over time, and bans with an expiry. Pure bookkeeping; time is a parameter (Unix ms).
+//! over time, and bans with an expiry. Every table is bounded (strangers can make new
+//! identities at will). Pure bookkeeping; time is a parameter (Unix ms).
 
 use std::collections::HashMap;
 
 use libp2p::PeerId;
+
+use super::reason::Reason;
 
 /// What is rate-limited per peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,6 +15,8 @@ pub enum Limit {
     SyncRequest,
     /// Gossip messages received from a peer (as propagation source).
     Gossip,
+    /// Registration and discovery requests at a bootstrap server.
+    Discovery,
 }
 
 impl Limit {
@@ -20,6 +25,7 @@ impl Limit {
         match self {
             Limit::SyncRequest => (100.0, 400.0),
             Limit::Gossip => (2_000.0, 10_000.0),
+            Limit::Discovery => (1.0, 10.0),
         }
     }
 }
@@ -28,7 +34,8 @@ impl Limit {
 pub mod weight {
     /// A record or message that is invalid in anyone's eyes (bad signature, malformed, …).
     pub const INVALID: f64 = 10.0;
-    /// A validly signed record by an author this node does not accept (may be a roster lag).
+    /// A validly signed record by an author this node does not accept (may be a roster lag),
+    /// or a request from a peer not yet verified (work it had no right to ask for).
     pub const NOT_VALID: f64 = 1.0;
     /// A request or message beyond the rate limit.
     pub const FLOOD: f64 = 0.05;
@@ -40,6 +47,23 @@ pub const BAN_AT: f64 = 19.0;
 const HALF_LIFE_MS: f64 = 600_000.0;
 /// How long a ban lasts.
 pub const BAN_MS: u64 = 10 * 60 * 1000;
+/// Strikes that have decayed below this are forgotten.
+const FORGET_BELOW: f64 = 0.1;
+
+/// Sizes of the guard's tables.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardLimits {
+    /// Most peers with strikes remembered.
+    pub max_strikes: usize,
+    /// Most bans kept (beyond, the ban that would end soonest is lifted early).
+    pub max_bans: usize,
+}
+
+impl Default for GuardLimits {
+    fn default() -> Self {
+        GuardLimits { max_strikes: 4096, max_bans: 4096 }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -49,12 +73,22 @@ struct Bucket {
 
 #[derive(Debug, Default)]
 pub struct Guard {
+    limits: GuardLimits,
+    /// Only for connected peers: forgotten when a peer disconnects.
     buckets: HashMap<(PeerId, Limit), Bucket>,
     strikes: HashMap<PeerId, (f64, u64)>,
-    bans: HashMap<PeerId, (u64, &'static str)>,
+    bans: HashMap<PeerId, (u64, Reason)>,
+}
+
+fn decayed(strikes: f64, at: u64, now: u64) -> f64 {
+    strikes * 0.5f64.powf(now.saturating_sub(at) as f64 / HALF_LIFE_MS)
 }
 
 impl Guard {
+    pub fn new(limits: GuardLimits) -> Guard {
+        Guard { limits, ..Guard::default() }
+    }
+
     /// Takes one token for `what` from `peer`'s bucket; false when the peer is over its limit.
     pub fn allow(&mut self, peer: PeerId, what: Limit, now: u64) -> bool {
         let (rate, burst) = what.rate();
@@ -71,21 +105,41 @@ impl Guard {
 
     /// Adds `weight` strikes; true when the peer has now earned a ban.
     pub fn strike(&mut self, peer: PeerId, weight: f64, now: u64) -> bool {
+        if !self.strikes.contains_key(&peer) && self.strikes.len() >= self.limits.max_strikes {
+            // Full: forget the peer with the fewest strikes now.
+            if let Some(least) = self
+                .strikes
+                .iter()
+                .min_by(|a, b| decayed(a.1.0, a.1.1, now).total_cmp(&decayed(b.1.0, b.1.1, now)))
+                .map(|(p, _)| *p)
+            {
+                self.strikes.remove(&least);
+            }
+        }
         let e = self.strikes.entry(peer).or_insert((0.0, now));
-        let elapsed = now.saturating_sub(e.1) as f64;
-        e.0 = e.0 * 0.5f64.powf(elapsed / HALF_LIFE_MS) + weight;
+        e.0 = decayed(e.0, e.1, now) + weight;
         e.1 = now;
         e.0 >= BAN_AT
     }
 
     /// The peer's current strikes.
     pub fn strikes(&self, peer: &PeerId, now: u64) -> f64 {
-        self.strikes.get(peer).map_or(0.0, |(s, at)| s * 0.5f64.powf(now.saturating_sub(*at) as f64 / HALF_LIFE_MS))
+        self.strikes.get(peer).map_or(0.0, |(s, at)| decayed(*s, *at, now))
     }
 
-    pub fn ban(&mut self, peer: PeerId, reason: &'static str, now: u64) {
-        self.bans.insert(peer, (now + BAN_MS, reason));
+    /// Bans `peer` for [`BAN_MS`]. Returns a peer whose ban was lifted early to keep the table
+    /// within its bound (its connections must be allowed again).
+    pub fn ban(&mut self, peer: PeerId, reason: Reason, now: u64) -> Option<PeerId> {
         self.strikes.remove(&peer);
+        let mut lifted = None;
+        if !self.bans.contains_key(&peer) && self.bans.len() >= self.limits.max_bans {
+            lifted = self.bans.iter().min_by_key(|(_, (until, _))| *until).map(|(p, _)| *p);
+            if let Some(p) = lifted {
+                self.bans.remove(&p);
+            }
+        }
+        self.bans.insert(peer, (now + BAN_MS, reason));
+        lifted
     }
 
     /// Lifts a ban early (e.g. the peer's organisation has just been admitted).
@@ -93,12 +147,14 @@ impl Guard {
         self.bans.remove(peer).is_some()
     }
 
-    pub fn banned(&self, peer: &PeerId, now: u64) -> Option<&'static str> {
+    pub fn banned(&self, peer: &PeerId, now: u64) -> Option<Reason> {
         self.bans.get(peer).filter(|(until, _)| *until > now).map(|(_, r)| *r)
     }
 
-    /// Bans that have run out (they are forgotten).
-    pub fn expired(&mut self, now: u64) -> Vec<PeerId> {
+    /// Forgets bans that have run out (returned: their connections may be allowed again) and
+    /// strikes that have decayed to nothing.
+    pub fn expire(&mut self, now: u64) -> Vec<PeerId> {
+        self.strikes.retain(|_, (s, at)| decayed(*s, *at, now) >= FORGET_BELOW);
         let gone: Vec<PeerId> = self.bans.iter().filter(|(_, (until, _))| *until <= now).map(|(p, _)| *p).collect();
         for p in &gone {
             self.bans.remove(p);
@@ -108,11 +164,18 @@ impl Guard {
 
     /// Forgets a disconnected peer's buckets (strikes and bans stay).
     pub fn disconnected(&mut self, peer: &PeerId) {
-        self.buckets.retain(|(p, _), _| p != peer);
+        for what in [Limit::SyncRequest, Limit::Gossip, Limit::Discovery] {
+            self.buckets.remove(&(*peer, what));
+        }
     }
 
-    pub fn bans(&self, now: u64) -> Vec<(PeerId, u64, &'static str)> {
+    pub fn bans(&self, now: u64) -> Vec<(PeerId, u64, Reason)> {
         self.bans.iter().filter(|(_, (u, _))| *u > now).map(|(p, (u, r))| (*p, *u, *r)).collect()
+    }
+
+    /// (strike entries, ban entries, bucket entries).
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (self.strikes.len(), self.bans.len(), self.buckets.len())
     }
 }
 
@@ -133,7 +196,7 @@ mod tests {
 
     #[test]
     fn strikes_add_up_decay_and_lead_to_a_ban() {
-        let mut g = Guard::default();
+        let mut g = Guard::new(GuardLimits::default());
         let p = PeerId::random();
         assert!(!g.strike(p, weight::INVALID, 0));
         assert!(g.strike(p, weight::INVALID, 0), "two invalid records in a row");
@@ -141,9 +204,31 @@ mod tests {
         assert!(!g.strike(q, weight::INVALID, 0));
         assert!(!g.strike(q, weight::INVALID, 600_000), "the first strike has halved by then");
         assert!((g.strikes(&q, 600_000) - 15.0).abs() < 1e-9);
-        g.ban(p, "test", 0);
-        assert_eq!(g.banned(&p, BAN_MS - 1), Some("test"));
+        g.ban(p, Reason::Misbehaving, 0);
+        assert_eq!(g.banned(&p, BAN_MS - 1), Some(Reason::Misbehaving));
         assert_eq!(g.banned(&p, BAN_MS), None);
-        assert_eq!(g.expired(BAN_MS), vec![p]);
+        assert_eq!(g.expire(BAN_MS), vec![p]);
+    }
+
+    #[test]
+    fn strikes_and_bans_stay_within_their_bounds() {
+        let mut g = Guard::new(GuardLimits { max_strikes: 10, max_bans: 5 });
+        for i in 0..100u64 {
+            g.strike(PeerId::random(), 1.0 + i as f64 / 100.0, i);
+        }
+        assert_eq!(g.sizes().0, 10);
+        let mut lifted = vec![];
+        let first: Vec<PeerId> = (0..5).map(|_| PeerId::random()).collect();
+        for (i, p) in first.iter().enumerate() {
+            assert_eq!(g.ban(*p, Reason::NotAMember, i as u64), None);
+        }
+        for i in 0..5u64 {
+            lifted.extend(g.ban(PeerId::random(), Reason::NotAMember, 100 + i));
+        }
+        assert_eq!(g.sizes().1, 5);
+        assert_eq!(lifted, first, "the bans ending soonest are lifted first");
+        // Strikes decay to nothing and are forgotten.
+        g.expire(100 * HALF_LIFE_MS as u64);
+        assert_eq!(g.sizes().0, 0);
     }
 }

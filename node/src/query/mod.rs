@@ -3,6 +3,8 @@
 //! is plain computation over it (unit-tested with hand-computed figures; methods in
 //! docs/QUERIES.md).
 
+pub mod disclose;
+pub mod modp;
 pub mod motions;
 pub mod prices;
 pub mod providers;
@@ -131,7 +133,43 @@ pub struct Item<T> {
     pub id: RecordId,
     pub org: OrgKey,
     pub created_at: u64,
+    /// Its place in its node's feed: the rows of one import are written in the file's order.
+    pub seq: u64,
+    /// The node that wrote it.
+    pub node: NodeKey,
     pub body: T,
+}
+
+/// The period a record is about, where it has one: "latest" follows it first.
+pub trait About {
+    fn period(&self) -> Option<FinancialYear> {
+        None
+    }
+}
+
+impl About for Price {
+    fn period(&self) -> Option<FinancialYear> {
+        Some(self.year)
+    }
+}
+impl About for Review {
+    fn period(&self) -> Option<FinancialYear> {
+        Some(self.year)
+    }
+}
+impl About for Switch {}
+impl About for SwitchOutcome {}
+impl About for Motion {}
+impl About for Support {}
+
+impl<T: About> Item<T> {
+    /// Where the item stands in "latest" (docs/QUERIES.md, "Supersession"): the period it is
+    /// about, then when it was written, then its place in its node's feed (the row order of an
+    /// import), then the node (only two nodes of one member writing in the same millisecond
+    /// come to that). Never the record id, a hash.
+    pub fn order(&self) -> (Option<FinancialYear>, u64, u64, NodeKey) {
+        (self.body.period(), self.created_at, self.seq, self.node)
+    }
 }
 
 /// The records a question needs, cleaned: retracted records dropped, authors resolved to their
@@ -172,13 +210,16 @@ impl Dataset {
     pub fn load(store: &dyn Store, roster: &Roster, want: Want<'_>) -> Result<Dataset, StoreError> {
         let mut d = Dataset::default();
         // Organisations: names and membership from the roster, populations from the latest profile.
-        let mut populations: HashMap<OrgKey, (u64, Option<u64>)> = HashMap::new();
+        // The latest profile's population: (created_at, seq, node) orders profiles.
+        type Order = (u64, u64, NodeKey);
+        let mut populations: HashMap<OrgKey, (Order, Option<u64>)> = HashMap::new();
         for r in store.scan(Scan::Kind(Kind::Profile), false) {
             let r = r?;
             if let (Body::Profile(p), Some((org, _))) = (r.body(), roster.org_of(&r.author())) {
-                let e = populations.entry(org).or_insert((0, None));
-                if r.created_at() >= e.0 {
-                    *e = (r.created_at(), p.population);
+                let order = (r.created_at(), r.seq(), r.author());
+                let e = populations.entry(org).or_insert((order, p.population));
+                if order >= e.0 {
+                    *e = (order, p.population);
                 }
             }
         }
@@ -238,10 +279,10 @@ impl Dataset {
                 }
                 // Only current members' records count: a revoked member's data leaves every answer.
                 let Some(org) = org_of(&r.author()).filter(|o| d.directory.is_current(o)) else { continue };
-                let (id, created_at) = (r.id(), r.created_at());
+                let (id, created_at, seq, node) = (r.id(), r.created_at(), r.seq(), r.author());
                 macro_rules! push {
                     ($vec:expr, $b:expr) => {
-                        $vec.push(Item { id, org, created_at, body: $b.clone() })
+                        $vec.push(Item { id, org, created_at, seq, node, body: $b.clone() })
                     };
                 }
                 match r.body() {
@@ -282,6 +323,13 @@ impl Rests {
         self.records.insert(item.id);
         self.members.insert(item.org);
     }
+    /// Adds the records (with their members) a figure rests on.
+    pub fn add_all(&mut self, backing: &[(RecordId, OrgKey)]) {
+        for (id, org) in backing {
+            self.records.insert(*id);
+            self.members.insert(*org);
+        }
+    }
     pub fn records(&self) -> usize {
         self.records.len()
     }
@@ -290,9 +338,9 @@ impl Rests {
     }
 }
 
-/// Keeps, for each key, only the latest item (by `created_at`, then id): a member's later
-/// disclosure of the same thing supersedes its earlier one.
-pub fn latest_by<'a, T: 'a, K: Ord>(
+/// Keeps, for each key, only the latest item by [`Item::order`]: a member's later disclosure of
+/// the same thing supersedes its earlier one.
+pub fn latest_by<'a, T: About + 'a, K: Ord>(
     items: impl IntoIterator<Item = &'a Item<T>>,
     key: impl Fn(&Item<T>) -> K,
 ) -> Vec<&'a Item<T>> {
@@ -300,13 +348,61 @@ pub fn latest_by<'a, T: 'a, K: Ord>(
     for it in items {
         let k = key(it);
         match best.get(&k) {
-            Some(b) if (b.created_at, b.id) >= (it.created_at, it.id) => {}
+            Some(b) if b.order() >= it.order() => {}
             _ => {
                 best.insert(k, it);
             }
         }
     }
     best.into_values().collect()
+}
+
+/// Warnings for rows of one file that would supersede each other (docs/IMPORT.md): the rows of
+/// an import are written in order, so of two rows about the same thing the later replaces the
+/// earlier. `bodies` are the file's rows in order; rows are numbered from 1.
+pub fn superseding_rows(bodies: &[Body]) -> Vec<String> {
+    superseding_rows_numbered(bodies, |i| i + 1)
+}
+
+/// [`superseding_rows`] with the rows numbered by `number` (from the body's index), e.g. as
+/// a spreadsheet shows them.
+pub fn superseding_rows_numbered(bodies: &[Body], number: impl Fn(usize) -> usize) -> Vec<String> {
+    let mut first: BTreeMap<(Kind, csx_protocol::body::Thing<'_>), usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, b) in bodies.iter().enumerate() {
+        let (Some(kind), Some(thing)) = (b.kind(), b.supersedes()) else { continue };
+        let what = match b {
+            Body::Price(p) => format!(
+                "prices for {} from {} in {} with {}",
+                p.service_line,
+                p.provider,
+                p.year,
+                match &p.contract_ref {
+                    Some(r) => format!("contract reference `{r}`"),
+                    None => "no contract reference".into(),
+                }
+            ),
+            Body::Review(r) => format!("reviews of {} for {} in {}", r.provider, r.service_line, r.year),
+            _ => continue,
+        };
+        match first.get(&(kind, thing.clone())) {
+            Some(earlier) => {
+                let hint = if kind == Kind::Price {
+                    " (if they are separate contracts or lots, give each its own contract_ref)"
+                } else {
+                    ""
+                };
+                let later = number(i);
+                out.push(format!(
+                    "rows {earlier} and {later} are both {what}: row {later} will replace row {earlier}{hint}"
+                ));
+            }
+            None => {
+                first.insert((kind, thing), number(i));
+            }
+        }
+    }
+    out
 }
 
 /// The order service lines are listed in (the built-in order, then others by code).
@@ -480,6 +576,49 @@ pub mod tests {
     use super::*;
     use csx_protocol::body::{PricingModel, Review};
 
+    #[test]
+    fn rows_of_one_file_that_would_supersede_each_other_are_named() {
+        let p = |i: u8, provider: &str, r: Option<&str>| {
+            let mut x = price(i, provider, "BI", 2024, 100, 1, 1).body;
+            x.contract_ref = r.map(String::from);
+            Body::Price(x)
+        };
+        let rows = vec![
+            p(0, "0DE", None),
+            p(0, "0DE", Some("Lot 1")),
+            p(0, "0AR", None),
+            p(0, "0DE", None),
+            p(0, "0DE", Some("LOT 1")),
+            Body::Review(review(0, "0DE", "BI", 2024, 3, None, 1).body),
+            Body::Review(review(0, "0DE", "BI", 2024, 4, None, 1).body),
+        ];
+        assert_eq!(
+            superseding_rows(&rows),
+            [
+                "rows 1 and 4 are both prices for BI from 0DE in 2024/25 with no contract reference: row 4 will replace row 1 (if they are separate contracts or lots, give each its own contract_ref)",
+                "rows 2 and 5 are both prices for BI from 0DE in 2024/25 with contract reference `LOT 1`: row 5 will replace row 2 (if they are separate contracts or lots, give each its own contract_ref)",
+                "rows 6 and 7 are both reviews of 0DE for BI in 2024/25: row 7 will replace row 6",
+            ]
+        );
+    }
+
+    #[test]
+    fn latest_is_the_period_then_the_write_time_then_the_feed_order() {
+        // Member 0's reviews: 2025/26 written at 5, 2024/25 written later at 9, and two of
+        // 2024/25 written at 9 in one import (seq 3 then 4): the latest is 2025/26's.
+        let a = review(0, "0DE", "BI", 2025, 1, None, 5);
+        let mut b = review(0, "0DE", "BI", 2024, 2, None, 9);
+        let mut c = review(0, "0DE", "BI", 2024, 3, None, 9);
+        (b.seq, c.seq) = (3, 4);
+        (b.id, c.id) = (id(2, 0, 99), id(2, 0, 1));
+        let all = [a.clone(), b, c.clone()];
+        let latest = latest_by(all.iter(), |it| it.org);
+        assert_eq!(latest[0].id, a.id);
+        // Of one year, the later row of the import, though its id is the smaller.
+        let of_2024 = latest_by(all.iter().filter(|it| it.body.year.0 == 2024), |it| it.org);
+        assert_eq!(of_2024[0].id, c.id);
+    }
+
     pub fn org(i: u8) -> OrgKey {
         OrgKey([i + 1; 32])
     }
@@ -500,8 +639,10 @@ pub mod tests {
         d
     }
 
+    /// Member `i`'s record written at `created_at`; its seq is taken from the time too, so
+    /// records written later by a member come later in its feed unless a test says otherwise.
     pub fn item<T>(tag: u8, i: u8, created_at: u64, body: T) -> Item<T> {
-        Item { id: id(tag, i, created_at), org: org(i), created_at, body }
+        Item { id: id(tag, i, created_at), org: org(i), created_at, seq: created_at, node: NodeKey([i + 1; 32]), body }
     }
 
     /// Member `i`'s fixed-price disclosure of `pence` a year (ex VAT) covering `population`.
@@ -536,6 +677,7 @@ pub mod tests {
                 kpi_basis: None,
                 buying_route: None,
                 satisfaction_survey: None,
+                contract_ref: None,
             },
         )
     }

@@ -7,6 +7,7 @@ use csx_protocol::body::{ContractTerm, KpiBasis, Motion, Price, Stance, Support}
 use csx_protocol::{Date, OrgKey, RecordId};
 use serde::{Deserialize, Serialize};
 
+use super::stats::{Disclosure, disclosure};
 use super::{Ctx, Dataset, Item, OrgRef, Rests, latest_by, line_name};
 
 /// Where a motion stands.
@@ -50,17 +51,20 @@ pub struct Supporter {
     pub comment: Option<String>,
 }
 
-/// How many members' current contracts in the motion's scope already meet its term.
+/// How many members' current contracts in the motion's scope already meet its term. The counts
+/// are a statistic about members' contracts, so they follow the disclosure rule: with fewer
+/// than k members in scope they would tell who has which terms, and are withheld.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Compliance {
     /// Members with a current disclosure in scope.
     pub members: usize,
+    pub disclosure: Disclosure,
     /// Every one of their in-scope contracts meets the term.
-    pub meeting: usize,
+    pub meeting: Option<usize>,
     /// At least one of their in-scope contracts does not.
-    pub not_meeting: usize,
+    pub not_meeting: Option<usize>,
     /// Their disclosures do not say.
-    pub unknown: usize,
+    pub unknown: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,18 +216,21 @@ fn view(d: &Dataset, ctx: &Ctx, m: &Item<Motion>, supports: &[&Item<Support>], r
         status,
         supporters: supporters.into_iter().map(|(_, s)| s).collect(),
         withdrawn,
-        compliance: b.term.as_ref().map(|t| compliance(d, b, t, rests)),
+        compliance: b.term.as_ref().map(|t| compliance(d, ctx, b, t, rests)),
     }
 }
 
 /// Counts members whose current in-scope contracts meet `term`. A member's current contracts are
-/// its latest disclosures for each provider and line, in the latest year it disclosed them.
-fn compliance(d: &Dataset, motion: &Motion, term: &ContractTerm, rests: &mut Rests) -> Compliance {
+/// its latest disclosures for each provider, line and contract reference, in the latest year it
+/// disclosed for that provider and line.
+fn compliance(d: &Dataset, ctx: &Ctx, motion: &Motion, term: &ContractTerm, rests: &mut Rests) -> Compliance {
     let in_scope = d.prices.iter().filter(|p| {
         motion.service_line.as_ref().is_none_or(|l| *l == p.body.service_line)
             && motion.provider.as_ref().is_none_or(|c| *c == p.body.provider)
     });
-    let latest = latest_by(in_scope, |p| (p.org, p.body.provider.clone(), p.body.service_line.clone(), p.body.year));
+    let latest = latest_by(in_scope, |p| {
+        (p.org, p.body.provider.clone(), p.body.service_line.clone(), p.body.year, p.body.contract_key())
+    });
     let mut newest_year: BTreeMap<(OrgKey, &str, &str), csx_protocol::FinancialYear> = BTreeMap::new();
     for p in &latest {
         let e = newest_year.entry((p.org, &p.body.provider, &p.body.service_line)).or_insert(p.body.year);
@@ -236,17 +243,15 @@ fn compliance(d: &Dataset, motion: &Motion, term: &ContractTerm, rests: &mut Res
             verdicts.entry(p.org).or_default().push(meets(term, &p.body));
         }
     }
-    let mut c = Compliance { members: verdicts.len(), meeting: 0, not_meeting: 0, unknown: 0 };
-    for v in verdicts.values() {
-        if v.contains(&Some(false)) {
-            c.not_meeting += 1;
-        } else if v.contains(&None) {
-            c.unknown += 1;
-        } else {
-            c.meeting += 1;
-        }
+    let rule = disclosure(verdicts.keys().map(|o| (*o, 1.0)), ctx.k, ctx.max_share_bp);
+    let count = |f: fn(&[Option<bool>]) -> bool| rule.shown().then(|| verdicts.values().filter(|v| f(v)).count());
+    Compliance {
+        members: verdicts.len(),
+        meeting: count(|v| !v.contains(&Some(false)) && !v.contains(&None)),
+        not_meeting: count(|v| v.contains(&Some(false))),
+        unknown: count(|v| !v.contains(&Some(false)) && v.contains(&None)),
+        disclosure: rule,
     }
-    c
 }
 
 #[cfg(test)]
@@ -334,13 +339,28 @@ mod tests {
         let m = motion(3, date(2025, 7, 1), Some(ContractTerm::MaxNoticeMonths(6)));
         d.motions.push(m.clone());
         let v = super::motion(&d, &ctx(), &m.id, &mut Rests::default()).expect("held");
-        assert_eq!(v.compliance, Some(Compliance { members: 3, meeting: 1, not_meeting: 1, unknown: 1 }));
+        assert_eq!(
+            v.compliance,
+            Some(Compliance {
+                members: 3,
+                disclosure: Disclosure::Shown,
+                meeting: Some(1),
+                not_meeting: Some(1),
+                unknown: Some(1)
+            })
+        );
         assert_eq!(v.term_text.as_deref(), Some("notice of at most 6 months"));
         let mut p = d.prices[1].body.clone();
         p.kpi_basis = Some(KpiBasis::Outcome);
         assert_eq!(meets(&ContractTerm::KpiBasis(KpiBasis::Outcome), &p), Some(true));
         assert_eq!(meets(&ContractTerm::KpiBasis(KpiBasis::Process), &p), Some(false));
         assert_eq!(meets(&ContractTerm::SatisfactionSurvey, &p), None);
+        // Two members in scope: the counts would say who has which terms, so they are withheld.
+        d.prices.retain(|p| p.org != org(2));
+        let v = super::motion(&d, &ctx(), &m.id, &mut Rests::default()).expect("held");
+        let c = v.compliance.expect("a term");
+        assert_eq!((c.members, c.meeting, c.not_meeting, c.unknown), (2, None, None, None));
+        assert_eq!(c.disclosure, Disclosure::TooFewMembers { members: 2, k: 3 });
     }
 
     #[test]

@@ -5,8 +5,8 @@ use csx_protocol::Date;
 use serde::{Deserialize, Serialize};
 
 use super::motions::{MotionQuery, MotionStatus, MotionView, motions};
-use super::prices::{Basis, PriceCell, PriceQuery, prices};
-use super::providers::{ProviderQuery, Scorecard, scorecards};
+use super::prices::{Basis, PriceCell};
+use super::providers::Scorecard;
 use super::switches::{Flow, SwitchQuery, switches};
 use super::{Ctx, Dataset, OrgRef, Rests, line_name, line_order};
 
@@ -49,8 +49,12 @@ pub struct LineReport {
     pub top: Vec<Ranked>,
     /// The worst providers by score (not already in `top`), worst last.
     pub bottom: Vec<Ranked>,
-    /// Providers scored on this line (shown or not).
+    /// Providers with any figures on this line: reviews, prices or switches.
     pub providers: usize,
+    /// Of those, providers members have reviewed on this line.
+    pub reviewed: usize,
+    /// Of those, providers whose score is shown (ranked).
+    pub scored: usize,
     pub flows: Vec<Flow>,
 }
 
@@ -65,8 +69,13 @@ pub struct Report {
 
 /// The report over everything in `d`.
 pub fn report(d: &Dataset, ctx: &Ctx, rests: &mut Rests) -> Report {
-    let cells = prices(d, ctx, &PriceQuery::default(), rests);
-    let cards = scorecards(d, ctx, &ProviderQuery::default(), rests);
+    let backed_cells = super::prices::all(d, ctx);
+    let backed_cards = super::providers::all(d, ctx, &backed_cells);
+    for backing in backed_cells.iter().map(|(_, b)| b).chain(backed_cards.iter().map(|(_, b)| b)) {
+        rests.add_all(backing);
+    }
+    let cells: Vec<PriceCell> = backed_cells.into_iter().map(|(c, _)| c).collect();
+    let cards: Vec<Scorecard> = backed_cards.into_iter().map(|(c, _)| c).collect();
     let answer = switches(d, ctx, &SwitchQuery::default(), rests);
     let open = motions(d, ctx, &MotionQuery { status: Some(MotionStatus::Open), ..Default::default() }, rests);
     let mut codes: Vec<String> = cells.iter().map(|c| c.service_line.clone()).collect();
@@ -93,6 +102,8 @@ pub fn report(d: &Dataset, ctx: &Ctx, rests: &mut Rests) -> Report {
                 top,
                 bottom,
                 providers: cards.iter().filter(|c| c.service_line == line).count(),
+                reviewed: cards.iter().filter(|c| c.service_line == line && c.reviews > 0).count(),
+                scored: cards.iter().filter(|c| c.service_line == line && c.rank.is_some()).count(),
                 flows: answer.flows.iter().filter(|f| f.service_line == line).cloned().collect(),
                 service_line: line,
             }
@@ -131,5 +142,23 @@ mod tests {
         let cell = bi.prices.as_ref().expect("prices");
         assert_eq!(cell.year, csx_protocol::FinancialYear(2024));
         assert!(cell.you.as_ref().is_some_and(|y| y.percentile.is_some()));
+        assert_eq!((bi.providers, bi.reviewed, bi.scored), (5, 5, 5));
+    }
+
+    #[test]
+    fn providers_with_prices_but_no_reviews_are_not_called_reviewed() {
+        // HR: 0AR priced by three members, 0DE reviewed by two (too few to score).
+        let mut d = dataset(3);
+        for i in 0..3 {
+            d.prices.push(price(i, "0AR", "HR", 2024, 10_000_000, 100_000, 1));
+        }
+        for i in 0..2 {
+            d.reviews.push(review(i, "0DE", "HR", 2025, 3, None, 1));
+        }
+        let ctx = Ctx { me: org(0), k: 3, max_share_bp: 5000, now_ms: 1_750_000_000_000 };
+        let r = report(&d, &ctx, &mut Rests::default());
+        let hr = &r.lines[0];
+        assert_eq!((hr.providers, hr.reviewed, hr.scored), (2, 1, 0));
+        assert!(hr.top.is_empty());
     }
 }

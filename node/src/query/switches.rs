@@ -108,29 +108,21 @@ pub fn party_view(d: &Dataset, party: &Party) -> PartyView {
     PartyView { party: party.clone(), name }
 }
 
-/// Switching reports matching `q` (newest first) and the flows they add up to.
+/// Switching reports matching `q` (newest first) and the flows they belong to. Flows are added
+/// up over every switch and then picked: every filter is a property of a whole flow (its line,
+/// year, from and to), so a filter never changes what a flow holds.
 pub fn switches(d: &Dataset, _ctx: &Ctx, q: &SwitchQuery, rests: &mut Rests) -> SwitchesAnswer {
     // Each switch's latest outcome from the organisation that switched.
     let org_of: BTreeMap<RecordId, OrgKey> = d.switches.iter().map(|it| (it.id, it.org)).collect();
     let by_switcher = d.outcomes.iter().filter(|o| org_of.get(&o.body.switch) == Some(&o.org));
     let outcomes: BTreeMap<RecordId, &Item<SwitchOutcome>> =
         latest_by(by_switcher, |o| o.body.switch).into_iter().map(|o| (o.body.switch, o)).collect();
-    let on_side = |p: &Party, code: &str| matches!(p, Party::Provider(c) if c == code);
-    let mut rows: Vec<SwitchRow> = Vec::new();
+    let mut rows: Vec<(SwitchRow, Vec<(RecordId, OrgKey)>)> = Vec::new();
     for it in &d.switches {
         let s: &Switch = &it.body;
-        let year = s.effective.financial_year();
-        if q.service_line.as_ref().is_some_and(|l| *l != s.service_line)
-            || q.provider.as_ref().is_some_and(|c| !on_side(&s.from, c) && !on_side(&s.to, c))
-            || q.year.is_some_and(|y| y != year)
-            || q.from.as_ref().is_some_and(|p| *p != s.from)
-            || q.to.as_ref().is_some_and(|p| *p != s.to)
-        {
-            continue;
-        }
-        rests.add(it);
+        let mut backing = vec![(it.id, it.org)];
         let outcome = outcomes.get(&it.id).map(|o| {
-            rests.add(o);
+            backing.push((o.id, o.org));
             OutcomeView {
                 id: o.id,
                 reported: Date::from_unix_ms(o.created_at).unwrap_or(s.effective),
@@ -139,7 +131,7 @@ pub fn switches(d: &Dataset, _ctx: &Ctx, q: &SwitchQuery, rests: &mut Rests) -> 
                 comment: o.body.comment.clone(),
             }
         });
-        rows.push(SwitchRow {
+        let row = SwitchRow {
             id: it.id,
             org: d.directory.org(&it.org),
             service_line: s.service_line.clone(),
@@ -147,17 +139,37 @@ pub fn switches(d: &Dataset, _ctx: &Ctx, q: &SwitchQuery, rests: &mut Rests) -> 
             from: party_view(d, &s.from),
             to: party_view(d, &s.to),
             effective: s.effective,
-            year,
+            year: s.effective.financial_year(),
             reasons: s.reasons.clone(),
             reason_text: s.reason_text.clone(),
             notice_months: s.notice_months,
             exit_costs_pence: s.exit_costs_pence,
             transition_months: s.transition_months,
             outcome,
-        });
+        };
+        rows.push((row, backing));
     }
-    rows.sort_by_key(|r| std::cmp::Reverse((r.effective, r.id)));
-    SwitchesAnswer { flows: flows(&rows), switches: rows }
+    rows.sort_by_key(|(r, _)| std::cmp::Reverse((r.effective, r.year, r.org.ods.clone(), r.id)));
+    let all: Vec<SwitchRow> = rows.iter().map(|(r, _)| r.clone()).collect();
+    let on_side = |p: &Party, code: &str| matches!(p, Party::Provider(c) if c == code);
+    let wanted = |line: &str, year: FinancialYear, from: &Party, to: &Party| {
+        q.service_line.as_ref().is_none_or(|l| l == line)
+            && q.provider.as_ref().is_none_or(|c| on_side(from, c) || on_side(to, c))
+            && q.year.is_none_or(|y| y == year)
+            && q.from.as_ref().is_none_or(|p| p == from)
+            && q.to.as_ref().is_none_or(|p| p == to)
+    };
+    let flows =
+        flows(&all).into_iter().filter(|f| wanted(&f.service_line, f.year, &f.from.party, &f.to.party)).collect();
+    let switches = rows
+        .into_iter()
+        .filter(|(r, _)| wanted(&r.service_line, r.year, &r.from.party, &r.to.party))
+        .map(|(r, backing)| {
+            rests.add_all(&backing);
+            r
+        })
+        .collect();
+    SwitchesAnswer { flows, switches }
 }
 
 fn flows(rows: &[SwitchRow]) -> Vec<Flow> {
@@ -286,5 +298,44 @@ mod tests {
 
     fn ctx() -> Ctx {
         Ctx { me: org(0), k: 3, max_share_bp: 5000, now_ms: 1_750_000_000_000 }
+    }
+
+    #[test]
+    fn every_filter_picks_whole_flows() {
+        // Five switches on BI and CONTRACT, 2024/25 and 2025/26, between 0DE, 0AR and in house.
+        let mut d = dataset(5);
+        let at = |i: u8, line: &str, from: &str, to: &str, y: i32| {
+            let mut s = sw(i, from, to, vec![SwitchReason::Cost], i as u64 + 1);
+            s.body.service_line = line.into();
+            s.body.effective = Date::from_ymd(y, 6, 1).expect("date");
+            s
+        };
+        d.switches.extend([
+            at(0, "BI", "0DE", "0AR", 2024),
+            at(1, "BI", "0DE", "0AR", 2024),
+            at(2, "BI", "0DE", "in_house", 2025),
+            at(3, "CONTRACT", "0AR", "0DE", 2024),
+            at(4, "CONTRACT", "in_house", "0DE", 2025),
+        ]);
+        let whole = switches(&d, &ctx(), &SwitchQuery::default(), &mut Rests::default());
+        let queries = [
+            SwitchQuery { service_line: Some("BI".into()), ..Default::default() },
+            SwitchQuery { provider: Some("0AR".into()), ..Default::default() },
+            SwitchQuery { year: Some(FinancialYear(2025)), ..Default::default() },
+            SwitchQuery { from: Some("0DE".parse().expect("party")), ..Default::default() },
+            SwitchQuery { to: Some(Party::InHouse), ..Default::default() },
+        ];
+        for q in queries {
+            let picked = switches(&d, &ctx(), &q, &mut Rests::default());
+            assert!(!picked.flows.is_empty(), "{q:?}");
+            for f in &picked.flows {
+                assert!(whole.flows.contains(f), "{q:?}: a filter changed flow {f:?}");
+                let rows = picked
+                    .switches
+                    .iter()
+                    .filter(|r| (&r.service_line, r.year, &r.from, &r.to) == (&f.service_line, f.year, &f.from, &f.to));
+                assert_eq!(rows.count(), f.switches, "{q:?}: every switch of a flow picked is listed");
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@
 //! | `P` | author ‖ seq | bytes of a verified record waiting for its predecessor |
 //! | `X` | author | fork proof: len(a) u32 ‖ a ‖ b |
 //! | `K` | kind u16 ‖ created_at ‖ author ‖ seq | tags: the service line and providers the record is about (see [`tags`]) |
-//! | `C` | kind u16 ‖ len ‖ provider ‖ len ‖ service line ‖ year u16 ‖ author | the author's latest record of that: created_at ‖ id ‖ seq |
+//! | `C` | kind u16 ‖ len ‖ provider ‖ len ‖ service line ‖ year u16 ‖ contract ‖ author | the author's latest record of that, by (created_at, seq): created_at ‖ id ‖ seq (`contract`: 0, or 1 ‖ len u16 ‖ the contract reference, see [`current`]; layout 4 on) |
 //! | `R` | referenced id ‖ kind u16 ‖ author ‖ seq | – |
 //! | `L` | len ‖ service line ‖ kind u16 ‖ created_at ‖ author ‖ seq | – (layouts 1–2; removed by the migration to 3) |
 //! | `V` | len ‖ provider ‖ kind u16 ‖ created_at ‖ author ‖ seq | – (layouts 1–2; removed by the migration to 3) |
@@ -19,6 +19,7 @@
 //!
 //! Integers are big-endian so that keys sort numerically.
 
+use csx_protocol::body::Thing;
 use csx_protocol::{NodeKey, RecordId};
 
 pub const FEED: u8 = b'F';
@@ -147,8 +148,29 @@ pub fn tags_match(v: &[u8], line: Option<&str>, provider: Option<&str>) -> bool 
     false
 }
 
-pub fn current(kind: u16, provider: &str, line: &str, year: u16, author: &NodeKey) -> Vec<u8> {
-    key(CURRENT, &[&kind.to_be_bytes(), &lp(provider), &lp(line), &year.to_be_bytes(), author.as_bytes()])
+/// The `C` key of what `thing` names, for `author`. The contract reference (prices only) is
+/// written whole, with a two-byte length: references differ in their last characters as often
+/// as in their first.
+pub fn current(kind: u16, thing: &Thing<'_>, author: &NodeKey) -> Vec<u8> {
+    let contract = match &thing.contract {
+        None => vec![0],
+        Some(c) => {
+            let b = c.as_bytes();
+            let n = b.len().min(u16::MAX as usize);
+            [&[1][..], &(n as u16).to_be_bytes(), &b[..n]].concat()
+        }
+    };
+    key(
+        CURRENT,
+        &[
+            &kind.to_be_bytes(),
+            &lp(thing.provider),
+            &lp(thing.service_line),
+            &thing.year.0.to_be_bytes(),
+            &contract,
+            author.as_bytes(),
+        ],
+    )
 }
 pub fn current_prefix(kind: u16) -> Vec<u8> {
     key(CURRENT, &[&kind.to_be_bytes()])

@@ -20,7 +20,10 @@ use std::path::PathBuf;
 /// - 2: no index by time (its entries are deleted by the migration from 1).
 /// - 3: the kind index carries each record's line and providers, replacing the indexes by line
 ///   and by provider; an index of each author's latest price and review of each thing.
-pub const SCHEMA_VERSION: u32 = 3;
+/// - 4: that index tells a price's contracts apart by their reference, and its latest is the
+///   latest written, then the last in the author's feed (was: the greatest id); the migration
+///   from 3 writes it again.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The oldest layout this csx migrates from.
 pub const OLDEST_MIGRATABLE: u32 = 1;
@@ -195,7 +198,7 @@ pub trait Store: Send + Sync {
     fn scan(&self, scan: Scan<'_>, newest_first: bool) -> Records<'_>;
     /// For a kind whose records supersede each other (prices, reviews: see
     /// [`csx_protocol::Body::supersedes`]), each author's latest record of each thing, by
-    /// (created_at, id), leaving out records `skip` names: where an author's latest is left out,
+    /// (created_at, seq) — its write time, then its place in the author's feed — leaving out records `skip` names: where an author's latest is left out,
     /// its latest before that counts instead. Reads a few records per thing, not the whole kind;
     /// other kinds give nothing.
     fn latest(&self, kind: Kind, skip: &dyn Fn(&RecordId) -> bool) -> Result<Vec<Record>, StoreError>;

@@ -124,10 +124,9 @@ impl SledStore {
                     self.tree.flush()?;
                     tracing::info!(store = %self.path.display(), removed, "migrated the store from layout 1 to 2: removed the index by time");
                 }
-                // 2 → 3: tag the kind index with each record's line and providers, index each
-                // author's latest prices and reviews, then delete the indexes by line and provider.
+                // 2 → 3: tag the kind index with each record's line and providers, then delete the
+                // indexes by line and provider (the index of latest records is written by 3 → 4).
                 2 => {
-                    let mut latest: Latest = HashMap::new();
                     let (mut from, mut records) = (vec![keys::FEED], 0u64);
                     loop {
                         let mut batch = sled::Batch::default();
@@ -141,7 +140,6 @@ impl SledStore {
                             for (ik, iv) in index_entries(&record) {
                                 batch.insert(ik, iv);
                             }
-                            note_latest(&self.tree, &mut latest, &mut batch, &record)?;
                             records += 1;
                             last = Some(k);
                         }
@@ -151,7 +149,36 @@ impl SledStore {
                     }
                     let removed = self.remove_prefixes(&[keys::OLD_LINE, keys::OLD_PROVIDER])?;
                     self.tree.flush()?;
-                    tracing::info!(store = %self.path.display(), records, removed, "migrated the store from layout 2 to 3: one tagged index entry per record, an index of latest prices and reviews");
+                    tracing::info!(store = %self.path.display(), records, removed, "migrated the store from layout 2 to 3: one tagged index entry per record");
+                }
+                // 3 → 4: the index of latest prices and reviews is keyed by contract reference too
+                // and ordered by (created_at, seq): delete it and write it again from the kind index.
+                3 => {
+                    let removed = self.remove_prefixes(&[keys::CURRENT])?;
+                    let mut records = 0u64;
+                    for kind in [Kind::Price, Kind::Review] {
+                        let code = kind.code() as u16;
+                        let end = keys::kind_prefix(code + 1);
+                        let mut from = keys::kind_prefix(code);
+                        loop {
+                            // What this batch has made latest; read back from the tree once applied.
+                            let mut latest: Latest = HashMap::new();
+                            let mut batch = sled::Batch::default();
+                            let mut last = None;
+                            for item in self.tree.range(from.as_slice()..end.as_slice()).take(10_000) {
+                                let (k, _) = item?;
+                                let pos = keys::pos_suffix(&k).ok_or_else(|| StoreError::corrupt("kind index key"))?;
+                                note_latest(&self.tree, &mut latest, &mut batch, &self.record_at_pos(pos)?)?;
+                                records += 1;
+                                last = Some(k);
+                            }
+                            let Some(last) = last else { break };
+                            self.tree.apply_batch(batch)?;
+                            from = [last.as_ref(), &[0]].concat();
+                        }
+                    }
+                    self.tree.flush()?;
+                    tracing::info!(store = %self.path.display(), records, removed, "migrated the store from layout 3 to 4: the index of latest prices and reviews tells contracts apart and follows the feed order");
                 }
                 other => return Err(StoreError::corrupt(format!("no migration step from layout {other}"))),
             }
@@ -219,7 +246,7 @@ impl SledStore {
     fn latest_before(&self, record: &Record, skip: &dyn Fn(&RecordId) -> bool) -> Result<Option<Record>, StoreError> {
         let Some(thing) = record.body().supersedes() else { return Ok(None) };
         let (kind, author) = (record.header().kind, record.author());
-        let this = (record.created_at(), record.id());
+        let this = (record.created_at(), record.seq());
         let end = keys::kind(kind, this.0.saturating_add(1), &[0; 40]);
         let mut best: Option<Record> = None;
         for item in self.tree.range(keys::kind_prefix(kind)..end).rev() {
@@ -231,15 +258,15 @@ impl SledStore {
                 break;
             }
             let (a, seq) = keys::pos_suffix(&k).ok_or_else(bad)?;
-            if a != author || !keys::tags_match(&tags, Some(thing.1), Some(thing.0)) {
+            if a != author || !keys::tags_match(&tags, Some(thing.service_line), Some(thing.provider)) {
                 continue;
             }
             let candidate = self.record_at_pos((a, seq))?;
-            let order = (candidate.created_at(), candidate.id());
+            let order = (candidate.created_at(), candidate.seq());
             if order < this
-                && candidate.body().supersedes() == Some(thing)
-                && !skip(&order.1)
-                && best.as_ref().is_none_or(|b| (b.created_at(), b.id()) < order)
+                && candidate.body().supersedes().as_ref() == Some(&thing)
+                && !skip(&candidate.id())
+                && best.as_ref().is_none_or(|b| (b.created_at(), b.seq()) < order)
             {
                 best = Some(candidate);
             }
@@ -269,28 +296,30 @@ fn index_entries(record: &Record) -> Vec<(Vec<u8>, Vec<u8>)> {
     out
 }
 
-/// The latest record per (author, provider, line, year), as far as this batch has seen: `C`
-/// entries read from the tree once, then kept here.
-type Latest = HashMap<Vec<u8>, Option<(u64, RecordId)>>;
+/// The latest record per (author, thing), as far as this batch has seen: `C` entries read from
+/// the tree once, then kept here, as (created_at, seq).
+type Latest = HashMap<Vec<u8>, Option<(u64, u64)>>;
 
 /// Makes `record` the latest of what it supersedes (see [`csx_protocol::Body::supersedes`]) if it
-/// is later, by (created_at, id), than the one held: the order queries use (docs/QUERIES.md).
+/// is later, by (created_at, seq), than the one held: the order queries use (docs/QUERIES.md,
+/// "Supersession"). Within one author's feed the seq is the order records were written in, so
+/// the rows of one import, which share a write time, keep the file's order.
 fn note_latest(tree: &sled::Db, seen: &mut Latest, batch: &mut sled::Batch, record: &Record) -> Result<(), StoreError> {
-    let Some((provider, line, year)) = record.body().supersedes() else { return Ok(()) };
-    let key = keys::current(record.header().kind, provider, line, year.0, &record.author());
+    let Some(thing) = record.body().supersedes() else { return Ok(()) };
+    let key = keys::current(record.header().kind, &thing, &record.author());
     let held = match seen.get(&key) {
         Some(h) => *h,
         None => match tree.get(&key)? {
             Some(v) => {
-                let (at, id, _) = keys::split_current_value(&v).ok_or_else(|| StoreError::corrupt("latest entry"))?;
-                Some((at, id))
+                let (at, _, seq) = keys::split_current_value(&v).ok_or_else(|| StoreError::corrupt("latest entry"))?;
+                Some((at, seq))
             }
             None => None,
         },
     };
-    let this = (record.created_at(), record.id());
+    let this = (record.created_at(), record.seq());
     if held.is_none_or(|h| h < this) {
-        batch.insert(key.as_slice(), &keys::current_value(this.0, &this.1, record.seq())[..]);
+        batch.insert(key.as_slice(), &keys::current_value(this.0, &record.id(), this.1)[..]);
         seen.insert(key, Some(this));
     } else {
         seen.insert(key, held);
@@ -885,8 +914,8 @@ impl Store for SledStore {
             for (ik, _) in index_entries(&record) {
                 batch.remove(ik);
             }
-            if let Some((provider, line, year)) = record.body().supersedes() {
-                let key = keys::current(record.header().kind, provider, line, year.0, author);
+            if let Some(thing) = record.body().supersedes() {
+                let key = keys::current(record.header().kind, &thing, author);
                 batch.remove(key.as_slice());
                 stale.insert(key, None);
             }
@@ -897,8 +926,8 @@ impl Store for SledStore {
         if !stale.is_empty() && keep_through > 0 {
             for item in self.tree.range(keys::feed(author, 1)..=keys::feed(author, keep_through)) {
                 let record = Self::decode(&item?.1)?;
-                if let Some((provider, line, year)) = record.body().supersedes()
-                    && stale.contains_key(&keys::current(record.header().kind, provider, line, year.0, author))
+                if let Some(thing) = record.body().supersedes()
+                    && stale.contains_key(&keys::current(record.header().kind, &thing, author))
                 {
                     note_latest(&self.tree, &mut stale, &mut batch, &record)?;
                 }

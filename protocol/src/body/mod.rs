@@ -217,12 +217,20 @@ impl Body {
     }
 
     /// What this record is its author's latest word on, for kinds whose records supersede each
-    /// other: a member's later price disclosure, or later review, of the same provider, service
-    /// line and financial year replaces its earlier one (docs/QUERIES.md, "Supersession").
-    pub fn supersedes(&self) -> Option<(&str, &str, crate::FinancialYear)> {
+    /// other: a member's later price disclosure of the same provider, service line, financial
+    /// year and contract reference, or its later review of the same provider, service line and
+    /// financial year, replaces its earlier one (docs/QUERIES.md, "Supersession").
+    pub fn supersedes(&self) -> Option<Thing<'_>> {
         match self {
-            Body::Price(b) => Some((&b.provider, &b.service_line, b.year)),
-            Body::Review(b) => Some((&b.provider, &b.service_line, b.year)),
+            Body::Price(b) => Some(Thing {
+                provider: &b.provider,
+                service_line: &b.service_line,
+                year: b.year,
+                contract: b.contract_key(),
+            }),
+            Body::Review(b) => {
+                Some(Thing { provider: &b.provider, service_line: &b.service_line, year: b.year, contract: None })
+            }
             _ => None,
         }
     }
@@ -237,6 +245,17 @@ impl Body {
             _ => vec![],
         }
     }
+}
+
+/// What a superseding record is about (see [`Body::supersedes`]): records of one kind by one
+/// author about the same thing replace each other.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Thing<'a> {
+    pub provider: &'a str,
+    pub service_line: &'a str,
+    pub year: crate::FinancialYear,
+    /// A price disclosure's contract reference as [`Price::contract_key`] gives it.
+    pub contract: Option<String>,
 }
 
 /// Reads a one-byte enumeration code, naming the field when the code is unknown.

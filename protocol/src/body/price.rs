@@ -81,6 +81,19 @@ pub struct Price {
     /// Whether the contract requires an annual client-satisfaction survey.
     #[serde(default)]
     pub satisfaction_survey: Option<bool>,
+    /// The buyer's reference for this contract or lot ("Lot 2", "C-2024-017"): it tells apart
+    /// two contracts with one provider for one service line and year, which would otherwise
+    /// supersede each other (see [`Price::contract_key`]).
+    #[serde(default)]
+    pub contract_ref: Option<String>,
+}
+
+impl Price {
+    /// The contract reference as supersession compares it: trimmed, with ASCII letters in lower
+    /// case, so `Lot 2` and `LOT 2` name one contract. `None` when the disclosure gives none.
+    pub fn contract_key(&self) -> Option<String> {
+        self.contract_ref.as_deref().map(|r| r.trim().to_ascii_lowercase())
+    }
 }
 
 impl KindBody for Price {
@@ -103,6 +116,7 @@ impl KindBody for Price {
         w.opt(15, &self.kpi_basis, |w, t, v| w.u8(t, v.code()));
         w.opt(16, &self.buying_route, |w, t, v| w.u8(t, v.code()));
         w.opt(17, &self.satisfaction_survey, |w, t, v| w.bool(t, *v));
+        w.opt(18, &self.contract_ref, |w, t, v| w.str(t, v));
     }
     fn decode_fields(f: &Fields<'_>) -> Result<Self, DecodeError> {
         Ok(Price {
@@ -123,6 +137,7 @@ impl KindBody for Price {
             kpi_basis: enum_field(f, 15, "kpi_basis", KpiBasis::from_code)?,
             buying_route: enum_field(f, 16, "buying_route", BuyingRoute::from_code)?,
             satisfaction_survey: f.opt_bool(17, "satisfaction_survey")?,
+            contract_ref: f.opt_str(18, "contract_ref")?,
         })
     }
     fn validate(&self) -> Result<(), FieldError> {
@@ -151,6 +166,48 @@ impl KindBody for Price {
         at(c, "contract_months").opt_range(self.contract_months, 1, MAX_CONTRACT_MONTHS)?;
         at(c, "notice_months").opt_range(self.notice_months, 0, MAX_NOTICE_MONTHS)?;
         at(c, "efficiency_bp").opt_range(self.efficiency_bp, 0, MAX_EFFICIENCY_BP)?;
+        at(c, "contract_ref").opt_line(&self.contract_ref, MAX_LABEL)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Body;
+
+    fn price(contract_ref: Option<&str>) -> Price {
+        Price {
+            provider: "0DE".into(),
+            service_line: "BI".into(),
+            year: FinancialYear(2024),
+            annual_value_pence: 100,
+            vat_included: false,
+            pricing_model: PricingModel::Fixed,
+            population_covered: 1,
+            unit_name: None,
+            unit_count: None,
+            scope: None,
+            contract_start: None,
+            contract_months: None,
+            notice_months: None,
+            efficiency_bp: None,
+            kpi_basis: None,
+            buying_route: None,
+            satisfaction_survey: None,
+            contract_ref: contract_ref.map(String::from),
+        }
+    }
+
+    #[test]
+    fn contract_references_tell_contracts_apart_whatever_their_case() {
+        let thing = |r| Body::Price(price(r)).supersedes().map(|t| t.contract);
+        assert_eq!(thing(Some("Lot 2")), Some(Some("lot 2".into())));
+        assert_eq!(thing(Some("Lot 2")), thing(Some("LOT 2")));
+        assert_ne!(thing(Some("Lot 2")), thing(Some("Lot 1")));
+        assert_ne!(thing(Some("Lot 2")), thing(None), "no reference is a contract of its own");
+        assert!(price(Some("Lot\n2")).validate().is_err(), "one line");
+        assert!(price(Some(&"x".repeat(101))).validate().is_err(), "at most 100 characters");
+        assert!(price(Some("C-2024-017")).validate().is_ok());
     }
 }

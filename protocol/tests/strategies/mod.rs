@@ -140,7 +140,12 @@ pub fn price() -> impl Strategy<Value = Body> {
         (provider_code(), service_line(), fy(), 1u64..=100_000_000_000, any::<bool>(), pick(PricingModel::ALL)),
         (1u64..=3_000_000, line(), 1u64..=1_000_000, option::of(text()), option::of(date())),
         (option::of(1u16..=120), option::of(0u8..=36), option::of(0u16..=5000)),
-        (option::of(pick(KpiBasis::ALL)), option::of(pick(BuyingRoute::ALL)), option::of(any::<bool>())),
+        (
+            option::of(pick(KpiBasis::ALL)),
+            option::of(pick(BuyingRoute::ALL)),
+            option::of(any::<bool>()),
+            option::of(line()),
+        ),
     )
         .prop_map(|(a, b, c, d)| {
             let per_unit = a.5 == PricingModel::PerUnit;
@@ -162,6 +167,7 @@ pub fn price() -> impl Strategy<Value = Body> {
                 kpi_basis: d.0,
                 buying_route: d.1,
                 satisfaction_survey: d.2,
+                contract_ref: d.3,
             })
         })
 }

@@ -110,6 +110,7 @@ fn price(n: u32) -> Body {
         kpi_basis: Some(KpiBasis::Process),
         buying_route: Some(BuyingRoute::Framework),
         satisfaction_survey: Some(n.is_multiple_of(2)),
+        contract_ref: None,
     })
 }
 
@@ -461,7 +462,7 @@ fn daemon(r: &mut Report, home: &csx_node::home::Home) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut child = std::process::Command::new(&exe)
         .env("CSX_HOME", home.root())
-        .args(["daemon", "--listen", &format!("/ip4/127.0.0.1/tcp/{port}")])
+        .args(["daemon", "--web-listen", "off", "--listen", &format!("/ip4/127.0.0.1/tcp/{port}")])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()?;
@@ -583,6 +584,63 @@ fn queries(r: &mut Report, fed: &Federation, store: &dyn Store) -> anyhow::Resul
     Ok(())
 }
 
+/// The dashboard's pages, served by the router from the node's service over `store`, as the
+/// daemon serves them: the first request after a change (the query cache is filled) and then
+/// warm, median of 5. Server time only: no network, no browser.
+fn pages(r: &mut Report, fed: &Federation, store: Arc<dyn Store>) -> anyhow::Result<()> {
+    use tower::ServiceExt;
+    let home = &fed.members[2].home;
+    let service = Arc::new(csx_node::service::Service::open(home, store, system_clock(), "daemon")?);
+    let app = csx_web::App::new(
+        csx_web::NodeLink::Offline(service),
+        home.clone(),
+        csx_web::Settings::default(),
+        system_clock(),
+    )?;
+    let holder = csx_web::sessions::Holder::Owner { name: "bench".into() };
+    let secret = app.sessions.create(holder, system_clock()()).ok_or_else(|| anyhow::anyhow!("no session"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let get = |path: &str| -> anyhow::Result<f64> {
+        let req = axum::http::Request::get(path)
+            .header("host", "localhost")
+            .header("cookie", format!("csx_session={secret}"))
+            .body(axum::body::Body::empty())?;
+        let t = Instant::now();
+        let body = runtime.block_on(async {
+            let resp = csx_web::router(app.clone()).oneshot(req).await?;
+            anyhow::ensure!(resp.status().is_success(), "{path}: {}", resp.status());
+            Ok(axum::body::to_bytes(resp.into_body(), usize::MAX).await?)
+        })?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(!body.is_empty(), "{path}: empty page");
+        Ok(ms)
+    };
+    let paths = [
+        ("overview", "/"),
+        ("prices", "/prices"),
+        ("prices of BI", "/prices?service_line=BI"),
+        ("providers", "/providers"),
+        ("provider 0DE", "/providers/0DE"),
+        ("switching", "/switching"),
+        ("motions", "/motions"),
+        ("your records", "/records"),
+        ("node", "/node"),
+        ("API: prices", "/api/v1/prices"),
+    ];
+    let cold = get("/")?;
+    r.add("page cold: overview (fills the cache)", cold, "ms", "first page after a change");
+    for (name, path) in paths {
+        let ms = median((0..5).map(|_| get(path)).collect::<anyhow::Result<Vec<f64>>>()?);
+        r.add(
+            &format!("page: {name}"),
+            ms,
+            "ms",
+            format!("median of 5, server time (goal ≤ 200 ms){}", if ms <= 200.0 { "" } else { " — missed" }),
+        );
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = args()?;
     let mut r = Report::default();
@@ -626,6 +684,7 @@ fn main() -> anyhow::Result<()> {
             ),
         );
         queries(&mut r, &fed, store.as_ref())?;
+        pages(&mut r, &fed, store.clone())?;
     }
     drop(recs);
     let t = Instant::now();

@@ -201,6 +201,9 @@ fn import<T: KindInput>(ctx: &Ctx, path: &Path, format: FileFormat, args: &Impor
     if bodies.is_empty() {
         return Err(CliError::invalid(format!("{name} has no rows to import")).into());
     }
+    for warning in csx_node::query::superseding_rows_numbered(&bodies, |i| table.rows[i].number) {
+        ctx.out.note(format!("warning: {warning}"));
+    }
     let n = bodies.len();
     let previews: Vec<String> = bodies.iter().map(view::summary).collect();
     let progress = progress(ctx, n, if args.dry_run { "checking" } else { "checking, signing and storing" });

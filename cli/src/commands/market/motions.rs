@@ -47,13 +47,13 @@ pub fn motions(ctx: &Ctx, args: MotionsArgs) -> anyhow::Result<()> {
 }
 
 fn compliance(m: &MotionView) -> String {
-    m.compliance.as_ref().map_or_else(dash, |c| {
-        format!(
-            "{} of {} members{}",
-            c.meeting,
+    m.compliance.as_ref().map_or_else(dash, |c| match (c.meeting, c.unknown) {
+        (Some(meeting), Some(unknown)) => format!(
+            "{meeting} of {} members{}",
             c.members,
-            if c.unknown > 0 { format!(" ({} do not say)", c.unknown) } else { String::new() }
-        )
+            if unknown > 0 { format!(" ({unknown} do not say)") } else { String::new() }
+        ),
+        _ => c.disclosure.explain(),
     })
 }
 
@@ -127,13 +127,14 @@ fn motion_grids(m: &MotionView) -> (Grid, Grid) {
         ("withdrawn support".into(), m.withdrawn.to_string()),
     ];
     if let Some(c) = &m.compliance {
-        rows.push((
-            "members' contracts meeting the term".into(),
-            format!(
-                "{} meet it, {} do not, {} do not say (of {} members with disclosures)",
-                c.meeting, c.not_meeting, c.unknown, c.members
+        let text = match (c.meeting, c.not_meeting, c.unknown) {
+            (Some(meeting), Some(not), Some(unknown)) => format!(
+                "{meeting} meet it, {not} do not, {unknown} do not say (of {} members with disclosures)",
+                c.members
             ),
-        ));
+            _ => format!("{} ({} members with disclosures)", c.disclosure.explain(), c.members),
+        };
+        rows.push(("members' contracts meeting the term".into(), text));
     }
     let mut t = Grid::new().text("supporter").keep("since").text("comment");
     for s in &m.supporters {

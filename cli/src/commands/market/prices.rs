@@ -3,10 +3,10 @@
 
 use clap::Args;
 use csx_node::query::prices::{Basis, PriceCell, PriceQuery};
-use csx_node::query::stats::Summary;
+use csx_node::query::stats::Distribution;
 use csx_node::query::{Answer, Question};
 
-use super::{ask, dash, num4, show, withheld, withheld_notes};
+use super::{ask, dash, num4, opt, show, withheld, withheld_notes};
 use crate::context::Ctx;
 use crate::labels::{gbp, ordinal, provider as provider_label};
 use crate::output::{Grid, wrap};
@@ -84,13 +84,29 @@ fn price_text(ctx: &Ctx, cells: &[PriceCell], one_line: bool) -> String {
         out.push('\n');
         out.push_str(&wrap(&n, ctx.out.width, 2));
     }
-    let positions: Vec<&str> = cells.iter().filter_map(|c| c.you.as_ref()).map(|y| y.summary.as_str()).collect();
+    let positions: Vec<_> = cells.iter().filter_map(|c| c.you.as_ref()).collect();
     if !positions.is_empty() {
         out.push_str("\n\nWhere you stand:");
         for p in positions {
             out.push_str("\n  • ");
-            out.push_str(&wrap(p, ctx.out.width.map(|w| w.saturating_sub(4)), 4));
+            out.push_str(&wrap(&p.summary, ctx.out.width.map(|w| w.saturating_sub(4)), 4));
+            for check in &p.checks {
+                out.push_str("\n    ");
+                out.push_str(&wrap(check, ctx.out.width.map(|w| w.saturating_sub(4)), 4));
+            }
         }
+    }
+    let checks: usize = cells.iter().filter_map(|c| c.checks).sum();
+    if checks > 0 {
+        out.push_str("\n\n");
+        out.push_str(&wrap(
+            &format!(
+                "{checks} value{} in these figures look implausible (check this figure); they are counted as given.",
+                if checks == 1 { "" } else { "s" }
+            ),
+            ctx.out.width,
+            0,
+        ));
     }
     out
 }
@@ -133,10 +149,18 @@ fn price_grid(cells: &[PriceCell], one_line: bool, per_head_only: bool) -> Grid 
         ];
         match &c.stats {
             Some(s) => {
-                row.push(gbp(s.median));
-                row.push(format!("{}–{}", gbp(s.p25), gbp(s.p75)));
-                row.extend([s.min, s.p90, s.max].map(gbp));
-                row.push(s.outliers.to_string());
+                // A figure the cell may not show (docs/QUERIES.md) is a dash, never a number.
+                row.push(match (s.median, s.median_band) {
+                    (Some(m), _) => gbp(m),
+                    (None, Some([low, high])) => format!("{}–{} (band)", gbp(low), gbp(high)),
+                    (None, None) => dash(),
+                });
+                row.push(match (s.p25, s.p75) {
+                    (Some(low), Some(high)) => format!("{}–{}", gbp(low), gbp(high)),
+                    _ => dash(),
+                });
+                row.extend([s.min, s.p90, s.max].map(|x| opt(x, gbp)));
+                row.push(opt(s.outliers, |n| n.to_string()));
             }
             None => {
                 row.push(withheld(&c.disclosure));
@@ -145,22 +169,26 @@ fn price_grid(cells: &[PriceCell], one_line: bool, per_head_only: bool) -> Grid 
         }
         row.push(match &c.you {
             None => String::new(),
-            Some(y) => match y.percentile {
-                Some(p) => format!("{} ({}){}", gbp(y.value), ordinal(p), if y.outlier { ", outlier" } else { "" }),
-                None => gbp(y.value),
-            },
+            Some(y) => {
+                let check = if y.checks.is_empty() { "" } else { ", check this figure" };
+                match y.percentile {
+                    Some(p) => {
+                        format!("{} ({}){}{check}", gbp(y.value), ordinal(p), if y.outlier { ", outlier" } else { "" })
+                    }
+                    None => format!("{}{check}", gbp(y.value)),
+                }
+            }
         });
         g.row(row);
     }
     g
 }
 
-fn stat_cols(s: &Option<Summary>) -> Vec<String> {
+fn stat_cols(s: &Option<Distribution>) -> Vec<String> {
     match s {
         Some(s) => {
-            let mut v: Vec<String> =
-                [s.min, s.p25, s.median, s.p75, s.p90, s.max].into_iter().map(|x| num4(Some(x))).collect();
-            v.push(s.outliers.to_string());
+            let mut v: Vec<String> = [s.min, s.p25, s.median, s.p75, s.p90, s.max].into_iter().map(num4).collect();
+            v.push(s.outliers.map(|n| n.to_string()).unwrap_or_default());
             v
         }
         None => vec![String::new(); 7],
@@ -192,6 +220,9 @@ fn price_rows(cells: &[PriceCell]) -> Vec<Vec<String>> {
             "your_gap",
             "your_gap_pct",
             "your_gap_per_year_pence",
+            "median_band",
+            "checks",
+            "your_checks",
         ]
         .map(String::from)
         .to_vec(),
@@ -215,6 +246,10 @@ fn price_rows(cells: &[PriceCell]) -> Vec<Vec<String>> {
         row.push(num4(y.and_then(|y| y.gap)));
         row.push(num4(y.and_then(|y| y.gap_pct)));
         row.push(y.and_then(|y| y.gap_per_year_pence).map(|p| p.to_string()).unwrap_or_default());
+        let band = c.stats.as_ref().and_then(|s| s.median_band);
+        row.push(band.map(|[l, h]| format!("{}-{}", num4(Some(l)), num4(Some(h)))).unwrap_or_default());
+        row.push(c.checks.map(|n| n.to_string()).unwrap_or_default());
+        row.push(y.map(|y| y.checks.join("; ")).unwrap_or_default());
         rows.push(row);
     }
     rows

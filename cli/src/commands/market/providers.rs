@@ -67,7 +67,11 @@ fn price(s: &Scorecard) -> String {
     match &s.prices {
         None => dash(),
         Some(p) => match &p.stats {
-            Some(st) => format!("{} ({})", gbp(st.median), p.year),
+            Some(st) => match (st.median, st.median_band) {
+                (Some(m), _) => format!("{} ({})", gbp(m), p.year),
+                (None, Some([low, high])) => format!("{}–{} (band, {})", gbp(low), gbp(high), p.year),
+                (None, None) => format!("– ({})", p.year),
+            },
             None => withheld(&p.disclosure),
         },
     }
@@ -77,7 +81,7 @@ fn price_range(s: &Scorecard) -> String {
     s.prices
         .as_ref()
         .and_then(|p| p.stats.as_ref())
-        .map(|st| format!("{}–{}", gbp(st.p25), gbp(st.p75)))
+        .and_then(|st| Some(format!("{}–{}", gbp(st.p25?), gbp(st.p75?))))
         .unwrap_or_else(dash)
 }
 
@@ -195,7 +199,7 @@ fn scorecard_rows(cards: &[Scorecard]) -> Vec<Vec<String>> {
         }
         let st = s.prices.as_ref().and_then(|p| p.stats.as_ref());
         row.push(s.prices.as_ref().map(|p| p.year.to_string()).unwrap_or_default());
-        row.extend([f(st.map(|s| s.median)), f(st.map(|s| s.p25)), f(st.map(|s| s.p75))]);
+        row.extend([f(st.and_then(|s| s.median)), f(st.and_then(|s| s.p25)), f(st.and_then(|s| s.p75))]);
         row.extend([s.switches.joined.to_string(), s.switches.left.to_string(), s.switches.net.to_string()]);
         rows.push(row);
     }
@@ -218,7 +222,11 @@ fn profile_text(ctx: &Ctx, p: &ProviderProfile) -> String {
     if let Some(n) = &p.note {
         rows.push(("note".into(), n.clone()));
     }
-    rows.push(("service lines reviewed".into(), p.scorecards.len().to_string()));
+    let reviewed = p.scorecards.iter().filter(|c| c.reviews > 0).count();
+    rows.push(("service lines reviewed".into(), reviewed.to_string()));
+    if reviewed < p.scorecards.len() {
+        rows.push(("priced or switched only".into(), (p.scorecards.len() - reviewed).to_string()));
+    }
     let mut out = ctx.out.render(&fields(rows));
     if p.scorecards.is_empty() {
         out.push_str("\n\nNo member has reviewed, priced or switched this provider yet.");
@@ -231,7 +239,12 @@ fn profile_text(ctx: &Ctx, p: &ProviderProfile) -> String {
         out.push_str(&format!("\n\n{} ({}){shown}\n", s.service_line_name, s.service_line));
         let mut g = Grid::new().text("rated on").num("answers").num("mean /5 (recent years count more)");
         for d in &s.dimensions {
-            g.row(vec![labels::words(&d.name), d.answers.to_string(), opt(d.mean, |x| format!("{x:.2}"))]);
+            let mean = match d.mean {
+                Some(m) => format!("{m:.2}"),
+                None if d.answers == 0 => dash(),
+                None => d.disclosure.explain(),
+            };
+            g.row(vec![labels::words(&d.name), d.answers.to_string(), mean]);
         }
         if let Some(r) = &s.recommend {
             g.row(vec![

@@ -1,0 +1,179 @@
+//! The event loop's side of gossip: records and fork proofs received on the federation's
+//! topics are verified off the loop, then reported to gossipsub (Accept / Ignore / Reject) with
+//! a strike per error class. Gossip reaches this node only from verified members' nodes (the
+//! gossipsub handler is gated until then); the check below is a second line.
+
+use csx_protocol::{Record, VerifyContext};
+use libp2p::{PeerId, gossipsub};
+
+use super::event_loop::{EventLoop, Internal};
+use super::guard::weight;
+use crate::ingest::Verdict;
+
+/// Most gossip messages waiting for verification; beyond it new ones are ignored (sync will
+/// bring them), so a flood cannot grow memory without bound.
+const MAX_GOSSIP_IN_FLIGHT: usize = 20_000;
+
+pub(super) enum ProofOutcome {
+    New { first: Vec<u8>, second: Vec<u8> },
+    Known,
+    Invalid(String),
+}
+
+impl EventLoop {
+    fn report(&mut self, message_id: &gossipsub::MessageId, source: &PeerId, acceptance: gossipsub::MessageAcceptance) {
+        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(message_id, source, acceptance);
+    }
+
+    pub(super) fn on_gossip(&mut self, source: PeerId, message_id: gossipsub::MessageId, data: Vec<u8>) {
+        let now = self.now();
+        if !self.is_verified(&source) {
+            self.ctx.counters.add("rejected.unverified_peer", 1);
+            self.report(&message_id, &source, gossipsub::MessageAcceptance::Ignore);
+            return;
+        }
+        if !self.admission.allow_gossip(source, now) {
+            self.ctx.counters.add("rejected.rate_limited", 1);
+            self.report(&message_id, &source, gossipsub::MessageAcceptance::Ignore);
+            self.strike(source, weight::FLOOD, "rate_limited");
+            return;
+        }
+        if self.gossip_in_flight >= MAX_GOSSIP_IN_FLIGHT {
+            self.ctx.counters.add("gossip_overflow", 1);
+            self.report(&message_id, &source, gossipsub::MessageAcceptance::Ignore);
+            return;
+        }
+        self.gossip_in_flight += 1;
+        let verdict = self.ctx.ingest.enqueue(vec![data]);
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let verdict = match verdict.await {
+                Ok(mut v) if !v.is_empty() => v.remove(0),
+                _ => Verdict::Refused { reason: "shutting_down" },
+            };
+            let _ = tx.send(Internal::GossipChecked { message_id, source, verdict });
+        });
+    }
+
+    pub(super) fn on_gossip_checked(&mut self, message_id: gossipsub::MessageId, source: PeerId, verdict: Verdict) {
+        self.gossip_in_flight = self.gossip_in_flight.saturating_sub(1);
+        use gossipsub::MessageAcceptance::*;
+        let acceptance = match &verdict {
+            Verdict::Appended => Accept,
+            // Valid and signed; we lack its predecessors, which a sync round fetches.
+            Verdict::Held { .. } => Accept,
+            Verdict::Duplicate | Verdict::Refused { .. } | Verdict::Quarantined => Ignore,
+            Verdict::Fork { .. } => Ignore,
+            // The forwarder accepted it, so it holds the author's certificate that this node
+            // lacks: hardly its fault (a token strike bounds a flood of them), and a sync round
+            // with it brings both.
+            Verdict::NotValid { reason: "unknown_author" } => {
+                self.strike(source, weight::FLOOD, "unknown_author");
+                Ignore
+            }
+            Verdict::NotValid { reason } => {
+                tracing::debug!(peer = %source, reason, "ignored gossiped record");
+                self.strike(source, weight::NOT_VALID, reason);
+                Ignore
+            }
+            Verdict::Invalid { reason, detail } => {
+                tracing::debug!(peer = %source, reason, "rejected gossiped record: {detail}");
+                self.strike(source, weight::INVALID, reason);
+                Reject
+            }
+        };
+        self.report(&message_id, &source, acceptance);
+        if let Verdict::Fork { first, second, .. } = &verdict {
+            self.publish_proof(first, second);
+        }
+        if matches!(verdict, Verdict::Held { .. } | Verdict::NotValid { reason: "unknown_author" }) {
+            self.start_round(source);
+        }
+    }
+
+    /// A fork proof on the forks topic: `len u32 ‖ first ‖ second`.
+    pub(super) fn on_gossiped_proof(&mut self, source: PeerId, message_id: gossipsub::MessageId, data: Vec<u8>) {
+        if !self.is_verified(&source) {
+            self.report(&message_id, &source, gossipsub::MessageAcceptance::Ignore);
+            return;
+        }
+        let split = (data.len() >= 4)
+            .then(|| u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize)
+            .filter(|n| 4 + n <= data.len());
+        let Some(n) = split else {
+            self.ctx.counters.add("rejected.malformed_fork_proof", 1);
+            self.report(&message_id, &source, gossipsub::MessageAcceptance::Reject);
+            self.strike(source, weight::INVALID, "malformed_fork_proof");
+            return;
+        };
+        let (first, second) = (data[4..4 + n].to_vec(), data[4 + n..].to_vec());
+        self.check_proof(Some(message_id), source, first, second);
+    }
+
+    /// Verifies a fork proof off the event loop and keeps it.
+    pub(super) fn check_proof(
+        &mut self,
+        message_id: Option<gossipsub::MessageId>,
+        source: PeerId,
+        first: Vec<u8>,
+        second: Vec<u8>,
+    ) {
+        let store = self.ctx.store.clone();
+        let ctx = VerifyContext::new(self.ctx.federation, self.now());
+        let tx = self.internal_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let verified = |b: &[u8]| Record::decode(b.to_vec()).and_then(|r| r.verify(&ctx));
+            let outcome = match (verified(&first), verified(&second)) {
+                (Ok(a), Ok(b)) if a.author() == b.author() && a.seq() == b.seq() && a.id() != b.id() => {
+                    match store.add_fork_proof(a, b) {
+                        Ok(true) => ProofOutcome::New { first, second },
+                        Ok(false) => ProofOutcome::Known,
+                        Err(e) => ProofOutcome::Invalid(format!("could not store it: {e}")),
+                    }
+                }
+                (Ok(_), Ok(_)) => ProofOutcome::Invalid("the two records are not one author's at one seq".into()),
+                (Err(e), _) | (_, Err(e)) => ProofOutcome::Invalid(e.to_string()),
+            };
+            let _ = tx.send(Internal::ProofChecked { message_id, source, outcome });
+        });
+    }
+
+    pub(super) fn on_proof_checked(
+        &mut self,
+        message_id: Option<gossipsub::MessageId>,
+        source: PeerId,
+        outcome: ProofOutcome,
+    ) {
+        let acceptance = match outcome {
+            ProofOutcome::New { first, second } => {
+                self.ctx.counters.add("forks_learned", 1);
+                tracing::warn!(peer = %source, "learned of a fork; the author's feed is frozen");
+                if message_id.is_none() {
+                    self.publish_proof(&first, &second);
+                }
+                gossipsub::MessageAcceptance::Accept
+            }
+            ProofOutcome::Known => gossipsub::MessageAcceptance::Ignore,
+            ProofOutcome::Invalid(why) => {
+                self.ctx.counters.add("rejected.bad_fork_proof", 1);
+                tracing::warn!(peer = %source, "invalid fork proof: {why}");
+                self.strike(source, weight::INVALID, "bad_fork_proof");
+                gossipsub::MessageAcceptance::Reject
+            }
+        };
+        if let Some(id) = message_id {
+            self.report(&id, &source, acceptance);
+        }
+    }
+
+    pub(super) fn publish_proof(&mut self, first: &[u8], second: &[u8]) {
+        let mut msg = Vec::with_capacity(4 + first.len() + second.len());
+        msg.extend_from_slice(&(first.len() as u32).to_be_bytes());
+        msg.extend_from_slice(first);
+        msg.extend_from_slice(second);
+        let topic = self.forks_topic.clone();
+        if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, msg) {
+            tracing::debug!("fork proof not gossiped ({e}); sync carries it");
+        }
+    }
+}
