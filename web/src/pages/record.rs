@@ -668,7 +668,7 @@ pub async fn retract(
     user.check_csrf(&form)?;
     let r = own_record(&app, &id).await?;
     let reason = form.get("reason").cloned().unwrap_or_default();
-    let body = Body::Retract(Retract { target: r.id(), reason: reason.trim().to_string() });
+    let body = Body::Retract(Retract { target: r.id(), reason: reason.trim().to_string(), also: Vec::new() });
     if let Err(e) = body.validate() {
         return retract_page(&app, &user, &r, &reason, Some(e.rule));
     }
