@@ -57,9 +57,9 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(home: PathBuf, json: bool, no_input: bool) -> Ctx {
+    pub fn new(home: PathBuf, out: Output, no_input: bool) -> Ctx {
         let interactive = !no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        Ctx { home: Home::new(home), out: Output { json }, interactive, node: OnceCell::new() }
+        Ctx { home: Home::new(home), out, interactive, node: OnceCell::new() }
     }
 
     /// The node, connected on first use.
@@ -89,6 +89,23 @@ impl Ctx {
 
     pub fn call(&self, request: Request) -> anyhow::Result<Response> {
         Ok(self.node()?.call(request)?)
+    }
+
+    /// Every provider's name by code (built-in and those members added).
+    pub fn provider_names(&self) -> anyhow::Result<crate::view::Names> {
+        let Response::Providers { providers } = self.call(Request::Providers)? else {
+            anyhow::bail!("unexpected reply")
+        };
+        Ok(providers.into_iter().map(|p| (p.code, p.name)).collect())
+    }
+
+    /// A provider given on the command line by code or name, as its code.
+    pub fn provider_code(&self, names: &crate::view::Names, given: &str) -> anyhow::Result<String> {
+        let mut known = csx_node::input::ProviderNames::default();
+        for (code, name) in names {
+            known.add(code, name, &[]);
+        }
+        known.resolve("provider", given).map_err(|e| crate::error::CliError::invalid(e.as_flag()).into())
     }
 
     /// Resolves a record id or unique prefix to a full id.

@@ -18,7 +18,15 @@ pub mod exit {
     pub const TIMEOUT: i32 = 7;
 }
 
-pub const EXIT_CODES_HELP: &str = "Exit codes:
+pub const AFTER_HELP: &str = "Examples:
+  csx prices --service-line BI            what members pay for business intelligence
+  csx price add --provider 0DE --service-line BI --year 2024/25 --annual-value \"£1,680,000\" \\
+      --vat-included no --pricing-model fixed
+  csx import contracts.csv --kind price --dry-run
+  csx review list --csv > reviews.csv     open in Excel
+  csx prices --help                       any command's options and examples
+
+Exit codes:
   0  success
   1  unexpected failure (damaged store, I/O error, bug)
   2  usage error (unknown command or flag)
@@ -26,7 +34,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   4  not found: no such record/feed/file, or an ambiguous id prefix
   5  unavailable: the store is held by another process or the daemon cannot be reached
   6  not set up: run `csx init` and `csx federation join` first
-  7  timeout: the operation did not complete in time";
+  7  timeout: the operation did not complete in time
+  A closed output (`csx review list | head`) ends the command quietly with exit code 0.";
 
 /// An error that decides the process's exit code.
 #[derive(Debug, thiserror::Error)]

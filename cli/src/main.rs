@@ -3,29 +3,49 @@
 mod commands;
 mod context;
 mod error;
+mod labels;
 mod output;
 mod view;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::*;
-use error::EXIT_CODES_HELP;
+use error::AFTER_HELP;
+use output::{ColorChoice, Output};
+
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
 
 /// csx: NHS buyers of commissioning support sharing prices, reviews, switches and motions
 /// for collective action, over a federation of their own nodes.
 #[derive(Debug, Parser)]
-#[command(name = "csx", version, after_help = EXIT_CODES_HELP, propagate_version = true)]
+#[command(name = "csx", version, after_help = AFTER_HELP, propagate_version = true)]
 struct Cli {
     /// The node's home directory (keys, store, genesis)
-    #[arg(long, global = true, env = "CSX_HOME", value_name = "DIR")]
+    #[arg(long, global = true, env = "CSX_HOME", value_name = "DIR", help_heading = GLOBAL)]
     home: Option<PathBuf>,
     /// Print data as JSON instead of tables
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     json: bool,
+    /// Print tables as CSV for spreadsheets (UTF-8 with a byte-order mark, so Excel reads £)
+    #[arg(long, global = true, conflicts_with = "json", help_heading = GLOBAL)]
+    csv: bool,
+    /// Show every column of tables (the default shows what most people need)
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    wide: bool,
+    /// Colour on a terminal: auto, always or never (NO_COLOR also turns it off)
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN", help_heading = GLOBAL)]
+    color: ColorChoice,
+    /// Print long output straight to the terminal instead of through the pager (PAGER)
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    no_pager: bool,
+    /// Fit tables to this many columns (default: COLUMNS, else the terminal's width)
+    #[arg(long, global = true, hide = true, value_name = "N", help_heading = GLOBAL)]
+    width: Option<u16>,
     /// Never prompt, even on a terminal
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     no_input: bool,
     #[command(subcommand)]
     command: Command,
@@ -36,6 +56,9 @@ enum Command {
     /// Set up this node: create the organisation key, node key and certificate
     Init(init::InitArgs),
     /// Print this member's public identity (to hand to other members)
+    #[command(after_help = "Examples:
+  csx id
+  csx id --json > identity.json    (to hand to the federation's members)")]
     Id,
     /// Create, join or show a federation
     #[command(subcommand)]
@@ -44,6 +67,9 @@ enum Command {
     #[command(subcommand)]
     Member(member::MemberCommand),
     /// List members, their nodes, and applicants with their endorsements
+    #[command(after_help = "Examples:
+  csx members
+  csx members --wide --csv > members.csv")]
     Members,
     /// Add, install or retire nodes of this organisation
     #[command(subcommand)]
@@ -88,16 +114,24 @@ enum Command {
     #[command(subcommand)]
     Record(record::RecordCommand),
     /// Show this node's state: identity, federation, store, network
+    #[command(after_help = "Examples:
+  csx status
+  csx status --json")]
     Status,
     /// Run this member's node in the foreground (for systemd or a container)
     Daemon(daemon::DaemonArgs),
     /// Run a bootstrap server that helps members find each other (it holds no records)
     Bootstrap(bootstrap::BootstrapArgs),
     /// List the peers the running daemon knows and how in step with each it is
+    #[command(after_help = "Examples:
+  csx peers
+  csx peers --wide")]
     Peers,
     /// Sync with every connected member now; exit code 7 if not level in time
     Sync(node_cmds::SyncArgs),
     /// Stop the running daemon (it flushes its store)
+    #[command(after_help = "Examples:
+  csx shutdown")]
     Shutdown,
     /// Run a guided session on a throwaway home
     Demo(demo::DemoArgs),
@@ -108,6 +142,10 @@ enum Command {
     User(user::UserCommand),
     /// Show the local audit log: sign-ins, records written from the dashboard, account changes
     Audit(audit::AuditArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one for every command into a directory
+    Man(man::ManArgs),
 }
 
 /// The environment variable that fixes the time commands take as now: `2025-06-01`,
@@ -149,10 +187,43 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// What `csx --version` says: the release, the commit it was built from, the protocol version
+/// it speaks and the store layout it reads and writes.
+pub fn version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} (commit {}, protocol {}, store layout {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("CSX_COMMIT"),
+            csx_protocol::record::PROTOCOL_VERSION,
+            csx_node::store::SCHEMA_VERSION
+        )
+    })
+}
+
+/// The command line's definition (for parsing, completions and manual pages).
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command().version(version());
+    // `--color` also governs clap's own help and errors.
+    let args: Vec<String> = std::env::args().collect();
+    for (i, a) in args.iter().enumerate() {
+        let when = a
+            .strip_prefix("--color=")
+            .or_else(|| (a == "--color").then(|| args.get(i + 1).map(String::as_str)).flatten());
+        match when {
+            Some("never") => cmd = cmd.color(clap::ColorChoice::Never),
+            Some("always") => cmd = cmd.color(clap::ColorChoice::Always),
+            _ => {}
+        }
+    }
+    cmd
+}
+
+fn run(cli: Cli, out: Output) -> anyhow::Result<()> {
     let _ = FIXED_NOW.set(fixed_now()?);
     let home = cli.home.unwrap_or_else(context::default_home);
-    let ctx = context::Ctx::new(home, cli.json, cli.no_input);
+    let ctx = context::Ctx::new(home, out, cli.no_input);
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Id => id::run(&ctx),
@@ -186,14 +257,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dashboard(args) => dashboard::run(&ctx, args),
         Command::User(cmd) => user::run(&ctx, cmd),
         Command::Audit(args) => audit::run(&ctx, args),
+        Command::Completions(args) => completions::run(&ctx, args),
+        Command::Man(args) => man::run(&ctx, args),
     }
 }
 
 fn main() {
-    let cli = Cli::parse();
-    if let Err(err) = run(cli) {
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let out = Output::new(output::Options {
+        json: cli.json,
+        csv: cli.csv,
+        wide: cli.wide,
+        width: cli.width,
+        color: cli.color,
+        no_pager: cli.no_pager,
+    });
+    if let Err(err) = run(cli, out.clone()) {
+        // A reader that went away (`csx review list | head`) is not a failure.
+        if output::is_closed(&err) {
+            std::process::exit(0);
+        }
         let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
-        eprintln!("error: {}", chain.join(": "));
+        out.error(&chain.join(": "));
         std::process::exit(error::exit_code(&err));
     }
 }

@@ -204,3 +204,64 @@ fn bad_arguments_are_named() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CSX_NOW: `yesterday` is not a time"));
 }
+
+/// The amounts in a text, as printed: `£1.18`, `£1,680,000`, `£52k`, `-£4.5k`.
+fn amounts(text: &str) -> std::collections::BTreeSet<String> {
+    let mut found = std::collections::BTreeSet::new();
+    for (i, _) in text.match_indices('£') {
+        let tail = &text[i + '£'.len_utf8()..];
+        let end =
+            tail.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | ',' | 'k' | 'm'))).unwrap_or(tail.len());
+        let amount = tail[..end].trim_end_matches(['.', ',']);
+        found.insert(format!("£{amount}"));
+    }
+    found
+}
+
+/// Every table people read, at 80, 100 and 160 columns: no line is wider than the terminal and
+/// every amount is whole (the same amounts as the unwrapped table, none split across lines).
+#[test]
+fn every_table_fits_80_100_and_160_columns_with_amounts_whole() {
+    let motion = json(&["motions"])["answer"]["motions"][0]["id"].as_str().expect("id")[..8].to_string();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["prices"],
+        vec!["prices", "--service-line", "BI"],
+        vec!["prices", "--provider", "0DE", "--year", "2024/25"],
+        vec!["providers"],
+        vec!["providers", "--service-line", "CONTRACT"],
+        vec!["provider", "show", "0DE"],
+        vec!["provider", "list"],
+        vec!["switches"],
+        vec!["switches", "--from", "0DE"],
+        vec!["motions"],
+        vec!["motion", "show", &motion],
+        vec!["report"],
+        vec!["members"],
+        vec!["price", "list"],
+        vec!["review", "list"],
+        vec!["switch", "list"],
+        vec!["switch", "outcomes"],
+        vec!["motion", "list"],
+        vec!["feed", "--limit", "30"],
+        vec!["import", "list"],
+        vec!["status"],
+        vec!["federation", "show"],
+        vec!["profile", "show"],
+        vec!["id"],
+    ];
+    for args in &commands {
+        let unwrapped = run(args);
+        let whole = amounts(&unwrapped);
+        for width in [80usize, 100, 160] {
+            let mut a = args.clone();
+            let w = width.to_string();
+            a.extend(["--width", &w]);
+            let text = run(&a);
+            for line in text.lines() {
+                // Prose (notes, the report's paragraphs) is wrapped too; tables must fit.
+                assert!(line.chars().count() <= width, "csx {} at {width} columns:\n{line}\n\n{text}", args.join(" "));
+            }
+            assert_eq!(amounts(&text), whole, "csx {} at {width}: an amount was split\n{text}", args.join(" "));
+        }
+    }
+}

@@ -48,6 +48,35 @@ pub enum Request {
     Shutdown,
     /// A question about the market: prices, providers, switching, motions or the whole report.
     Query { question: crate::query::Question },
+    /// Records of one kind, newest first, filtered, with how many match in all.
+    Select(Selection),
+    /// Check (and unless a dry run, write as one batch) records from a file.
+    Import(crate::import::ImportRequest),
+    /// The import batches remembered by this node, newest first.
+    ImportBatches,
+    /// Withdraw an import batch (its number, or `last`) in one signed step.
+    ImportUndo {
+        batch: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+}
+
+/// Which records a [`Request::Select`] lists.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Selection {
+    pub kind: Kind,
+    /// Only records about this service line.
+    #[serde(default)]
+    pub service_line: Option<String>,
+    /// Only records about this provider.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Only records this organisation wrote (on any of its nodes).
+    #[serde(default)]
+    pub mine: bool,
+    /// At most this many records (the total is counted regardless).
+    pub limit: usize,
 }
 
 /// A record's exact bytes.
@@ -280,16 +309,40 @@ pub struct ApplicantView {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Response {
-    Published { records: Vec<RecordBytes> },
-    Record { record: Listed },
-    Records { records: Vec<Listed> },
-    Providers { providers: Vec<ProviderEntry> },
+    Published {
+        records: Vec<RecordBytes>,
+    },
+    Record {
+        record: Listed,
+    },
+    Records {
+        records: Vec<Listed>,
+    },
+    Providers {
+        providers: Vec<ProviderEntry>,
+    },
     Status(Box<Status>),
-    Peers { peers: Vec<PeerInfo> },
+    Peers {
+        peers: Vec<PeerInfo>,
+    },
     Members(Box<MembersView>),
     Synced(SyncReport),
     Stopping,
     Answer(Box<crate::query::Answered>),
+    /// The records selected (at most the limit) and how many matched.
+    Selected {
+        records: Vec<Listed>,
+        total: usize,
+    },
+    Imported(Box<crate::import::ImportReport>),
+    Batches {
+        batches: Vec<crate::import::BatchInfo>,
+    },
+    /// The retractions that withdrew an import batch, and the batch.
+    Undone {
+        retractions: Vec<RecordBytes>,
+        batch: crate::import::BatchInfo,
+    },
 }
 
 /// The class of an error, which the CLI maps to its exit code.

@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod control;
 pub mod home;
+pub mod import;
 pub mod ingest;
 pub mod input;
 pub mod keyfile;

@@ -93,8 +93,8 @@ pub fn check_references(
         Ok(())
     };
     let provider = |field: &str, code: &str| -> Result<(), ApiError> {
-        let in_batch = earlier.iter().any(|b| matches!(b, Body::Provider(p) if p.code == code));
-        if !in_batch && !provider_known(store, code)? {
+        // The store first: scanning the batch for each of its rows would be quadratic.
+        if !provider_known(store, code)? && !earlier.iter().any(|b| matches!(b, Body::Provider(p) if p.code == code)) {
             return Err(ApiError::invalid(format!(
                 "{ctx}.{field}: `{code}` is not a known provider; see `csx provider list`, or add it with `csx provider add`"
             )));
@@ -232,22 +232,26 @@ pub fn check_references(
             }
         }
         Body::Retract(r) => {
-            let target = own_record("target", &r.target, None)?;
-            match target.body().kind() {
-                Some(Kind::NodeCert) | Some(Kind::Retract) => {
+            for (i, id) in r.targets().enumerate() {
+                let field = if i == 0 { "target" } else { "also" };
+                let target = own_record(field, &id, None)?;
+                match target.body().kind() {
+                    Some(Kind::NodeCert) | Some(Kind::Retract) => {
+                        return Err(ApiError::invalid(format!(
+                            "retract.{field}: record {} is a {}, which cannot be retracted",
+                            id.short(),
+                            target.body().kind_name()
+                        )));
+                    }
+                    _ => {}
+                }
+                if let Some(by) = retracted_by(store, &id)? {
                     return Err(ApiError::invalid(format!(
-                        "retract.target: a {} cannot be retracted",
-                        target.body().kind_name()
+                        "retract.{field}: record {} was already retracted by {}",
+                        id.short(),
+                        by.short()
                     )));
                 }
-                _ => {}
-            }
-            if let Some(by) = retracted_by(store, &r.target)? {
-                return Err(ApiError::invalid(format!(
-                    "retract.target: record {} was already retracted by {}",
-                    r.target.short(),
-                    by.short()
-                )));
             }
             Ok(())
         }

@@ -106,27 +106,57 @@ impl NodeApi {
                 Ok(Response::Answer(Box::new(answered)))
             }
             Request::Publish { bodies } => {
-                if !self.own_feed.wait(self.own_feed_wait).await {
-                    return Err(ApiError::new(
-                        ErrorKind::Unavailable,
-                        "this node has not yet confirmed its own feed with a peer since it started \
-                         (was it restored from a backup?): it writes nothing until a member's node \
-                         confirms what it holds of this node's feed; check `csx peers`, then retry",
-                    ));
-                }
+                self.own_feed_confirmed().await?;
                 let service = self.service.clone();
                 let records = blocking(move || service.publish(bodies)).await?;
-                // Saved: gossip is best effort from here; sync guarantees delivery.
-                let bytes = records.iter().map(|r| r.bytes().to_vec()).collect();
-                if self.net.publish(bytes).await.is_err() {
-                    tracing::warn!("the network has stopped; the records are saved and will be synced later");
-                }
+                self.gossip(&records).await;
                 Ok(Response::Published { records: records.iter().map(crate::api::RecordBytes::from).collect() })
+            }
+            Request::Import(req) => {
+                if !req.dry_run {
+                    self.own_feed_confirmed().await?;
+                }
+                let service = self.service.clone();
+                let (report, records) = blocking(move || crate::import::import(&service, req)).await?;
+                self.gossip(&records).await;
+                Ok(Response::Imported(Box::new(report)))
+            }
+            Request::ImportUndo { batch, reason } => {
+                self.own_feed_confirmed().await?;
+                let service = self.service.clone();
+                let (records, batch) = blocking(move || crate::import::undo(&service, &batch, reason)).await?;
+                self.gossip(&records).await;
+                Ok(Response::Undone { retractions: records.iter().map(crate::api::RecordBytes::from).collect(), batch })
             }
             other => {
                 let service = self.service.clone();
                 blocking(move || service.handle(other)).await
             }
+        }
+    }
+
+    /// Refuses to write until a peer has confirmed this node's own feed (see [`OwnFeedGate`]).
+    async fn own_feed_confirmed(&self) -> Result<(), ApiError> {
+        if self.own_feed.wait(self.own_feed_wait).await {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorKind::Unavailable,
+            "this node has not yet confirmed its own feed with a peer since it started \
+             (was it restored from a backup?): it writes nothing until a member's node \
+             confirms what it holds of this node's feed; check `csx peers`, then retry",
+        ))
+    }
+
+    /// Sends records just written to the peers. They are saved: gossip is best effort from
+    /// here, and sync guarantees delivery.
+    async fn gossip(&self, records: &[csx_protocol::Record]) {
+        if records.is_empty() {
+            return;
+        }
+        let bytes = records.iter().map(|r| r.bytes().to_vec()).collect();
+        if self.net.publish(bytes).await.is_err() {
+            tracing::warn!("the network has stopped; the records are saved and will be synced later");
         }
     }
 

@@ -38,6 +38,8 @@ pub struct Service {
     orgs: Mutex<HashMap<NodeKey, Option<(OrgKey, String)>>>,
     membership: Arc<crate::membership::Membership>,
     queries: crate::query::Cache,
+    /// Held while an import batch is numbered or undone.
+    batches: Mutex<()>,
 }
 
 impl std::fmt::Debug for Service {
@@ -68,6 +70,7 @@ impl Service {
         let head = store.head(&key.node_key())?;
         let membership = Arc::new(crate::membership::Membership::load(genesis.clone(), store.as_ref())?);
         Ok(Service {
+            batches: Mutex::new(()),
             queries: crate::query::Cache::default(),
             membership,
             cert: home.node_cert()?,
@@ -131,23 +134,19 @@ impl Service {
                 Ok(Response::Records { records })
             }
             Request::List { kind, service_line, provider, limit } => {
-                let scan = match (&provider, &service_line) {
-                    (Some(p), _) => Scan::Provider { code: p, kind: Some(kind) },
-                    (None, Some(l)) => Scan::ServiceLine { code: l, kind: Some(kind) },
-                    (None, None) => Scan::Kind(kind),
-                };
-                let mut records = Vec::new();
-                for r in self.store.scan(scan, true) {
-                    let r = r?;
-                    if service_line.as_deref().is_some_and(|l| r.body().service_line() != Some(l)) {
-                        continue;
-                    }
-                    records.push(self.listed(&r)?);
-                    if records.len() >= limit {
-                        break;
-                    }
-                }
+                let (records, _) =
+                    self.select(&Selection { kind, service_line, provider, mine: false, limit }, false)?;
                 Ok(Response::Records { records })
+            }
+            Request::Select(selection) => {
+                let (records, total) = self.select(&selection, true)?;
+                Ok(Response::Selected { records, total })
+            }
+            Request::Import(req) => Ok(Response::Imported(Box::new(crate::import::import(self, req)?.0))),
+            Request::ImportBatches => Ok(Response::Batches { batches: crate::import::batches(self)? }),
+            Request::ImportUndo { batch, reason } => {
+                let (retractions, batch) = crate::import::undo(self, &batch, reason)?;
+                Ok(Response::Undone { retractions: retractions.iter().map(RecordBytes::from).collect(), batch })
             }
             Request::Providers => Ok(Response::Providers { providers: registry::providers(self.store.as_ref())? }),
             Request::Status => Ok(Response::Status(Box::new(self.status()?))),
@@ -223,6 +222,65 @@ impl Service {
             tracing::error!("recomputing the roster after a local write failed: {e}");
         }
         Ok(records)
+    }
+
+    /// Records of `s.kind`, newest first, up to its limit; with `count`, how many match in all.
+    fn select(&self, s: &Selection, count: bool) -> Result<(Vec<Listed>, usize), ApiError> {
+        let scan = match (&s.provider, &s.service_line) {
+            (Some(p), _) => Scan::Provider { code: p, kind: Some(s.kind) },
+            (None, Some(l)) => Scan::ServiceLine { code: l, kind: Some(s.kind) },
+            (None, None) => Scan::Kind(s.kind),
+        };
+        let org = self.identity.org_key;
+        let (mut records, mut total) = (Vec::new(), 0);
+        for r in self.store.scan(scan, true) {
+            let r = r?;
+            if s.service_line.as_deref().is_some_and(|l| r.body().service_line() != Some(l)) {
+                continue;
+            }
+            if s.mine && self.org_of(&r.author())?.map(|(k, _)| k) != Some(org) {
+                continue;
+            }
+            total += 1;
+            if records.len() < s.limit {
+                records.push(self.listed(&r)?);
+            } else if !count {
+                break;
+            }
+        }
+        Ok((records, total))
+    }
+
+    /// Checks `bodies` as [`Service::publish`] would (each body's rules, and that what it names
+    /// exists), without writing: every problem, by index.
+    pub fn check(&self, bodies: &[Body]) -> Vec<(usize, ApiError)> {
+        let Some(today) = Date::from_unix_ms(self.now()) else {
+            return vec![(0, ApiError::internal("the system clock is out of range"))];
+        };
+        let roster =
+            || -> Result<std::sync::Arc<csx_protocol::roster::Roster>, ApiError> { Ok(self.membership.roster()) };
+        let mut problems = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            let checked = body.validate().map_err(|e| ApiError::invalid(e.to_string())).and_then(|_| {
+                registry::check_references(
+                    self.store.as_ref(),
+                    &self.identity.org_key,
+                    body,
+                    &bodies[..i],
+                    today,
+                    &roster,
+                )
+            });
+            if let Err(e) = checked {
+                problems.push((i, e));
+            }
+        }
+        problems
+    }
+
+    /// Held while an import batch is numbered or undone, so two imports do not take one number.
+    pub fn batches_lock(&self) -> Result<std::sync::MutexGuard<'_, ()>, ApiError> {
+        self.batches.lock().map_err(|_| ApiError::internal("import batch lock poisoned"))
     }
 
     /// Answers a market question from the store, as this member sees it.

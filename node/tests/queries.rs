@@ -96,7 +96,7 @@ fn price(provider: &str, pounds_per_head: u64) -> Body {
 }
 
 fn retract(target: RecordId) -> Body {
-    Body::Retract(Retract { target, reason: "entered in error".into() })
+    Body::Retract(Retract::one(target, "entered in error"))
 }
 
 fn bi_cell(store: &dyn Store, genesis: &Genesis, me: &Org) -> (csx_node::query::prices::PriceCell, usize, usize) {
@@ -153,6 +153,33 @@ fn only_the_latest_unretracted_disclosures_count_and_foreign_retractions_do_not(
     let (cell, _, members) = bi_cell(&store, &genesis, &o[0]);
     assert!(cell.stats.is_none() && cell.you.is_none());
     assert_eq!((cell.members, members), (2, 2));
+}
+
+#[test]
+fn one_retraction_withdraws_every_record_it_names_of_its_own_organisation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(dir.path(), StoreConfig::default()).expect("store");
+    let (genesis, mut o) = orgs(|f| Genesis::new("Query test", 1_700_000_000_000, f.to_vec()));
+    // A imports a batch of three contracts; B and C disclose one each.
+    let batch = o[0].write(&store, vec![price("0DE", 1), price("0AR", 7), price("0DF", 9)], NOW - 10_000);
+    let b = o[1].write(&store, vec![price("0DE", 2)], NOW - 10_000);
+    o[2].write(&store, vec![price("0DE", 3)], NOW - 10_000);
+    let (cell, records, _) = bi_cell(&store, &genesis, &o[0]);
+    assert_eq!((cell.records, records), (5, 5));
+
+    // A undoes its batch with one retraction naming all three, and slips in B's record: A's
+    // three leave every answer, B's stays (only its own organisation can withdraw it).
+    let ids: Vec<RecordId> = batch.iter().map(|r| r.id()).collect();
+    let undo = Retract { target: ids[0], reason: "imported twice".into(), also: vec![ids[1], ids[2], b[0].id()] };
+    o[0].write(&store, vec![Body::Retract(undo)], NOW - 5_000);
+    let (cell, records, members) = bi_cell(&store, &genesis, &o[0]);
+    assert_eq!((cell.records, records, members), (2, 2, 2), "B's and C's disclosures remain");
+    assert!(cell.you.is_none(), "A has no current disclosure");
+    for id in &ids {
+        assert!(
+            store.scan(csx_node::store::Scan::RefersTo { id: *id, kind: Some(Kind::Retract) }, false).next().is_some()
+        );
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! `cargo run -p csx-protocol --example vectors` prints them; `tests/vectors.rs` checks that
 //! the document and this code agree, and that the published records verify.
 
-use crate::body::{Body, BuyingRoute, KpiBasis, NodeCert, Price, PricingModel, Review};
+use crate::body::{Body, BuyingRoute, KpiBasis, NodeCert, Price, PricingModel, Retract, Review};
 use crate::genesis::{Founder, Genesis};
 use crate::keys::SecretKey;
 use crate::record::{Draft, Record};
@@ -77,6 +77,7 @@ pub fn vectors() -> Vec<(&'static str, String)> {
     .expect("vector record 3 signs");
     let mut heads = crate::sync::HeadsIndex::from_heads([(node.node_key(), crate::feed::Head { seq: 2, id: r2.id() })]);
     let summary = crate::sync::SyncRequest::Summary { federation, root: heads.root() };
+    let retract = Retract { target: r2.id(), reason: "imported twice".into(), also: vec![crate::RecordId([0x03; 32])] };
     vec![
         ("org_seed", hex::encode(ORG_SEED)),
         ("org_key", org.org_key().to_hex()),
@@ -102,5 +103,6 @@ pub fn vectors() -> Vec<(&'static str, String)> {
         ("heads_bucket_digest", hex::encode(heads.buckets()[crate::sync::bucket_of(&node.node_key()) as usize])),
         ("heads_root", hex::encode(heads.root())),
         ("sync_summary_request", hex::encode(summary.encode())),
+        ("retract_body", hex::encode(Body::Retract(retract).encode())),
     ]
 }

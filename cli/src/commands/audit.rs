@@ -6,9 +6,13 @@ use csx_web::audit::{AuditLog, Filter};
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::table;
+use crate::output::Grid;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx audit
+  csx audit --action signin_failed --since 2025-06-01
+  csx audit --user alice --limit 20 --csv > alice-audit.csv")]
 pub struct AuditArgs {
     /// Only this account's events (`cli:USER` for csx commands)
     #[arg(long)]
@@ -44,9 +48,9 @@ pub fn run(ctx: &Ctx, args: AuditArgs) -> anyhow::Result<()> {
         ctx.out.note("No audit events match.");
     }
     ctx.out.print(&entries, || {
-        let mut t = table(&["when (UTC)", "who", "via", "what", "records", "from"]);
+        let mut t = Grid::new().keep("when (UTC)").text("who").keep("via").text("what").text("records").text("from");
         for e in &entries {
-            t.add_row(vec![
+            t.row(vec![
                 humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(e.at))
                     .to_string(),
                 e.user.clone(),

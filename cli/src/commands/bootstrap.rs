@@ -2,7 +2,7 @@
 //! each other and relays for nodes that cannot be dialled — for members' nodes only, which it
 //! knows by following the federation's membership records (it reads no other record).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,10 @@ use crate::context::Ctx;
 use crate::error::CliError;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx bootstrap --show-address --external /dns4/boot.example.nhs.uk/tcp/4000
+  csx bootstrap --genesis genesis.json --listen /ip4/0.0.0.0/tcp/4000 --external \\
+      /dns4/boot.example.nhs.uk/tcp/4000 --log-format json")]
 pub struct BootstrapArgs {
     /// Listen on this multiaddress (repeat for several)
     #[arg(long, env = "CSX_LISTEN", value_delimiter = ',', default_value = "/ip4/0.0.0.0/tcp/4000")]
@@ -83,7 +87,7 @@ pub fn run(ctx: &Ctx, args: BootstrapArgs) -> anyhow::Result<()> {
         .into());
     }
     let genesis = read_genesis(&genesis_path)?;
-    super::daemon::init_logging(&args.log_format, &args.log)?;
+    super::daemon::init_logging(&args.log_format, &args.log, ctx.out.err_color && std::io::stderr().is_terminal())?;
     let options = BootstrapOptions {
         listen,
         external,
@@ -112,8 +116,7 @@ pub fn run(ctx: &Ctx, args: BootstrapArgs) -> anyhow::Result<()> {
             &key,
             options,
             |addr| {
-                println!("bootstrap address: {addr}");
-                let _ = std::io::stdout().flush();
+                let _ = crate::output::write_stdout(format!("bootstrap address: {addr}\n").as_bytes());
             },
             shutdown,
         )

@@ -1,5 +1,6 @@
 //! `csx daemon`: run this member's node in the foreground (for systemd or a container).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -19,6 +20,10 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx daemon
+  csx daemon --listen /ip4/0.0.0.0/tcp/4001 --external \\
+      /dns4/csx.example.nhs.uk/tcp/4001 --log-format json")]
 pub struct DaemonArgs {
     /// Configuration file (default: config.toml in the home directory)
     #[arg(long, value_name = "FILE")]
@@ -84,7 +89,8 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
         config.web.listen = w;
     }
     config.web.listen_addr().map_err(|e| CliError::invalid(e.to_string()))?;
-    init_logging(&config.log_format, &config.log_filter)?;
+    init_logging(&config.log_format, &config.log_filter, ctx.out.err_color && std::io::stderr().is_terminal())?;
+
     let net = config.net_config(&genesis.bootstrap).map_err(|e| CliError::invalid(e.to_string()))?;
     let options =
         NodeOptions { net, transport: TransportKind::Tcp, store: config.store_config(), clock: system_clock() };
@@ -138,10 +144,12 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
     })
 }
 
-pub fn init_logging(format: &str, filter: &str) -> anyhow::Result<()> {
+/// Logs to stderr as `text` or `json`; colour only when stderr is a terminal and colour is on
+/// (never in a file, a pipe or the journal).
+pub fn init_logging(format: &str, filter: &str, color: bool) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .map_err(|e| CliError::invalid(format!("log filter `{filter}`: {e}")))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(color);
     let result = match format {
         "json" => builder.json().try_init(),
         "text" => builder.try_init(),

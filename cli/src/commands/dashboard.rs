@@ -16,6 +16,9 @@ use crate::context::Ctx;
 use crate::error::CliError;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx dashboard --open
+  csx dashboard --listen 127.0.0.1:8080")]
 pub struct DashboardArgs {
     /// host:port to serve on (default: 127.0.0.1:4080, or a free port if that is taken)
     #[arg(long, value_name = "ADDR")]

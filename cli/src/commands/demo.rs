@@ -4,7 +4,7 @@
 //! `csx demo seed` writes this node's share of the sample market; `csx demo sandbox DIR` builds
 //! an offline home holding a whole sample federation's records, to query with no network.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,9 +19,13 @@ use csx_protocol::{Body, Date, Record};
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::table;
+use crate::output::Grid;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx demo                         a federation of four nodes on this machine, until Ctrl-C
+  csx demo --members 6 --exit
+  csx demo sandbox /tmp/market     a sample market to query offline")]
 pub struct DemoArgs {
     #[command(subcommand)]
     pub command: Option<DemoCommand>,
@@ -42,6 +46,8 @@ pub struct DemoArgs {
 #[derive(Debug, Subcommand)]
 pub enum DemoCommand {
     /// Write this organisation's share of the sample market to its node
+    #[command(after_help = "Examples:
+  csx demo seed --seed 7")]
     Seed {
         /// Seed of the sample market
         #[arg(long, default_value_t = 2024)]
@@ -50,6 +56,9 @@ pub enum DemoCommand {
     /// Build, in a new directory, the home of one member of a sample federation holding every
     /// member's records: a market to query offline (keys derive from the seed: never use it for
     /// real records)
+    #[command(after_help = "Examples:
+  csx demo sandbox /tmp/market --members 40
+  CSX_HOME=/tmp/market csx prices --service-line BI")]
     Sandbox {
         /// The new home (a new or empty directory)
         dir: PathBuf,
@@ -103,9 +112,9 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A line of the demo's story on stdout (a reader that went away does not stop the federation).
 fn say(text: &str) {
-    println!("{text}");
-    let _ = std::io::stdout().flush();
+    let _ = crate::output::write_stdout(format!("{text}\n").as_bytes());
 }
 
 impl Demo {
@@ -258,11 +267,17 @@ impl Demo {
             Ok(s.windows(2).all(|w| w[0].heads_digest == w[1].heads_digest && w[0].store.records == w[1].store.records))
         })?;
         let statuses = statuses(&clients)?;
-        let mut t = table(&["member", "organisation", "records", "feeds", "peers", "heads digest"]);
+        let mut t = Grid::new()
+            .keep("member")
+            .text("organisation")
+            .num("records")
+            .num("feeds")
+            .num("peers")
+            .keep("data fingerprint");
         for (node, s) in nodes.iter().zip(&statuses) {
             let peers =
                 s.network.as_ref().map_or(0, |n| n.peers.iter().filter(|p| p.connected && !p.bootstrap).count());
-            t.add_row(vec![
+            t.row(vec![
                 node.org.ods.clone(),
                 node.org.name.clone(),
                 s.store.records.to_string(),
@@ -271,7 +286,7 @@ impl Demo {
                 s.heads_digest[..16].to_string(),
             ]);
         }
-        say(&t.to_string());
+        say(&t.render(crate::output::table_width(None), false, false));
         say(&format!(
             "Every node holds every record: {} records in {} feeds, identical heads on all {n} nodes (converged in {:.1}s).\n",
             statuses[0].store.records,
@@ -279,19 +294,9 @@ impl Demo {
             started.elapsed().as_secs_f64()
         ));
         // 6. What a member sees: its own daemon answers from the records every node now holds.
-        say(&format!(
-            "── Ask the market, as {} {}\n$ csx prices --service-line BI",
-            nodes[0].org.ods, nodes[0].org.name
-        ));
-        let question = csx_node::query::Question::Prices(csx_node::query::prices::PriceQuery {
-            service_line: Some("BI".into()),
-            ..Default::default()
-        });
-        if let Response::Answer(a) = call(&clients[0], Request::Query { question })?
-            && let csx_node::query::Answer::Prices { cells } = &a.answer
-        {
-            say(&format!("{}\n{}\n", super::market::price_tables(cells), a.provenance.line()));
-        }
+        say(&format!("── Ask the market, as {} {}", nodes[0].org.ods, nodes[0].org.name));
+        let home = nodes[0].home.clone();
+        say(&self.csx(&home, &["prices", "--service-line", "BI", "--width", "100"])?);
         // 7. The dashboard: an administrator's account on the first member's node.
         say(&format!("── The dashboard of {} {}, for its staff", nodes[0].org.ods, nodes[0].org.name));
         let added = self.csx(&nodes[0].home, &["user", "add", "demo", "--role", "admin", "--json"])?;

@@ -14,13 +14,21 @@ use csx_node::input;
 #[derive(Debug, Subcommand)]
 pub enum FederationCommand {
     /// Build a genesis file from the founders' `csx id --json` files
+    #[command(after_help = "Examples:
+  csx federation create --name \"Yorkshire Commissioning Support Exchange\" --founder \\
+      qwo.json --founder 03q.json --out genesis.json")]
     Create(CreateArgs),
     /// Adopt a genesis file: this node becomes part of that federation
+    #[command(after_help = "Examples:
+  csx federation join genesis.json")]
     Join {
         /// The genesis file (genesis.json)
         file: PathBuf,
     },
     /// Show the federation this node belongs to
+    #[command(after_help = "Examples:
+  csx federation show
+  csx federation show --json")]
     Show,
 }
 
@@ -78,8 +86,8 @@ fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
         g.revocation_threshold = t;
     }
     g.disclosure_threshold = args.disclosure_threshold;
-    g.max_member_share_bp =
-        input::percent_bp("max_member_share", &args.max_member_share).map_err(|e| CliError::invalid(e.as_flag()))?;
+    g.max_member_share_bp = input::percent_bp("max_member_share", &args.max_member_share, 10_000)
+        .map_err(|e| CliError::invalid(e.as_flag()))?;
     g.bootstrap = args.bootstrap;
     g.federation_id = Some(g.compute_id());
     g.validate().map_err(|e| CliError::invalid(e.to_string()))?;

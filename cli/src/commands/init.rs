@@ -11,6 +11,10 @@ use crate::output::fields;
 use csx_node::input;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx init --org-code QWO --name \"NHS West Yorkshire ICB\" --population 2400000 \\
+      --population-year 2024/25
+  csx init --org-code 02A --name \"NHS Test CCG\" --kind ccg --protect-org-key")]
 pub struct InitArgs {
     /// Your organisation's ODS code, e.g. QWO or 02A
     #[arg(long)]

@@ -10,13 +10,18 @@ use csx_protocol::{Body, OrgKey};
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::table;
+use crate::output::Grid;
 
 #[derive(Debug, Subcommand)]
 pub enum MemberCommand {
     /// Endorse an organisation for membership (its `csx id --json` file, or its organisation key)
+    #[command(after_help = "Examples:
+  csx member endorse applicant.json
+  csx member endorse applicant.json --yes --comment \"Known to us\"")]
     Endorse(EndorseArgs),
     /// Sign a revocation of a member (by ODS code or organisation key prefix)
+    #[command(after_help = "Examples:
+  csx member revoke 03Q --reason \"Left the federation\" --yes")]
     Revoke(RevokeArgs),
 }
 
@@ -168,7 +173,15 @@ fn revoke(ctx: &Ctx, a: RevokeArgs) -> anyhow::Result<()> {
 pub fn list(ctx: &Ctx) -> anyhow::Result<()> {
     let m = members(ctx)?;
     ctx.out.print(&m, || {
-        let mut t = table(&["member", "name", "status", "admitted by", "nodes", "organisation key"]);
+        let mut t = Grid::new()
+            .keep("member")
+            .text("name")
+            .text("status")
+            .text("admitted by")
+            .text("nodes")
+            .wide()
+            .keep("organisation key")
+            .wide();
         for x in &m.members {
             let status = if !x.current {
                 format!("revoked by {}", x.revoked_by.join(", "))
@@ -192,7 +205,7 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<()> {
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
-            t.add_row(vec![
+            t.row(vec![
                 x.ods_code.clone(),
                 x.name.clone(),
                 status,
@@ -202,7 +215,7 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<()> {
             ]);
         }
         for a in &m.applicants {
-            t.add_row(vec![
+            t.row(vec![
                 a.ods_code.clone(),
                 a.name.clone(),
                 format!("applicant: {} of {} endorsements", a.endorsements, a.needed),

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bootstrap;
+pub mod completions;
 pub mod daemon;
 pub mod dashboard;
 pub mod demo;
@@ -11,6 +12,7 @@ pub mod id;
 pub mod import;
 pub mod init;
 pub mod list;
+pub mod man;
 pub mod market;
 pub mod member;
 pub mod motion;

@@ -14,17 +14,26 @@ use crate::output::fields;
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
     /// On a new machine: create only a node key, for the organisation to certify
+    #[command(after_help = "Examples:
+  csx node init")]
     Init,
     /// Certify another node of this organisation (needs the organisation key): writes a bundle
     /// to install on the new node
+    #[command(after_help = "Examples:
+  csx node add 8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394 --out \\
+      node-bundle.json")]
     Add(AddArgs),
     /// On the new machine: install the bundle from `csx node add`
+    #[command(after_help = "Examples:
+  csx node install node-bundle.json")]
     Install {
         /// The bundle file
         bundle: PathBuf,
     },
     /// Retire a node of this organisation (lost, compromised or decommissioned); needs the
     /// organisation key
+    #[command(after_help = "Examples:
+  csx node retire 8139770e --reason \"Laptop lost\" --yes")]
     Retire(RetireArgs),
 }
 

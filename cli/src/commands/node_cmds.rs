@@ -7,7 +7,7 @@ use csx_node::api::{Request, Response};
 
 use crate::context::Ctx;
 use crate::error::{CliError, exit};
-use crate::output::table;
+use crate::output::Grid;
 
 fn ago(now: u64, ms: Option<u64>) -> String {
     match ms {
@@ -20,10 +20,20 @@ pub fn peers(ctx: &Ctx) -> anyhow::Result<()> {
     let Response::Peers { peers } = ctx.call(Request::Peers)? else { anyhow::bail!("unexpected reply") };
     let now = crate::now_ms();
     ctx.out.print(&peers, || {
-        let mut t =
-            table(&["peer", "org", "role", "connected", "last sync", "in step", "they have +", "we have +", "address"]);
+        let mut t = Grid::new()
+            .keep("peer")
+            .keep("member")
+            .keep("role")
+            .keep("connected")
+            .keep("last sync")
+            .keep("in step")
+            .num("records they have that we lack")
+            .num("we have that they lack")
+            .wide()
+            .text("address")
+            .wide();
         for p in &peers {
-            t.add_row(vec![
+            t.row(vec![
                 p.peer_id.chars().rev().take(10).collect::<String>().chars().rev().collect(),
                 p.org.clone().unwrap_or_else(|| "–".into()),
                 if p.bootstrap { "bootstrap" } else { "member" }.into(),
@@ -44,6 +54,9 @@ pub fn peers(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx sync
+  csx sync --timeout 2m")]
 pub struct SyncArgs {
     /// Give up after this long, e.g. 30s or 2m (exit code 7)
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
@@ -54,9 +67,10 @@ pub fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
     let request = Request::Sync { timeout_ms: args.timeout.as_millis() as u64 };
     let Response::Synced(report) = ctx.call(request)? else { anyhow::bail!("unexpected reply") };
     ctx.out.print(&report, || {
-        let mut t = table(&["peer", "org", "level", "records received", "problem"]);
+        let mut t =
+            Grid::new().keep("peer").keep("member").keep("in step").num("records received").text("problem").optional();
         for p in &report.peers {
-            t.add_row(vec![
+            t.row(vec![
                 p.peer_id.chars().rev().take(10).collect::<String>().chars().rev().collect(),
                 p.org.clone().unwrap_or_else(|| "–".into()),
                 if p.in_sync { "yes" } else { "no" }.into(),
@@ -69,7 +83,11 @@ pub fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
     if !report.level {
         return Err(CliError::new(exit::TIMEOUT, "not level with every connected member (see the table)").into());
     }
-    ctx.out.note(format!("level with {} members; heads digest {}", report.peers.len(), &report.heads_digest[..16]));
+    ctx.out.note(format!(
+        "in step with {} members' nodes (data fingerprint {})",
+        report.peers.len(),
+        &report.heads_digest[..16.min(report.heads_digest.len())]
+    ));
     Ok(())
 }
 

@@ -11,8 +11,13 @@ use csx_node::input;
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
     /// Show the profile this node publishes
+    #[command(after_help = "Examples:
+  csx profile show")]
     Show,
     /// Change the profile and publish it
+    #[command(after_help = "Examples:
+  csx profile set --population 2450000 --population-year 2025/26
+  csx profile set --region \"North East and Yorkshire\"")]
     Set(SetArgs),
 }
 

@@ -10,6 +10,9 @@ use crate::view;
 #[derive(Debug, Subcommand)]
 pub enum RecordCommand {
     /// Show one record: envelope and every field
+    #[command(after_help = "Examples:
+  csx record show 1a2b3c4d
+  csx record show 1a2b3c4d --json")]
     Show {
         /// The record's id, or a unique prefix of it (at least 4 hex digits)
         id: String,

@@ -11,9 +11,10 @@ use csx_node::query::stats::Distribution;
 use csx_node::query::switches::PartyView;
 use csx_node::query::{Answer, Provenance, Question};
 
-use super::market::{ask, gbp, num4, write_csv};
+use super::market::{ask, num4};
 use crate::context::Ctx;
 use crate::error::CliError;
+use crate::labels::gbp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -23,6 +24,10 @@ pub enum Format {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx report --out market.md              the whole market as a Markdown document
+  csx report --format csv --out market.csv  one measure per row, for Excel
+  csx report --json > market.json")]
 pub struct ReportArgs {
     /// Document format (`--json` is the same as `--format json`)
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
@@ -33,7 +38,13 @@ pub struct ReportArgs {
 }
 
 pub fn run(ctx: &Ctx, args: ReportArgs) -> anyhow::Result<()> {
-    let format = if ctx.out.json { Format::Json } else { args.format };
+    let format = if ctx.out.json {
+        Format::Json
+    } else if ctx.out.csv {
+        Format::Csv
+    } else {
+        args.format
+    };
     let answered = ask(ctx, Question::Report)?;
     let Answer::Report(report) = &answered.answer else { anyhow::bail!("unexpected answer") };
     let mut bytes = Vec::new();
@@ -42,11 +53,11 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> anyhow::Result<()> {
             serde_json::to_writer_pretty(&mut bytes, &answered)?;
             bytes.push(b'\n');
         }
-        Format::Csv => write_csv(&mut bytes, &rows(report, &answered.provenance))?,
+        Format::Csv => bytes = crate::output::csv_bytes(&rows(report, &answered.provenance))?,
         Format::Markdown => bytes.extend(markdown(report, &answered.provenance).into_bytes()),
     }
     match args.out {
-        None => std::io::stdout().lock().write_all(&bytes)?,
+        None => crate::output::write_stdout(&bytes)?,
         Some(path) => {
             write_whole(&path, &bytes)?;
             ctx.out.note(format!(

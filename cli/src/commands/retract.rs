@@ -8,6 +8,9 @@ use crate::context::Ctx;
 use crate::error::CliError;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx retract 1a2b3c4d --reason \"Entered against the wrong service line\"
+  csx import undo last              (withdraws a whole import)")]
 pub struct RetractArgs {
     /// The record's id, or a unique prefix of it
     pub id: String,
@@ -23,5 +26,5 @@ pub fn run(ctx: &Ctx, args: RetractArgs) -> anyhow::Result<()> {
         None if ctx.interactive => dialoguer::Input::new().with_prompt("reason").interact_text()?,
         None => return Err(CliError::invalid("--reason: is required").into()),
     };
-    super::write::publish(ctx, vec![Body::Retract(Retract { target, reason })])
+    super::write::publish(ctx, vec![Body::Retract(Retract::one(target, reason))])
 }

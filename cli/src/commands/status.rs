@@ -3,6 +3,7 @@
 use csx_node::api::{NetStatus, Request, Response, Status};
 
 use crate::context::Ctx;
+use crate::labels;
 use crate::output::fields;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
@@ -14,21 +15,37 @@ fn rows(s: &Status) -> Vec<(String, String)> {
     let forks = if s.forks.is_empty() {
         "none".to_string()
     } else {
-        s.forks.iter().map(|f| format!("node {} at seq {}", f.author.short(), f.seq)).collect::<Vec<_>>().join("\n")
+        s.forks
+            .iter()
+            .map(|f| format!("node {} signed two records as number {}", f.author.short(), f.seq))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let mut rows = vec![
         ("organisation".into(), format!("{} ({})", s.identity.name, s.identity.ods_code)),
         ("node key".into(), s.identity.node_key.to_hex()),
         ("federation".into(), format!("{} ({})", s.federation.name, s.federation.id.short())),
-        ("mode".into(), s.mode.clone()),
-        ("records".into(), format!("{} in {} feeds ({} bytes)", s.store.records, s.store.feeds, s.store.record_bytes)),
-        ("waiting for gaps".into(), s.store.pending.to_string()),
         (
-            "own feed".into(),
-            s.own_head.map(|h| format!("seq {} ({})", h.seq, h.id.short())).unwrap_or_else(|| "empty".into()),
+            "answered by".into(),
+            if s.mode == "daemon" { "the running daemon".into() } else { "this command, from the store".into() },
         ),
-        ("forks seen".into(), forks),
-        ("heads digest".into(), s.heads_digest.clone()),
+        (
+            "records".into(),
+            format!(
+                "{} from {} node{} ({} bytes)",
+                labels::count(s.store.records as usize),
+                s.store.feeds,
+                if s.store.feeds == 1 { "" } else { "s" },
+                labels::count(s.store.record_bytes as usize)
+            ),
+        ),
+        ("records waiting for earlier ones".into(), s.store.pending.to_string()),
+        (
+            "this node's records".into(),
+            s.own_head.map(|h| format!("{} (latest {})", h.seq, h.id.short())).unwrap_or_else(|| "none yet".into()),
+        ),
+        ("nodes that signed two versions of a record".into(), forks),
+        ("data fingerprint (equal on nodes in step)".into(), s.heads_digest.clone()),
     ];
     match &s.network {
         None => rows.push(("network".into(), "no daemon running (start one with `csx daemon`)".into())),

@@ -7,6 +7,9 @@ use csx_protocol::body::{Stance, Support};
 use crate::context::Ctx;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  csx support 1a2b3c4d --comment \"Yes: our notice period is 12 months\"
+  csx support 1a2b3c4d --withdraw")]
 pub struct SupportArgs {
     /// The motion's id, or a unique prefix of it
     pub motion: String,

@@ -11,12 +11,24 @@ use super::list::ListArgs;
 #[derive(Debug, Subcommand)]
 pub enum SwitchCommand {
     /// Report that you moved a service line from one provider to another
+    #[command(after_help = "Examples:
+  csx switch add --service-line CHC --from 0DE --to in_house --effective 01/10/2024 \\
+      --reasons cost,quality
+  csx switch add --service-line BI --from AGEM --to shared:QOQ --effective 2025-04-01 \\
+      --reasons strategy --exit-costs 40k --notice-months 6")]
     Add(SwitchInput),
     /// Report how an earlier switch turned out (cost and satisfaction change)
+    #[command(after_help = "Examples:
+  csx switch outcome --switch 1a2b3c4d --cost-change -40k --satisfaction-change 2")]
     Outcome(OutcomeInput),
     /// List switching reports, newest first
+    #[command(after_help = "Examples:
+  csx switch list
+  csx switch list --service-line CHC --wide")]
     List(ListArgs),
     /// List switch outcomes, newest first
+    #[command(after_help = "Examples:
+  csx switch outcomes --all")]
     Outcomes(ListArgs),
 }
 

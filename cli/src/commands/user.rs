@@ -10,23 +10,40 @@ use serde::Serialize;
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::table;
+use crate::output::Grid;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add an account; prints its one-time sign-in link (valid 72 hours)
+    #[command(after_help = "Examples:
+  csx user add alice --role editor
+  csx user add bi.team@example.nhs.uk --role viewer")]
     Add(AddArgs),
     /// List the accounts
+    #[command(after_help = "Examples:
+  csx user list
+  csx user list --json")]
     List,
     /// Disable an account: it can no longer sign in or use its API tokens, and its sessions end
+    #[command(after_help = "Examples:
+  csx user disable alice")]
     Disable(NameArg),
     /// Re-enable a disabled account
+    #[command(after_help = "Examples:
+  csx user enable alice")]
     Enable(NameArg),
     /// Clear an account's password and end its sessions; prints a new one-time sign-in link
+    #[command(after_help = "Examples:
+  csx user reset alice")]
     Reset(NameArg),
     /// Change an account's role (its sessions end, so the new role applies at once)
+    #[command(after_help = "Examples:
+  csx user role alice --role admin")]
     Role(AddArgs),
     /// Create an API token for an account (printed once), or revoke one with --revoke
+    #[command(after_help = "Examples:
+  csx user token alice --label \"Power BI\"
+  csx user token alice --revoke 3f2a9c1e")]
     Token(TokenArgs),
 }
 
@@ -35,7 +52,7 @@ pub struct AddArgs {
     /// The account name: 1-64 letters, digits, dots, hyphens, underscores or @
     pub name: String,
     /// What the account may do
-    #[arg(long, value_parser = ["viewer", "editor", "admin"])]
+    #[arg(long, value_parser = ["viewer", "editor", "admin"], help_heading = "Required")]
     pub role: String,
 }
 
@@ -192,9 +209,9 @@ pub fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
                 ctx.out.note("No accounts yet: `csx user add NAME --role admin` makes the first.");
             }
             ctx.out.print(&listed, || {
-                let mut t = table(&["account", "role", "state", "created", "API tokens"]);
+                let mut t = Grid::new().text("account").keep("role").keep("state").keep("created").text("API tokens");
                 for a in &listed {
-                    t.add_row(vec![
+                    t.row(vec![
                         a.name.clone(),
                         a.role.clone(),
                         a.state.clone(),

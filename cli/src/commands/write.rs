@@ -6,22 +6,45 @@ use serde::Serialize;
 
 use crate::context::Ctx;
 use crate::error::CliError;
-use crate::output::table;
+use crate::output::Grid;
 use crate::view;
+use csx_node::input;
 use csx_node::input::kinds::{InputCtx, KindInput};
 
 /// Converts `input` (prompting on a terminal for missing required fields) and publishes it.
 pub fn add<T: KindInput>(ctx: &Ctx, input: T) -> anyhow::Result<()> {
     let input = if ctx.interactive { super::prompt::fill_missing(input, T::REQUIRED)? } else { input };
-    let body = with_input_ctx(ctx, |ictx| input.to_body(ictx)).map_err(|e| CliError::invalid(e.as_flag()))?;
-    publish(ctx, vec![body])
+    let body = with_input_ctx(ctx, |ictx| input.to_valid_body(ictx))?.map_err(|e| CliError::invalid(e.as_flag()))?;
+    publish(ctx, vec![body]).map_err(as_flag_error)
 }
 
-/// Runs `f` with what converting inputs needs from this node.
-pub fn with_input_ctx<R>(ctx: &Ctx, f: impl FnOnce(&InputCtx<'_>) -> R) -> R {
+/// A node's refusal of a field (`motion.closes_on: … is in the past`) as the flag it came
+/// from (`--closes-on: … is in the past`); other errors unchanged.
+fn as_flag_error(e: anyhow::Error) -> anyhow::Error {
+    let Some(api) = e.downcast_ref::<csx_node::api::ApiError>() else { return e };
+    match input::field_of_message(&api.message) {
+        Some((field, rest)) => {
+            CliError::new(crate::error::CliError::from(api.clone()).code, input::FieldErr::new(field, rest).as_flag())
+                .into()
+        }
+        None => e,
+    }
+}
+
+/// Runs `f` with what converting inputs needs from this node: its population, today, the
+/// providers it knows, and a way to resolve record ids.
+pub fn with_input_ctx<R>(ctx: &Ctx, f: impl FnOnce(&InputCtx<'_>) -> R) -> anyhow::Result<R> {
     let own_population = ctx.home.profile().ok().and_then(|p| p.population);
     let resolve = |s: &str| ctx.resolve(s).map_err(|e| format!("{e:#}"));
-    f(&InputCtx { own_population, resolve: &resolve })
+    let mut providers = input::ProviderNames::builtin();
+    if let Response::Providers { providers: known } = ctx.call(Request::Providers)? {
+        for p in known {
+            providers.add(&p.code, &p.name, &p.aliases);
+        }
+    }
+    let today = csx_protocol::Date::from_unix_ms(crate::now_ms())
+        .ok_or_else(|| anyhow::anyhow!("the clock is outside the years csx handles"))?;
+    Ok(f(&InputCtx { own_population, resolve: &resolve, today, providers: &providers }))
 }
 
 #[derive(Serialize)]
@@ -40,9 +63,14 @@ pub fn publish(ctx: &Ctx, bodies: Vec<Body>) -> anyhow::Result<()> {
     let saved: Vec<Saved> =
         mine.iter().map(|r| Saved { id: r.id().to_hex(), seq: r.seq(), kind: r.body().kind_name() }).collect();
     ctx.out.print(&saved, || {
-        let mut t = table(&["saved", "id", "seq", "what"]);
+        let mut t = Grid::new().keep("saved").keep("id").num("record").wide().text("what");
         for r in mine {
-            t.add_row(vec![r.body().kind_name(), r.id().short(), r.seq().to_string(), view::summary(r.body())]);
+            t.row(vec![
+                crate::labels::words(&r.body().kind_name()),
+                r.id().short(),
+                r.seq().to_string(),
+                view::summary(r.body()),
+            ]);
         }
         t
     })

@@ -104,7 +104,9 @@ mod tests {
                    0DE,BI,2024,9,yes,Head of BI\n";
         let rows = csv_rows::<ReviewInput>(csv.as_bytes()).expect("header is fine");
         let resolve = |_: &str| Err("no".to_string());
-        let ctx = InputCtx { own_population: None, resolve: &resolve };
+        let providers = super::super::ProviderNames::builtin();
+        let today = csx_protocol::Date::from_ymd(2025, 6, 1).expect("a date");
+        let ctx = InputCtx { own_population: None, resolve: &resolve, today, providers: &providers };
         let e = convert_rows(rows, &ctx).expect_err("row 2 is bad");
         assert_eq!(e.rows, 2);
         assert_eq!(e.errors, vec![(2, "quality: 9 is out of range 1..=5".to_string())]);

@@ -227,17 +227,20 @@ impl Dataset {
             let population = populations.get(&m.org_key).and_then(|(_, p)| *p);
             d.directory.insert(m.org_key, &m.ods_code, &m.name, population, m.is_current());
         }
-        // Retractions count only when made by the organisation that wrote the target.
+        // Retractions count only when made by the organisation that wrote the target; one
+        // retraction may name many records, each judged alone.
         let org_of = |author: &NodeKey| roster.org_of(author).map(|(o, _)| o);
         let mut retracted = HashSet::new();
         for r in store.scan(Scan::Kind(Kind::Retract), false) {
             let r = r?;
-            if let Body::Retract(x) = r.body()
-                && let Some((target_author, _)) = store.locate(&x.target)?
-                && org_of(&target_author).is_some()
-                && org_of(&target_author) == org_of(&r.author())
-            {
-                retracted.insert(x.target);
+            let Body::Retract(x) = r.body() else { continue };
+            for target in x.targets() {
+                if let Some((target_author, _)) = store.locate(&target)?
+                    && org_of(&target_author).is_some()
+                    && org_of(&target_author) == org_of(&r.author())
+                {
+                    retracted.insert(target);
+                }
             }
         }
         let scan = |kind: Kind| match want.service_line {
@@ -358,6 +361,12 @@ pub fn latest_by<'a, T: About + 'a, K: Ord>(
 /// an import are written in order, so of two rows about the same thing the later replaces the
 /// earlier. `bodies` are the file's rows in order; rows are numbered from 1.
 pub fn superseding_rows(bodies: &[Body]) -> Vec<String> {
+    superseding_rows_numbered(bodies, |i| i + 1)
+}
+
+/// [`superseding_rows`] with the rows numbered by `number` (from the body's index), e.g. as
+/// a spreadsheet shows them.
+pub fn superseding_rows_numbered(bodies: &[Body], number: impl Fn(usize) -> usize) -> Vec<String> {
     let mut first: BTreeMap<(Kind, csx_protocol::body::Thing<'_>), usize> = BTreeMap::new();
     let mut out = Vec::new();
     for (i, b) in bodies.iter().enumerate() {
@@ -383,14 +392,13 @@ pub fn superseding_rows(bodies: &[Body]) -> Vec<String> {
                 } else {
                     ""
                 };
+                let later = number(i);
                 out.push(format!(
-                    "rows {earlier} and {} are both {what}: row {} will replace row {earlier}{hint}",
-                    i + 1,
-                    i + 1
+                    "rows {earlier} and {later} are both {what}: row {later} will replace row {earlier}{hint}"
                 ));
             }
             None => {
-                first.insert((kind, thing), i + 1);
+                first.insert((kind, thing), number(i));
             }
         }
     }

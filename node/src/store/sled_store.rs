@@ -290,7 +290,7 @@ fn index_entries(record: &Record) -> Vec<(Vec<u8>, Vec<u8>)> {
     // and provider: each sled entry costs about as much to write as the record itself
     // (docs/PERFORMANCE.md). Only the few kinds that refer to a record add a second.
     let mut out = vec![(keys::kind(kind, record.created_at(), &p), keys::tags(body.service_line(), &body.providers()))];
-    if let Some(target) = body.refers_to() {
+    for target in body.refers_to() {
         out.push((keys::refs(&target, kind, &p), Vec::new()));
     }
     out

@@ -15,7 +15,7 @@ pub use membership::{Endorse, NodeCert, OrgKind, Profile, RetireNode, Revoke, Re
 pub use motion::{BadTerm, ContractTerm, Motion, Stance, Support};
 pub use price::{BuyingRoute, KpiBasis, Price, PricingModel};
 pub use provider::{Provider, ProviderKind};
-pub use retract::Retract;
+pub use retract::{MAX_ALSO as MAX_RETRACT_ALSO, Retract};
 pub use review::{RATING_DIMENSIONS, Review};
 pub use switching::{BadParty, Party, Switch, SwitchOutcome, SwitchReason};
 
@@ -235,13 +235,14 @@ impl Body {
         }
     }
 
-    /// The record this one refers to, if any (retract target, supported motion, switch outcome).
-    pub fn refers_to(&self) -> Option<crate::RecordId> {
+    /// The records this one refers to (a retraction's targets, the supported motion, the switch
+    /// an outcome is of); empty for other kinds.
+    pub fn refers_to(&self) -> Vec<crate::RecordId> {
         match self {
-            Body::Retract(b) => Some(b.target),
-            Body::Support(b) => Some(b.motion),
-            Body::SwitchOutcome(b) => Some(b.switch),
-            _ => None,
+            Body::Retract(b) => b.targets().collect(),
+            Body::Support(b) => vec![b.motion],
+            Body::SwitchOutcome(b) => vec![b.switch],
+            _ => vec![],
         }
     }
 }

@@ -238,7 +238,10 @@ pub fn support() -> impl Strategy<Value = Body> {
 }
 
 pub fn retract() -> impl Strategy<Value = Body> {
-    (key32(), text()).prop_map(|(t, reason)| Body::Retract(Retract { target: RecordId(t), reason }))
+    (key32(), text(), proptest::collection::btree_set(key32(), 0..4)).prop_map(|(t, reason, also)| {
+        let also = also.into_iter().filter(|a| *a != t).map(RecordId).collect();
+        Body::Retract(Retract { target: RecordId(t), reason, also })
+    })
 }
 
 /// Any valid body that may appear after seq 1.

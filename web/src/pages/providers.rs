@@ -12,8 +12,7 @@ use csx_node::query::providers::{ProviderQuery, Scorecard};
 use csx_node::query::{Answer, Question};
 
 use super::{
-    Figure, Page, PageError, Table, downloads, line_options, median_text, middle_half, options_html, or_dash, per_head,
-    render,
+    Figure, Page, PageError, Table, downloads, line_options, median_text, middle_half, options_html, or_dash, render,
 };
 use crate::accounts::Role;
 use crate::api;

@@ -283,9 +283,18 @@ pub async fn convert_on_node<R: Send + 'static>(
     f: impl FnOnce(&InputCtx<'_>) -> R + Send + 'static,
 ) -> Result<R, PageError> {
     let (node, handle, own_population) = (app.node.clone(), tokio::runtime::Handle::current(), own_population(app));
+    let today = csx_protocol::Date::from_unix_ms(app.now())
+        .ok_or_else(|| PageError::Internal("the clock is outside the years csx handles".into()))?;
     tokio::task::spawn_blocking(move || {
         let resolve = |s: &str| resolve_on(&handle, &node, s);
-        f(&InputCtx { own_population, resolve: &resolve })
+        // Providers by name as well as code: the built-in ones and those members added.
+        let mut providers = csx_node::input::ProviderNames::builtin();
+        if let Ok(NodeResponse::Providers { providers: known }) = handle.block_on(node.call(Request::Providers)) {
+            for p in known {
+                providers.add(&p.code, &p.name, &p.aliases);
+            }
+        }
+        f(&InputCtx { own_population, resolve: &resolve, today, providers: &providers })
     })
     .await
     .map_err(|e| PageError::Internal(format!("a conversion task failed: {e}")))
@@ -659,7 +668,7 @@ pub async fn retract(
     user.check_csrf(&form)?;
     let r = own_record(&app, &id).await?;
     let reason = form.get("reason").cloned().unwrap_or_default();
-    let body = Body::Retract(Retract { target: r.id(), reason: reason.trim().to_string() });
+    let body = Body::Retract(Retract { target: r.id(), reason: reason.trim().to_string(), also: Vec::new() });
     if let Err(e) = body.validate() {
         return retract_page(&app, &user, &r, &reason, Some(e.rule));
     }
@@ -692,7 +701,9 @@ mod tests {
     #[test]
     fn a_form_converts_through_the_cli_input_and_names_a_bad_field() {
         let resolve = |s: &str| s.parse::<RecordId>().map_err(|e| e.to_string());
-        let ctx = InputCtx { own_population: Some(250_000), resolve: &resolve };
+        let providers = csx_node::input::ProviderNames::builtin();
+        let today = csx_protocol::Date::from_ymd(2025, 6, 1).expect("a date");
+        let ctx = InputCtx { own_population: Some(250_000), resolve: &resolve, today, providers: &providers };
         let mut form: HashMap<String, String> = [
             ("csrf", "x"),
             ("provider", "0DE"),
