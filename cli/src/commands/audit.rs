@@ -32,7 +32,9 @@ pub fn run(ctx: &Ctx, args: AuditArgs) -> anyhow::Result<()> {
     ctx.home.identity()?;
     let since_ms = match csx_node::input::opt(&args.since) {
         Some(s) => {
-            let d = csx_node::input::date("since", s).map_err(|e| CliError::invalid(e.as_flag()))?;
+            let today = csx_protocol::Date::from_unix_ms(crate::now_ms())
+                .ok_or_else(|| anyhow::anyhow!("this machine's clock is out of range"))?;
+            let d = csx_node::input::date("since", s, today).map_err(|e| CliError::invalid(e.as_flag()))?;
             Some(d.days() as u64 * 86_400_000)
         }
         None => None,

@@ -2,7 +2,7 @@
 //! each other and relays for nodes that cannot be dialled — for members' nodes only, which it
 //! knows by following the federation's membership records (it reads no other record).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

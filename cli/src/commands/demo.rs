@@ -4,7 +4,6 @@
 //! `csx demo seed` writes this node's share of the sample market; `csx demo sandbox DIR` builds
 //! an offline home holding a whole sample federation's records, to query with no network.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -65,7 +65,11 @@ fn world() -> World {
         fed,
         vec![
             a.endorse(&c),
-            Body::Retract(csx_protocol::body::Retract { target: RecordId([1; 32]), reason: "test".into() }),
+            Body::Retract(csx_protocol::body::Retract {
+                target: RecordId([1; 32]),
+                also: vec![],
+                reason: "test".into(),
+            }),
         ],
     );
     let mut held: Vec<(RecordId, Vec<u8>)> =
