@@ -49,6 +49,8 @@ fn the_readme_quick_start_runs_as_written_from_any_directory() {
     assert_eq!(batches[0]["records"], 2, "{batches}");
     assert_eq!(csx(&["motion", "list", "--json"]).as_array().map(Vec::len), Some(1));
     let export = std::fs::read(work.join("my-prices.csv")).expect("the export is in the working directory");
-    assert!(export.starts_with(b"\xEF\xBB\xBF") && String::from_utf8_lossy(&export).contains("AGEM"), "UTF-8 with BOM");
+    assert!(export.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a byte-order mark");
+    // `--provider AGEM` was resolved to its code.
+    assert!(String::from_utf8_lossy(&export).contains(",0DE,"), "{}", String::from_utf8_lossy(&export));
     assert!(work.join("qwo.json").exists() && work.join("genesis.json").exists());
 }

@@ -127,27 +127,46 @@ impl Grid {
         for row in &self.rows {
             t.add_row(shown.iter().map(|i| self.cell(row, *i)).collect::<Vec<_>>());
         }
-        for (pos, i) in shown.iter().enumerate() {
-            let c = &self.columns[*i];
+        let least = self.least_widths(&shown, width);
+        for (pos, (i, least)) in shown.iter().zip(least).enumerate() {
             let Some(col) = t.column_mut(pos) else { continue };
-            if c.right {
+            if self.columns[*i].right {
                 col.set_cell_alignment(CellAlignment::Right);
             }
-            let cells = || {
-                std::iter::once(c.title.as_str())
-                    .chain(self.rows.iter().map(|r| r.get(*i).map(String::as_str).unwrap_or("")))
-            };
-            let longest_word = cells().flat_map(|s| s.split_whitespace()).map(|w| w.chars().count()).max().unwrap_or(1);
-            // A kept column is as wide as its widest cell (its title may wrap between words).
-            let widest_cell = cells().skip(1).flat_map(str::lines).map(|l| l.chars().count()).max().unwrap_or(0);
-            let least = match c.fit {
-                Fit::Keep => widest_cell.max(longest_word.min(LONGEST_WORD)),
-                Fit::Wrap => longest_word.min(LONGEST_WORD),
-            };
-            let constraint = ColumnConstraint::LowerBoundary(Width::Fixed((least + 2) as u16));
-            col.set_constraint(constraint);
+            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed((least + 2) as u16)));
         }
         t.to_string()
+    }
+
+    /// The least width of each shown column: a kept column is as wide as its widest cell (its
+    /// title may wrap between words), a text column as its longest word. When the kept columns
+    /// cannot all fit in `width`, they too wrap between words — an amount has no space in it, so
+    /// it is still never split ("£1.35 (85th)" becomes "£1.35" over "(85th)").
+    fn least_widths(&self, shown: &[usize], width: Option<u16>) -> Vec<usize> {
+        let words = |i: usize| {
+            std::iter::once(self.columns[i].title.as_str())
+                .chain(self.rows.iter().map(move |r| r.get(i).map(String::as_str).unwrap_or("")))
+                .flat_map(str::split_whitespace)
+                .map(|w| w.chars().count())
+                .max()
+                .unwrap_or(1)
+                .min(LONGEST_WORD)
+        };
+        let widest_cell =
+            |i: usize| self.rows.iter().flat_map(|r| r.get(i)).flat_map(|c| c.lines()).map(|l| l.chars().count()).max();
+        let kept: Vec<usize> = shown
+            .iter()
+            .map(|&i| match self.columns[i].fit {
+                Fit::Keep => widest_cell(i).unwrap_or(0).max(words(i)),
+                Fit::Wrap => words(i),
+            })
+            .collect();
+        // Each column takes its padding (2) and a border (1), and the table one more border.
+        let needed = kept.iter().map(|w| w + 3).sum::<usize>() + 1;
+        match width {
+            Some(w) if needed > w as usize => shown.iter().map(|&i| words(i)).collect(),
+            _ => kept,
+        }
     }
 
     /// The table as CSV rows (every column, header first).

@@ -109,7 +109,7 @@ mod tests {
         let ctx = InputCtx { own_population: None, resolve: &resolve, today, providers: &providers };
         let e = convert_rows(rows, &ctx).expect_err("row 2 is bad");
         assert_eq!(e.rows, 2);
-        assert_eq!(e.errors, vec![(2, "quality: 9 is out of range 1..=5".to_string())]);
+        assert_eq!(e.errors, vec![(2, "quality: 9 is out of range: give a whole number from 1 to 5".to_string())]);
         assert!(csv_rows::<ReviewInput>(b"provider,colour\n").expect_err("unknown column").contains("`colour`"));
     }
 }

@@ -69,6 +69,7 @@ pub const FIELDS: &[&str] = &[
     "contract_start",
     "contract_months",
     "notice_months",
+    "contract_ref",
     "efficiency",
     "kpi_basis",
     "buying_route",

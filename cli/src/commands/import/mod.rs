@@ -94,6 +94,9 @@ pub struct ImportArgs {
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Withdraw every record of an import batch in one signed step
+    #[command(after_help = "Examples:
+  csx import undo last
+  csx import undo 3 --reason \"imported the wrong year\"")]
     Undo {
         /// The batch's number (see `csx import list`), or `last`
         batch: String,
@@ -102,6 +105,9 @@ pub enum ImportCommand {
         reason: Option<String>,
     },
     /// The import batches made from this node, newest first
+    #[command(after_help = "Examples:
+  csx import list
+  csx import list --csv > batches.csv")]
     List,
 }
 

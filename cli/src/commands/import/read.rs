@@ -160,7 +160,16 @@ pub fn csv(text: &str, fields: &[String], delimiter: Option<char>, encoding: Enc
             Some(Ok(r)) => break r,
         }
     };
-    let first_line = header.position().map_or(1, |p| p.line() as usize);
+    // The line a record starts on, counted from its byte offset (the csv crate's own line
+    // count does not advance over the blank lines it skips).
+    // The position may point at blank lines skipped before the record: they are not its line.
+    let line_of = |p: Option<&csv::Position>, or: usize| {
+        p.and_then(|p| text.get(..p.byte() as usize)).map_or(or, |before| {
+            let skipped = text[before.len()..].len() - text[before.len()..].trim_start_matches(['\r', '\n']).len();
+            text[..before.len() + skipped].matches('\n').count() + 1
+        })
+    };
+    let first_line = line_of(header.position(), 1);
     let (columns, renamed) = headers::map(&header.iter().collect::<Vec<_>>(), fields)?;
     let mut table =
         Table { rows: Vec::new(), encoding, delimiter: Some(delimiter), blank: 0, renamed, bad: Vec::new() };
@@ -171,13 +180,16 @@ pub fn csv(text: &str, fields: &[String], delimiter: Option<char>, encoding: Enc
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = line_of(e.position(), 0);
                 table.bad.push((row_number + 1 + line.saturating_sub(prev_line + 1 + prev_breaks), e.to_string()));
                 break;
             }
         };
-        let line = record.position().map_or(prev_line + 1, |p| p.line() as usize);
-        row_number += 1 + line.saturating_sub(prev_line + 1 + prev_breaks);
+        let line = line_of(record.position(), prev_line + 1);
+        // Blank lines the csv reader skipped are Excel's empty rows.
+        let skipped = line.saturating_sub(prev_line + 1 + prev_breaks);
+        table.blank += skipped;
+        row_number += 1 + skipped;
         prev_line = line;
         prev_breaks = newlines(&record);
         if record.iter().all(|c| c.trim().is_empty()) {

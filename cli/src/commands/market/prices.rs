@@ -65,10 +65,15 @@ fn per(b: &Basis) -> String {
 fn price_text(ctx: &Ctx, cells: &[PriceCell], one_line: bool) -> String {
     let mut out = String::new();
     let per_head_only = cells.iter().all(|c| c.basis == Basis::PerHead);
-    let title = match (one_line, cells.first()) {
+    // One year (as `--year` asks): said once above the table rather than on every row.
+    let one_year = cells.first().map(|c| c.year).filter(|y| cells.iter().all(|c| c.year == *y));
+    let mut title = match (one_line, cells.first()) {
         (true, Some(c)) => format!("{} ({}): what members pay a year", c.service_line_name, c.service_line),
         _ => "What members pay a year".to_string(),
     };
+    if let Some(year) = one_year.filter(|_| cells.len() > 1) {
+        title = format!("{title} in {year}");
+    }
     out.push_str(&wrap(
         &format!(
             "{title}{}, excluding VAT; members' contracts on a line are added together.",
@@ -78,7 +83,7 @@ fn price_text(ctx: &Ctx, cells: &[PriceCell], one_line: bool) -> String {
         0,
     ));
     out.push_str("\n\n");
-    out.push_str(&ctx.out.render(&price_grid(cells, one_line, per_head_only)));
+    out.push_str(&ctx.out.render(&price_grid(cells, one_line, per_head_only, one_year.is_some() && cells.len() > 1)));
     let notes = withheld_notes(&cells.iter().filter(|c| c.stats.is_none()).map(|c| &c.disclosure).collect::<Vec<_>>());
     for n in notes {
         out.push('\n');
@@ -111,10 +116,11 @@ fn price_text(ctx: &Ctx, cells: &[PriceCell], one_line: bool) -> String {
     out
 }
 
-fn price_grid(cells: &[PriceCell], one_line: bool, per_head_only: bool) -> Grid {
+fn price_grid(cells: &[PriceCell], one_line: bool, per_head_only: bool, one_year: bool) -> Grid {
     let mut g = Grid::new();
     g = if one_line { g.keep("line").wide() } else { g.text("line") };
-    g = g.keep("year").text("provider").optional();
+    g = if one_year { g.keep("year").wide() } else { g.keep("year") };
+    g = g.text("provider").optional();
     let by_provider = cells.iter().any(|c| c.provider.is_some());
     g = if per_head_only { g.keep("basis").wide() } else { g.keep("basis") };
     g = g
