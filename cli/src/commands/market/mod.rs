@@ -95,6 +95,7 @@ fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> String) -> String {
 fn withheld(d: &Disclosure) -> String {
     match d {
         Disclosure::Dominated { .. } => "withheld†".into(),
+        Disclosure::ProviderKnowsRest { .. } | Disclosure::Complementary { .. } => "withheld‡".into(),
         _ => "withheld*".into(),
     }
 }
@@ -111,6 +112,13 @@ fn withheld_notes(ds: &[&Disclosure]) -> Vec<String> {
     if let Some(Disclosure::Dominated { limit_bp, .. }) = ds.iter().find(|d| matches!(d, Disclosure::Dominated { .. }))
     {
         notes.push(format!("† withheld: one member supplies more than {}% of the data", limit_bp / 100));
+    }
+    if ds.iter().any(|d| matches!(d, Disclosure::ProviderKnowsRest { .. } | Disclosure::Complementary { .. })) {
+        notes.push(
+            "‡ withheld although enough members disclosed: shown, it would let a withheld figure, or a few \
+             members' prices, be worked out from the figures shown (--json says which; docs/QUERIES.md)"
+                .into(),
+        );
     }
     notes
 }
