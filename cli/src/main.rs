@@ -136,6 +136,9 @@ enum Command {
     /// Show the effective configuration or check config.toml
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Check this node's setup and say what to fix: keys, configuration, daemon, peers, clock,
+    /// bootstrap servers, addresses, disk
+    Doctor(doctor::DoctorArgs),
     /// Write a backup of this node (keys, configuration, every record) to a file, consistent
     /// even while the daemon runs
     Backup(backup::BackupArgs),
@@ -262,6 +265,7 @@ fn run(cli: Cli, out: Output) -> anyhow::Result<()> {
         Command::Sync(args) => node_cmds::sync(&ctx, args),
         Command::Shutdown => node_cmds::shutdown(&ctx),
         Command::Config(cmd) => config::run(&ctx, cmd),
+        Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Backup(args) => backup::backup(&ctx, args),
         Command::Restore(args) => backup::restore(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),

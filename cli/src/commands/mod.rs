@@ -8,6 +8,7 @@ pub mod config;
 pub mod daemon;
 pub mod dashboard;
 pub mod demo;
+pub mod doctor;
 pub mod federation;
 pub mod feed;
 pub mod id;
