@@ -133,6 +133,14 @@ enum Command {
     #[command(after_help = "Examples:
   csx shutdown")]
     Shutdown,
+    /// Show the effective configuration or check config.toml
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Write a backup of this node (keys, configuration, every record) to a file, consistent
+    /// even while the daemon runs
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty home
+    Restore(backup::RestoreArgs),
     /// Run a guided session on a throwaway home
     Demo(demo::DemoArgs),
     /// Serve the dashboard for yourself over this home, and print a link that signs you in
@@ -253,6 +261,9 @@ fn run(cli: Cli, out: Output) -> anyhow::Result<()> {
         Command::Peers => node_cmds::peers(&ctx),
         Command::Sync(args) => node_cmds::sync(&ctx, args),
         Command::Shutdown => node_cmds::shutdown(&ctx),
+        Command::Config(cmd) => config::run(&ctx, cmd),
+        Command::Backup(args) => backup::backup(&ctx, args),
+        Command::Restore(args) => backup::restore(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Dashboard(args) => dashboard::run(&ctx, args),
         Command::User(cmd) => user::run(&ctx, cmd),

@@ -60,6 +60,9 @@ pub enum Request {
         #[serde(default)]
         reason: Option<String>,
     },
+    /// Write a backup of the home to `path` (absolute; must not exist), consistent as of one
+    /// instant (see [`crate::backup`]).
+    Backup { path: String },
 }
 
 /// Which records a [`Request::Select`] lists.
@@ -343,6 +346,8 @@ pub enum Response {
         retractions: Vec<RecordBytes>,
         batch: crate::import::BatchInfo,
     },
+    /// A backup was written.
+    BackedUp(Box<crate::backup::BackupSummary>),
 }
 
 /// The class of an error, which the CLI maps to its exit code.

@@ -273,6 +273,212 @@ impl Config {
     }
 }
 
+/// Where each setting written in a configuration file is: `table.key` (or `key` at the top)
+/// and its line (1-based), in the order written. Multi-line arrays count at their first line.
+pub fn setting_lines(text: &str) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut table = String::new();
+    let mut depth = 0i32;
+    for (i, raw) in text.lines().enumerate() {
+        let line = strip_comment(raw).trim().to_string();
+        if depth > 0 {
+            depth += brackets(&line);
+            continue;
+        }
+        if line.starts_with('[') {
+            table = line.trim_start_matches('[').trim_end_matches(']').trim().trim_matches('"').to_string();
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else { continue };
+        let key = key.trim().trim_matches('"');
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+            continue;
+        }
+        depth = brackets(value).max(0);
+        let full = if table.is_empty() { key.to_string() } else { format!("{table}.{key}") };
+        out.push((full, i + 1));
+    }
+    out
+}
+
+fn strip_comment(line: &str) -> &str {
+    let mut in_str = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => in_str = !in_str,
+            '#' if !in_str => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// Open minus closed square brackets outside strings.
+fn brackets(s: &str) -> i32 {
+    let mut in_str = false;
+    let mut n = 0;
+    for c in s.chars() {
+        match c {
+            '"' => in_str = !in_str,
+            '[' if !in_str => n += 1,
+            ']' if !in_str => n -= 1,
+            _ => {}
+        }
+    }
+    n
+}
+
+/// A problem `csx config check` found in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The line it is on, when it is on one.
+    pub line: Option<usize>,
+    /// The setting concerned (`table.key`), when one is.
+    pub setting: Option<String>,
+    pub message: String,
+}
+
+/// Every setting this csx knows, as `table.key` (or `key`).
+pub fn known_settings() -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(toml::Value::Table(t)) = toml::Value::try_from(Config::default()) {
+        for (k, v) in t {
+            match v {
+                toml::Value::Table(sub) => out.extend(sub.keys().map(|s| format!("{k}.{s}"))),
+                _ => out.push(k),
+            }
+        }
+    }
+    out
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Checks the text of a configuration file: it parses, every key is known and in its table,
+/// and every value is in range. Returns every problem found (none: the file is good).
+pub fn check_text(text: &str) -> Vec<Problem> {
+    let lines = setting_lines(text);
+    let line_of = |setting: &str| lines.iter().find(|(s, _)| s == setting).map(|(_, l)| *l);
+    let parsed: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            return vec![Problem { line, setting: None, message: format!("not valid TOML: {}", e.message()) }];
+        }
+    };
+    let known = known_settings();
+    let tables: Vec<String> =
+        known.iter().filter_map(|k| k.split_once('.').map(|(t, _)| t.to_string())).collect();
+    let mut problems = Vec::new();
+    let unknown = |full: String, problems: &mut Vec<Problem>| {
+        let key = full.rsplit('.').next().unwrap_or(&full).to_string();
+        let line = line_of(&full);
+        let elsewhere: Vec<&String> = known.iter().filter(|k| k.rsplit('.').next() == Some(key.as_str())).collect();
+        let message = if let Some(right) = elsewhere.first() {
+            let place = match right.split_once('.') {
+                Some((t, _)) => format!("in the [{t}] table"),
+                None => "at the top, before the first [table] line (a key written after a [table] line belongs to that table)".to_string(),
+            };
+            format!("`{key}` is not a setting of {}: it belongs {place}", match full.split_once('.') {
+                Some((t, _)) => format!("[{t}]"),
+                None => "the top level".to_string(),
+            })
+        } else {
+            let near = known.iter().filter(|k| distance(k, &full) <= 2).min_by_key(|k| distance(k, &full));
+            match near {
+                Some(n) => format!("unknown setting `{full}`; did you mean `{n}`?"),
+                None => format!("unknown setting `{full}` (see `csx config show` for every setting)"),
+            }
+        };
+        problems.push(Problem { line, setting: Some(full), message });
+    };
+    for (k, v) in &parsed {
+        match v {
+            toml::Value::Table(sub) if tables.contains(k) => {
+                for sk in sub.keys() {
+                    let full = format!("{k}.{sk}");
+                    if !known.contains(&full) {
+                        unknown(full, &mut problems);
+                    }
+                }
+            }
+            _ if known.contains(k) => {}
+            _ => unknown(k.clone(), &mut problems),
+        }
+    }
+    if !problems.is_empty() {
+        return problems;
+    }
+    let config: Config = match toml::from_str(text) {
+        Ok(c) => c,
+        Err(e) => {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            return vec![Problem { line, setting: None, message: e.message().to_string() }];
+        }
+    };
+    let mut bad = |setting: &str, message: String| {
+        problems.push(Problem { line: line_of(setting), setting: Some(setting.to_string()), message })
+    };
+    if let Err(e) = config.net_config(&[]) {
+        let setting = match &e {
+            ConfigError::Address { setting, .. } | ConfigError::Value { setting, .. } => setting.to_string(),
+            _ => String::new(),
+        };
+        bad(&setting, e.to_string());
+    }
+    if let Err(e) = config.web.listen_addr().and_then(|_| config.web.tls_files()).and_then(|_| config.web.base_url().map(|_| ())) {
+        let setting = match &e {
+            ConfigError::Value { setting, .. } => setting.to_string(),
+            _ => "web".into(),
+        };
+        // The dashboard may be off: no address to derive is fine.
+        if !(config.web.listen_addr().ok().flatten().is_none() && setting == "web.listen") {
+            bad(&setting, e.to_string());
+        }
+    }
+    if let Ok(Some((cert, key))) = config.web.tls_files() {
+        for (setting, path) in [("web.tls_cert", cert), ("web.tls_key", key)] {
+            if let Err(e) = std::fs::File::open(&path) {
+                bad(setting, format!("cannot read {}: {e}", path.display()));
+            }
+        }
+    }
+    if !["text", "json"].contains(&config.log_format.as_str()) {
+        bad("log_format", format!("`{}` is not text or json", config.log_format));
+    }
+    if config.store_cache_mib < 4 {
+        bad("store_cache_mib", format!("{} MiB is below the least the store uses (4 MiB)", config.store_cache_mib));
+    }
+    let l = &config.limits;
+    for (setting, value) in [
+        ("limits.max_connections", u64::from(l.max_connections)),
+        ("limits.max_connections_per_peer", u64::from(l.max_connections_per_peer)),
+        ("limits.max_pending_incoming", u64::from(l.max_pending_incoming)),
+        ("limits.request_timeout_secs", l.request_timeout_secs),
+        ("limits.verify_timeout_secs", l.verify_timeout_secs),
+        ("limits.max_pending_per_author", l.max_pending_per_author as u64),
+    ] {
+        if value == 0 {
+            bad(setting, "must be at least 1".into());
+        }
+    }
+    if config.sync_interval_secs > 86_400 || config.discover_interval_secs > 86_400 {
+        bad("sync_interval_secs", "intervals longer than a day leave the node out of step; at most 86400".into());
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +505,38 @@ mod tests {
         assert!(half.tls_files().is_err());
         let public = WebConfig { public_url: "https://csx.example.nhs.uk/".into(), ..WebConfig::default() };
         assert_eq!(public.base_url().expect("public"), "https://csx.example.nhs.uk");
+    }
+
+    #[test]
+    fn check_names_unknown_keys_keys_in_the_wrong_table_and_values_out_of_range() {
+        assert_eq!(check_text(&Config::documented_default()), vec![]);
+        // `listen` appended at the end lands inside [web].
+        let text = "sync_interval_secs = 5\n[limits]\npage_records = 10\n[web]\ntrust_proxy = false\nlisten = \"off\"\nbootstrap = []\n";
+        let p = check_text(text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].line, p[0].setting.as_deref()), (Some(7), Some("web.bootstrap")));
+        assert!(p[0].message.contains("belongs at the top, before the first [table] line"), "{}", p[0].message);
+        let p = check_text("page_bytes = 70000\n");
+        assert!(p[0].message.contains("belongs in the [limits] table"), "{p:?}");
+        let p = check_text("sync_intervl_secs = 3\n");
+        assert!(p[0].message.contains("did you mean `sync_interval_secs`"), "{p:?}");
+        assert_eq!(p[0].line, Some(1));
+        let p = check_text("a = [\n  \"x\",\n]\nlisten = [\"nope\"]\n");
+        assert_eq!(p[0].setting.as_deref(), Some("a"));
+        let p = check_text("listen = [\"nope\"]\nlog_format = \"xml\"\n[limits]\nverify_timeout_secs = 0\n");
+        let named: Vec<_> = p.iter().map(|p| (p.setting.clone().unwrap_or_default(), p.line)).collect();
+        assert_eq!(
+            named,
+            vec![
+                ("listen".into(), Some(1)),
+                ("log_format".into(), Some(2)),
+                ("limits.verify_timeout_secs".into(), Some(4))
+            ]
+        );
+        let p = check_text("listen = 4001\n");
+        assert_eq!(p[0].line, Some(1), "{p:?}");
+        let p = check_text("listen = [\n");
+        assert!(p[0].message.starts_with("not valid TOML"), "{p:?}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod author;
+pub mod backup;
 pub mod bootstrap;
 pub mod config;
 pub mod control;

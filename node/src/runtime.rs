@@ -226,8 +226,9 @@ impl RunningNode {
         options: NodeOptions,
     ) -> Result<RunningNode, StartError> {
         let service = Arc::new(Service::open(home, store.clone(), options.clock.clone(), "daemon")?);
+        let restored = crate::backup::awaiting_confirmation(store.as_ref()).map_err(ApiError::from)?;
         // A node that has never written is still announced by its certificate and profile.
-        if store.head(&service.identity().node_key).map_err(ApiError::from)?.is_none() {
+        if !restored && store.head(&service.identity().node_key).map_err(ApiError::from)?.is_none() {
             service.publish(vec![])?;
         }
         let federation = service.genesis().id();
@@ -254,7 +255,10 @@ impl RunningNode {
         };
         let (tx, rx) = mpsc::channel(256);
         let mut event_loop = EventLoop::new(swarm, ctx, rx);
-        if event_loop.never_met_a_peer() {
+        // A restored home waits for a peer even if its backup knew none.
+        if restored {
+            tracing::info!("this home was restored from a backup: it signs nothing until a peer confirms its own feed");
+        } else if event_loop.never_met_a_peer() {
             own_feed.confirm();
         }
         event_loop.start().map_err(StartError::Network)?;

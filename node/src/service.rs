@@ -26,6 +26,7 @@ pub const MIN_PREFIX: usize = 4;
 
 /// A node's request handler over its store.
 pub struct Service {
+    home: Home,
     identity: PublicIdentity,
     genesis: Genesis,
     federation: FederationId,
@@ -70,6 +71,7 @@ impl Service {
         let head = store.head(&key.node_key())?;
         let membership = Arc::new(crate::membership::Membership::load(genesis.clone(), store.as_ref())?);
         Ok(Service {
+            home: home.clone(),
             batches: Mutex::new(()),
             queries: crate::query::Cache::default(),
             membership,
@@ -152,6 +154,15 @@ impl Service {
             Request::Status => Ok(Response::Status(Box::new(self.status()?))),
             Request::Members => Ok(Response::Members(Box::new(self.members()?))),
             Request::Query { question } => Ok(Response::Answer(Box::new(self.query(question)?))),
+            Request::Backup { path } => {
+                let path = std::path::PathBuf::from(path);
+                if !path.is_absolute() {
+                    return Err(ApiError::invalid(format!("the backup path {} must be absolute", path.display())));
+                }
+                let summary = crate::backup::write(&self.home, self.store.as_ref(), &path, self.now())?;
+                tracing::info!(path = %summary.path, records = summary.records, bytes = summary.bytes, "backup written");
+                Ok(Response::BackedUp(Box::new(summary)))
+            }
             Request::Peers | Request::Sync { .. } | Request::Shutdown => Err(ApiError::new(
                 ErrorKind::Unavailable,
                 "no daemon is running for this home: start one with `csx daemon`",
@@ -163,6 +174,16 @@ impl Service {
     /// node's certificate and profile are written first if its feed is still empty.
     pub fn publish(&self, bodies: Vec<Body>) -> Result<Vec<Record>, ApiError> {
         let mut author = self.author.lock().map_err(|_| ApiError::internal("author lock poisoned"))?;
+        // Restored from a backup: peers may hold later records of this feed (see crate::backup).
+        if crate::backup::awaiting_confirmation(self.store.as_ref())? {
+            return Err(ApiError::new(
+                ErrorKind::Unavailable,
+                "this home was restored from a backup and no member's node has confirmed this node's \
+                 own feed since: it signs nothing until one has, or it could sign a second record at a \
+                 seq its peers already hold (a fork, which shuts it out of the federation); start the \
+                 daemon (`csx daemon`), run `csx sync`, then retry",
+            ));
+        }
         // This node's own records may also arrive from peers (a node restored from a backup
         // fetches what it signed before): sign after the head the store holds.
         let held = self.store.head(&self.identity.node_key)?;
@@ -415,7 +436,8 @@ impl Service {
     }
 
     pub fn status(&self) -> Result<Status, ApiError> {
-        let own_head = self.author.lock().map_err(|_| ApiError::internal("author lock poisoned"))?.head();
+        // From the store: this node's own records may also arrive from peers (after a restore).
+        let own_head = self.store.head(&self.identity.node_key)?;
         let mut forks: Vec<ForkSummary> = self.store.forks()?.iter().map(ForkSummary::from).collect();
         for f in &mut forks {
             f.org = self.org_of(&f.author)?.map(|(k, _)| k);

@@ -296,6 +296,9 @@ impl Store for FailingStore {
         self.check()?;
         self.inner.meta_put(name, value)
     }
+    fn meta_names(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.meta_names()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

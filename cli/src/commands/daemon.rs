@@ -62,32 +62,7 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
     let genesis = ctx.home.genesis()?;
     let path = args.config.clone().unwrap_or_else(|| ctx.home.path("config.toml"));
     let mut config = Config::load(&path).map_err(|e| CliError::invalid(e.to_string()))?;
-    let non_empty = |v: Vec<String>| v.into_iter().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>();
-    let (listen, external) = (non_empty(args.listen), non_empty(args.external));
-    if !listen.is_empty() {
-        config.listen = listen;
-    }
-    if !external.is_empty() {
-        config.external = external;
-    }
-    config.bootstrap.extend(non_empty(args.bootstrap));
-    config.peers.extend(non_empty(args.peers));
-    config.relay |= args.relay;
-    if let Some(d) = args.sync_interval {
-        config.sync_interval_secs = d.as_secs().max(1);
-    }
-    if let Some(f) = args.log_format {
-        config.log_format = match f {
-            LogFormat::Text => "text".into(),
-            LogFormat::Json => "json".into(),
-        };
-    }
-    if let Some(l) = args.log {
-        config.log_filter = l;
-    }
-    if let Some(w) = args.web_listen.filter(|w| !w.trim().is_empty()) {
-        config.web.listen = w;
-    }
+    apply_overrides(&mut config, &args);
     config.web.listen_addr().map_err(|e| CliError::invalid(e.to_string()))?;
     init_logging(&config.log_format, &config.log_filter, ctx.out.err_color && std::io::stderr().is_terminal())?;
 
@@ -142,6 +117,74 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
         tracing::info!("csx daemon stopped; the store is flushed");
         Ok(())
     })
+}
+
+/// Where an overridden setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A command-line flag.
+    Flag(&'static str),
+    /// An environment variable.
+    Env(&'static str),
+}
+
+/// Whether `flag` was given on this process's command line (else its value came from its
+/// environment variable).
+fn on_command_line(flag: &str) -> bool {
+    std::env::args().any(|a| a == flag || a.strip_prefix(flag).is_some_and(|rest| rest.starts_with('=')))
+}
+
+fn origin(flag: &'static str, env: &'static str) -> Origin {
+    if on_command_line(flag) { Origin::Flag(flag) } else { Origin::Env(env) }
+}
+
+/// Applies the flags and environment variables of `csx daemon` over the configuration file's
+/// settings; returns which settings they set, and from where (for `csx config show`).
+pub fn apply_overrides(config: &mut Config, args: &DaemonArgs) -> Vec<(&'static str, Origin)> {
+    let mut set = Vec::new();
+    let non_empty = |v: &[String]| v.iter().filter(|s| !s.trim().is_empty()).cloned().collect::<Vec<_>>();
+    let (listen, external) = (non_empty(&args.listen), non_empty(&args.external));
+    if !listen.is_empty() {
+        config.listen = listen;
+        set.push(("listen", origin("--listen", "CSX_LISTEN")));
+    }
+    if !external.is_empty() {
+        config.external = external;
+        set.push(("external", origin("--external", "CSX_EXTERNAL")));
+    }
+    let (bootstrap, peers) = (non_empty(&args.bootstrap), non_empty(&args.peers));
+    if !bootstrap.is_empty() {
+        config.bootstrap.extend(bootstrap);
+        set.push(("bootstrap", origin("--bootstrap", "CSX_BOOTSTRAP")));
+    }
+    if !peers.is_empty() {
+        config.peers.extend(peers);
+        set.push(("peers", origin("--peer", "CSX_PEERS")));
+    }
+    if args.relay {
+        config.relay = true;
+        set.push(("relay", Origin::Flag("--relay")));
+    }
+    if let Some(d) = args.sync_interval {
+        config.sync_interval_secs = d.as_secs().max(1);
+        set.push(("sync_interval_secs", Origin::Flag("--sync-interval")));
+    }
+    if let Some(f) = args.log_format {
+        config.log_format = match f {
+            LogFormat::Text => "text".into(),
+            LogFormat::Json => "json".into(),
+        };
+        set.push(("log_format", origin("--log-format", "CSX_LOG_FORMAT")));
+    }
+    if let Some(l) = &args.log {
+        config.log_filter = l.clone();
+        set.push(("log_filter", origin("--log", "CSX_LOG")));
+    }
+    if let Some(w) = args.web_listen.as_ref().filter(|w| !w.trim().is_empty()) {
+        config.web.listen = w.clone();
+        set.push(("web.listen", origin("--web-listen", "CSX_WEB_LISTEN")));
+    }
+    set
 }
 
 /// Logs to stderr as `text` or `json`; colour only when stderr is a terminal and colour is on

@@ -1,8 +1,10 @@
 //! One module per command (or command group).
 
 pub mod audit;
+pub mod backup;
 pub mod bootstrap;
 pub mod completions;
+pub mod config;
 pub mod daemon;
 pub mod dashboard;
 pub mod demo;

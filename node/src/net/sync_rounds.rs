@@ -254,6 +254,11 @@ impl EventLoop {
         {
             let ours = self.ctx.store.head(&self.ctx.own_node).ok().flatten();
             if theirs.is_none_or(|t| ours.is_some_and(|o| t.seq <= o.seq)) {
+                if !self.ctx.own_feed.is_confirmed()
+                    && let Err(e) = self.ctx.store.meta_put(crate::backup::OWN_FEED_META, crate::backup::CONFIRMED)
+                {
+                    tracing::warn!("cannot record that a peer confirmed this node's feed: {e}");
+                }
                 self.ctx.own_feed.confirm();
             }
         }

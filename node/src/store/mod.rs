@@ -229,4 +229,6 @@ pub trait Store: Send + Sync {
     /// Node-local metadata (not replicated): small values by name.
     fn meta_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn meta_put(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// The names of every metadata entry (for backups).
+    fn meta_names(&self) -> Result<Vec<String>, StoreError>;
 }

@@ -1002,4 +1002,13 @@ impl Store for SledStore {
         self.tree.insert(keys::meta(name), value)?;
         Ok(())
     }
+
+    fn meta_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names = Vec::new();
+        for item in self.tree.scan_prefix([keys::META]) {
+            let (k, _) = item?;
+            names.push(String::from_utf8_lossy(&k[1..]).into_owned());
+        }
+        Ok(names)
+    }
 }
