@@ -80,6 +80,9 @@ enum Command {
     /// Add or list providers
     #[command(subcommand)]
     Provider(provider::ProviderCommand),
+    /// A provider's reply to a review: keygen and sign (for the provider, offline), publish (for a member)
+    #[command(subcommand, name = "provider-reply")]
+    ProviderReply(provider_reply::ProviderReplyCommand),
     /// Add or list reviews of providers
     #[command(subcommand)]
     Review(review::ReviewCommand),
@@ -98,6 +101,11 @@ enum Command {
     Providers(market::ProvidersArgs),
     /// Who switched which service line from whom to whom, why, and how it went
     Switches(market::SwitchesArgs),
+    /// Announce an intent to procure, or join another member's joint tender
+    #[command(subcommand)]
+    Tender(tender::TenderCommand),
+    /// Joint tenders forming, by service line and window, and what acting together is worth
+    Tenders(tender::TendersArgs),
     /// Motions for collective action: support against threshold, status, terms in play
     Motions(market::MotionsArgs),
     /// A market report for every service line (Markdown, CSV or JSON)
@@ -244,6 +252,9 @@ fn run(cli: Cli, out: Output) -> anyhow::Result<()> {
         Command::Members => member::list(&ctx),
         Command::Node(cmd) => node::run(&ctx, cmd),
         Command::Provider(cmd) => provider::run(&ctx, cmd),
+        Command::ProviderReply(cmd) => provider_reply::run(&ctx, cmd),
+        Command::Tender(cmd) => tender::run(&ctx, cmd),
+        Command::Tenders(args) => tender::tenders(&ctx, args),
         Command::Review(cmd) => review::run(&ctx, cmd),
         Command::Price(cmd) => price::run(&ctx, cmd),
         Command::Switch(cmd) => switch::run(&ctx, cmd),

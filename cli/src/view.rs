@@ -122,8 +122,38 @@ pub fn summary(body: &Body) -> String {
             0 => format!("retracts {}: {}", r.target.short(), r.reason),
             n => format!("retracts {} records ({} and {n} more): {}", n + 1, r.target.short(), r.reason),
         },
+        Body::ProviderKey(k) => format!(
+            "registers reply key {} for provider {}{}",
+            csx_protocol::NodeKey(k.key).short(),
+            k.provider,
+            k.contact.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+        ),
+        Body::ProviderReply(r) => format!(
+            "the provider's reply (key {}) to review {}: {}",
+            csx_protocol::NodeKey(r.provider_key).short(),
+            r.review.short(),
+            first_words(&r.text)
+        ),
+        Body::Intent(i) => format!(
+            "intends to re-procure {} from {} ({}, population {})",
+            i.service_line,
+            i.from,
+            labels::value_band(i.value_band),
+            labels::count(i.population as usize)
+        ),
+        Body::TenderJoin(j) => format!("joins the joint tender of intent {}", j.intent.short()),
         Body::Unknown { code, bytes } => format!("unknown kind {code} ({} bytes)", bytes.len()),
     }
+}
+
+/// The start of a text, for one-line summaries.
+fn first_words(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    let mut out: String = line.chars().take(60).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
 }
 
 fn mark(s: &Shown) -> String {

@@ -255,6 +255,83 @@ pub fn check_references(
             }
             Ok(())
         }
+        Body::ProviderKey(k) => {
+            provider("provider", &k.provider)?;
+            let mine = store.scan(Scan::Provider { code: &k.provider, kind: Some(Kind::ProviderKey) }, false).any(|r| {
+                r.ok().is_some_and(|r| {
+                    matches!(r.body(), Body::ProviderKey(x) if x.key == k.key)
+                        && org_of(store, &r.author()).ok().flatten().is_some_and(|(o, _)| &o == own_org)
+                        && retracted_by(store, &r.id()).ok().flatten().is_none()
+                })
+            });
+            if mine {
+                return Err(ApiError::invalid(format!(
+                    "provider_key.key: your organisation has already registered key {} for {}",
+                    hex::encode(&k.key[..6]),
+                    k.provider
+                )));
+            }
+            Ok(())
+        }
+        Body::ProviderReply(reply) => {
+            // The reply must stand as queries judge it: a confirmed key of the review's provider,
+            // and a review that counts.
+            let roster = roster()?;
+            let want = crate::query::Want { reviews: true, ..Default::default() };
+            let d = crate::query::Dataset::load(store, &roster, want)?;
+            crate::query::replies::judge(&d, reply).map_err(|e| ApiError::invalid(e.to_string()))?;
+            if let Some(same) = d.replies.iter().find(|r| r.body.provider_signature == reply.provider_signature) {
+                return Err(ApiError::invalid(format!(
+                    "provider_reply: this signed reply is already published (record {}, by {})",
+                    same.id.short(),
+                    d.directory.org(&same.org).name
+                )));
+            }
+            Ok(())
+        }
+        Body::Intent(i) => {
+            line(&i.service_line)?;
+            if i.from < today {
+                return Err(ApiError::invalid(format!("intent.from: {} is in the past", i.from)));
+            }
+            Ok(())
+        }
+        Body::TenderJoin(j) => {
+            let intent = store.get(&j.intent)?.ok_or_else(|| {
+                ApiError::not_found(format!("tender_join.intent: no intent {} is held", j.intent.short()))
+            })?;
+            if !matches!(intent.body(), Body::Intent(_)) {
+                return Err(ApiError::invalid(format!(
+                    "tender_join.intent: record {} is a {}, not an intent",
+                    j.intent.short(),
+                    intent.body().kind_name()
+                )));
+            }
+            if retracted_by(store, &j.intent)?.is_some() {
+                return Err(ApiError::invalid(format!(
+                    "tender_join.intent: intent {} has been withdrawn",
+                    j.intent.short()
+                )));
+            }
+            if org_of(store, &intent.author())?.is_some_and(|(o, _)| &o == own_org) {
+                return Err(ApiError::invalid(
+                    "tender_join.intent: that is your own intent; others join it, you need not",
+                ));
+            }
+            let joined = store.scan(Scan::RefersTo { id: j.intent, kind: Some(Kind::TenderJoin) }, false).any(|r| {
+                r.ok().is_some_and(|r| {
+                    org_of(store, &r.author()).ok().flatten().is_some_and(|(o, _)| &o == own_org)
+                        && retracted_by(store, &r.id()).ok().flatten().is_none()
+                })
+            });
+            if joined {
+                return Err(ApiError::invalid(format!(
+                    "tender_join.intent: your organisation has already joined intent {}",
+                    j.intent.short()
+                )));
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
 }

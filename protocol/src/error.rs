@@ -73,6 +73,8 @@ pub enum RecordError {
     BadCertSignature,
     #[error("retire-node record: the organisation signature does not verify")]
     BadRetireSignature,
+    #[error("provider reply to review {review}: the provider's signature does not verify")]
+    BadProviderSignature { review: String },
     #[error("record belongs to federation {got}, not this federation {expected}")]
     WrongFederation { expected: String, got: String },
     #[error(
@@ -96,6 +98,7 @@ impl RecordError {
             RecordError::SeqZero | RecordError::BadPrev { .. } => "bad_chain",
             RecordError::CertPlacement { .. } | RecordError::CertNotForAuthor { .. } => "bad_certificate",
             RecordError::BadCertSignature | RecordError::BadRetireSignature => "bad_org_signature",
+            RecordError::BadProviderSignature { .. } => "bad_provider_signature",
             RecordError::WrongFederation { .. } => "wrong_federation",
             RecordError::FromTheFuture { .. } => "from_the_future",
             RecordError::BadSignature { .. } | RecordError::BadAuthorKey => "bad_signature",

@@ -16,6 +16,8 @@ pub const DOMAIN_RECORD: &[u8] = b"csx-record-v1";
 pub const DOMAIN_NODE_CERT: &[u8] = b"csx-node-cert-v1";
 /// Domain of node retirements (by an organisation key).
 pub const DOMAIN_RETIRE_NODE: &[u8] = b"csx-retire-node-v1";
+/// Domain of a provider's reply to a review (by a provider key, not a member's).
+pub const DOMAIN_PROVIDER_REPLY: &[u8] = b"csx-provider-reply-v1";
 
 /// A secret ed25519 key. The seed is zeroed on drop and never printed.
 pub struct SecretKey {

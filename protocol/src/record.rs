@@ -251,6 +251,9 @@ impl Record {
         match &self.body {
             Body::NodeCert(cert) if !cert.signature_valid() => Err(RecordError::BadCertSignature),
             Body::RetireNode(r) if !r.signature_valid(&self.header.federation) => Err(RecordError::BadRetireSignature),
+            Body::ProviderReply(r) if !r.signature_valid() => {
+                Err(RecordError::BadProviderSignature { review: r.review.short() })
+            }
             _ => Ok(()),
         }
     }

@@ -308,6 +308,12 @@ impl Roster {
         self.is_current_member(&cert.org) && !self.retired.contains_key(node) && now_ms <= cert.expires_at
     }
 
+    /// Members needed to admit an organisation (the genesis's endorsement threshold); also the
+    /// members needed to confirm a provider's reply key.
+    pub fn endorsement_threshold(&self) -> u16 {
+        self.endorsement_threshold
+    }
+
     pub fn is_current_member(&self, org: &OrgKey) -> bool {
         self.admitted.contains_key(org) && !self.revoked.contains_key(org)
     }

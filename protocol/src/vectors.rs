@@ -2,7 +2,10 @@
 //! `cargo run -p csx-protocol --example vectors` prints them; `tests/vectors.rs` checks that
 //! the document and this code agree, and that the published records verify.
 
-use crate::body::{Body, BuyingRoute, KpiBasis, NodeCert, Price, PricingModel, Retract, Review};
+use crate::body::{
+    Body, BuyingRoute, Intent, KpiBasis, NodeCert, Price, PricingModel, ProviderKey, ProviderReply, Retract, Review,
+    TenderJoin, ValueBand,
+};
 use crate::genesis::{Founder, Genesis};
 use crate::keys::SecretKey;
 use crate::record::{Draft, Record};
@@ -12,6 +15,8 @@ use crate::types::FinancialYear;
 pub const ORG_SEED: [u8; 32] = [0x01; 32];
 /// Seed of the vector node key (32 bytes of 0x02).
 pub const NODE_SEED: [u8; 32] = [0x02; 32];
+/// Seed of the vector provider key (32 bytes of 0x04).
+pub const PROVIDER_SEED: [u8; 32] = [0x04; 32];
 
 /// `(name, lowercase hex or decimal value)` pairs, in document order.
 pub fn vectors() -> Vec<(&'static str, String)> {
@@ -78,6 +83,35 @@ pub fn vectors() -> Vec<(&'static str, String)> {
     let mut heads = crate::sync::HeadsIndex::from_heads([(node.node_key(), crate::feed::Head { seq: 2, id: r2.id() })]);
     let summary = crate::sync::SyncRequest::Summary { federation, root: heads.root() };
     let retract = Retract { target: r2.id(), reason: "imported twice".into(), also: vec![crate::RecordId([0x03; 32])] };
+    let provider = SecretKey::from_seed(&PROVIDER_SEED);
+    let reply = ProviderReply::sign(&provider, r2.id(), "Thank you: the data feed was fixed in May.", 1_700_000_170_000)
+        .expect("valid vector reply");
+    let reply_signing_bytes = ProviderReply::signing_bytes(&reply.review, reply.signed_at, &reply.text);
+    let reply_signature = reply.provider_signature;
+    let r4 = Record::sign(
+        &node,
+        Draft {
+            federation,
+            seq: 4,
+            prev: Some(r3.id()),
+            created_at: 1_700_000_180_000,
+            body: Body::ProviderReply(reply),
+        },
+    )
+    .expect("vector record 4 signs");
+    let provider_key = ProviderKey {
+        provider: "0DE".into(),
+        key: provider.public_bytes(),
+        contact: Some("Head of Contracts".into()),
+    };
+    let intent = Intent {
+        service_line: "BI".into(),
+        from: crate::Date::from_ymd(2026, 4, 1).expect("valid date"),
+        value_band: ValueBand::From250kTo500k,
+        population: 312_500,
+        note: Some("Open to a joint lot".into()),
+    };
+    let join = TenderJoin { intent: crate::RecordId([0x05; 32]), comment: None };
     vec![
         ("org_seed", hex::encode(ORG_SEED)),
         ("org_key", org.org_key().to_hex()),
@@ -104,5 +138,14 @@ pub fn vectors() -> Vec<(&'static str, String)> {
         ("heads_root", hex::encode(heads.root())),
         ("sync_summary_request", hex::encode(summary.encode())),
         ("retract_body", hex::encode(Body::Retract(retract).encode())),
+        ("provider_seed", hex::encode(PROVIDER_SEED)),
+        ("provider_public_key", hex::encode(provider.public_bytes())),
+        ("provider_key_body", hex::encode(Body::ProviderKey(provider_key).encode())),
+        ("reply_signing_bytes", hex::encode(reply_signing_bytes)),
+        ("reply_provider_signature", hex::encode(reply_signature)),
+        ("record4", hex::encode(r4.bytes())),
+        ("record4_id", r4.id().to_hex()),
+        ("intent_body", hex::encode(Body::Intent(intent).encode())),
+        ("tender_join_body", hex::encode(Body::TenderJoin(join).encode())),
     ]
 }

@@ -223,6 +223,8 @@ fn csv_items(answered: &Answered) -> Vec<serde_json::Value> {
         Answer::Motions { .. } => v.get("motions"),
         Answer::Motion(_) => v.get("supporters"),
         Answer::Report(_) => v.get("lines"),
+        Answer::Tenders { .. } => v.get("groups"),
+        Answer::ProviderKeys { .. } => v.get("keys"),
     };
     list.and_then(|l| l.as_array().cloned()).unwrap_or_default()
 }

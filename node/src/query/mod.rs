@@ -8,9 +8,12 @@ pub mod modp;
 pub mod motions;
 pub mod prices;
 pub mod providers;
+pub mod replies;
 pub mod report;
 pub mod stats;
 pub mod switches;
+pub mod tenders;
+pub mod worth;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -161,6 +164,10 @@ impl About for Switch {}
 impl About for SwitchOutcome {}
 impl About for Motion {}
 impl About for Support {}
+impl About for ProviderKey {}
+impl About for ProviderReply {}
+impl About for Intent {}
+impl About for TenderJoin {}
 
 impl<T: About> Item<T> {
     /// Where the item stands in "latest" (docs/QUERIES.md, "Supersession"): the period it is
@@ -185,6 +192,15 @@ pub struct Dataset {
     pub motions: Vec<Item<Motion>>,
     pub supports: Vec<Item<Support>>,
     pub providers: BTreeMap<String, Provider>,
+    /// Members' registrations of providers' reply keys (loaded with reviews).
+    pub provider_keys: Vec<Item<ProviderKey>>,
+    /// Providers' replies to reviews, as members published them (loaded with reviews).
+    pub replies: Vec<Item<ProviderReply>>,
+    /// Members needed to confirm a provider key: the roster's endorsement threshold.
+    pub key_threshold: u16,
+    /// Intents to procure and wishes to join them (loaded with tenders).
+    pub intents: Vec<Item<Intent>>,
+    pub joins: Vec<Item<TenderJoin>>,
 }
 
 /// Which records to load.
@@ -194,13 +210,15 @@ pub struct Want<'a> {
     pub reviews: bool,
     pub switches: bool,
     pub motions: bool,
+    /// Intents to procure, wishes to join them, and the prices their renewals come from.
+    pub tenders: bool,
     /// Only records about this service line (where the kind has one).
     pub service_line: Option<&'a str>,
 }
 
 impl Want<'_> {
     pub fn everything() -> Self {
-        Want { prices: true, reviews: true, switches: true, motions: true, service_line: None }
+        Want { prices: true, reviews: true, switches: true, motions: true, tenders: true, service_line: None }
     }
 }
 
@@ -208,7 +226,7 @@ impl Dataset {
     /// Reads what `want` asks for from `store`, with the organisation directory from `roster` and
     /// the latest profiles.
     pub fn load(store: &dyn Store, roster: &Roster, want: Want<'_>) -> Result<Dataset, StoreError> {
-        let mut d = Dataset::default();
+        let mut d = Dataset { key_threshold: roster.endorsement_threshold(), ..Dataset::default() };
         // Organisations: names and membership from the roster, populations from the latest profile.
         // The latest profile's population: (created_at, seq, node) orders profiles.
         type Order = (u64, u64, NodeKey);
@@ -248,11 +266,14 @@ impl Dataset {
             _ => store.scan(Scan::Kind(kind), false),
         };
         let mut kinds = vec![Kind::Provider];
-        if want.prices || want.motions {
+        if want.prices || want.motions || want.tenders {
             kinds.push(Kind::Price);
         }
         if want.reviews {
-            kinds.push(Kind::Review);
+            kinds.extend([Kind::Review, Kind::ProviderKey, Kind::ProviderReply]);
+        }
+        if want.tenders {
+            kinds.extend([Kind::Intent, Kind::TenderJoin]);
         }
         if want.switches || want.reviews {
             kinds.extend([Kind::Switch, Kind::SwitchOutcome]);
@@ -292,6 +313,10 @@ impl Dataset {
                     Body::SwitchOutcome(b) => push!(d.outcomes, b),
                     Body::Motion(b) => push!(d.motions, b),
                     Body::Support(b) => push!(d.supports, b),
+                    Body::ProviderKey(b) => push!(d.provider_keys, b),
+                    Body::ProviderReply(b) => push!(d.replies, b),
+                    Body::Intent(b) => push!(d.intents, b),
+                    Body::TenderJoin(b) => push!(d.joins, b),
                     Body::Provider(b) => {
                         d.providers.insert(b.code.clone(), b.clone());
                     }
@@ -431,6 +456,10 @@ pub enum Question {
         id: String,
     },
     Report,
+    /// Joint tenders forming, with what the federation pays above the medians.
+    Tenders(tenders::TenderQuery),
+    /// Providers' reply keys members registered, confirmed or not.
+    ProviderKeys,
 }
 
 /// An answer, by question.
@@ -444,6 +473,8 @@ pub enum Answer {
     Motions { motions: Vec<motions::MotionView> },
     Motion(Box<motions::MotionView>),
     Report(Box<report::Report>),
+    Tenders { groups: Vec<tenders::TenderGroup>, worth: worth::Worth },
+    ProviderKeys { keys: Vec<replies::KeyView> },
 }
 
 /// An answer with what it rests on.
@@ -517,6 +548,8 @@ fn want(question: &Question) -> Want<'_> {
         Question::Switches(q) => Want { switches: true, service_line: line(&q.service_line), ..Want::default() },
         Question::Motions(_) | Question::Motion { .. } => Want { motions: true, ..Want::default() },
         Question::Report => Want::everything(),
+        Question::Tenders(q) => Want { tenders: true, prices: true, service_line: line(&q.service_line), ..Want::default() },
+        Question::ProviderKeys => Want { reviews: true, ..Want::default() },
     }
 }
 
@@ -550,6 +583,11 @@ fn answer_from(d: &Dataset, store: &dyn Store, ctx: &Ctx, question: &Question) -
             }
         }
         Question::Report => Answer::Report(Box::new(report::report(d, ctx, &mut rests))),
+        Question::Tenders(q) => Answer::Tenders {
+            groups: tenders::tenders(d, ctx, q, &mut rests),
+            worth: worth::worth(d, ctx, &mut rests),
+        },
+        Question::ProviderKeys => Answer::ProviderKeys { keys: replies::keys(d) },
     };
     let provenance = Provenance {
         records: rests.records(),

@@ -132,6 +132,10 @@ pub struct ProviderProfile {
     pub kind: Option<String>,
     pub note: Option<String>,
     pub scorecards: Vec<Scorecard>,
+    /// Reviews of it the provider has replied to, with its replies (always marked as the
+    /// provider's words), newest review first.
+    #[serde(default)]
+    pub replies: Vec<super::replies::Answered>,
 }
 
 type Key = (String, String); // (service line, provider)
@@ -448,6 +452,7 @@ pub fn profile(d: &Dataset, ctx: &Ctx, code: &str, rests: &mut Rests) -> Provide
         kind,
         note: builtin.map(|b| b.note.to_string()),
         scorecards: cards,
+        replies: super::replies::answered(d, Some(code)),
     }
 }
 

@@ -65,6 +65,12 @@ pub struct Report {
     pub lines: Vec<LineReport>,
     /// Open motions, closest to carrying first.
     pub motions: Vec<MotionView>,
+    /// What the federation pays a year above each line's median, and in all.
+    pub worth: super::worth::Worth,
+    /// Joint tenders forming, with what their members would buy together.
+    pub tenders: Vec<super::tenders::TenderGroup>,
+    /// Providers' replies to reviews, under the reviews they answer.
+    pub replies: Vec<super::replies::Answered>,
 }
 
 /// The report over everything in `d`.
@@ -109,7 +115,15 @@ pub fn report(d: &Dataset, ctx: &Ctx, rests: &mut Rests) -> Report {
             }
         })
         .collect();
-    Report { member: d.directory.org(&ctx.me), generated: ctx.today(), lines, motions: open }
+    Report {
+        member: d.directory.org(&ctx.me),
+        generated: ctx.today(),
+        lines,
+        motions: open,
+        worth: super::worth::worth(d, ctx, rests),
+        tenders: super::tenders::tenders(d, ctx, &Default::default(), rests),
+        replies: super::replies::answered(d, None),
+    }
 }
 
 #[cfg(test)]

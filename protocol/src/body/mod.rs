@@ -7,17 +7,21 @@ mod membership;
 mod motion;
 mod price;
 mod provider;
+mod reply;
 mod retract;
 mod review;
 mod switching;
+mod tender;
 
 pub use membership::{Endorse, NodeCert, OrgKind, Profile, RetireNode, Revoke, RevokedNode};
 pub use motion::{BadTerm, ContractTerm, Motion, Stance, Support};
 pub use price::{BuyingRoute, KpiBasis, Price, PricingModel};
 pub use provider::{Provider, ProviderKind};
+pub use reply::{ProviderKey, ProviderReply};
 pub use retract::{MAX_ALSO as MAX_RETRACT_ALSO, Retract};
 pub use review::{RATING_DIMENSIONS, Review};
 pub use switching::{BadParty, Party, Switch, SwitchOutcome, SwitchReason};
+pub use tender::{Intent, TenderJoin, ValueBand};
 
 use crate::encoding::{FieldWriter, Fields};
 use crate::error::{DecodeError, FieldError};
@@ -48,6 +52,10 @@ crate::types::coded_enum!(
         Motion = 11 => "motion",
         Support = 12 => "support",
         Retract = 13 => "retract",
+        ProviderKey = 14 => "provider_key",
+        ProviderReply = 15 => "provider_reply",
+        Intent = 16 => "intent",
+        TenderJoin = 17 => "tender_join",
     }
 );
 
@@ -74,6 +82,10 @@ pub enum Body {
     Motion(Motion),
     Support(Support),
     Retract(Retract),
+    ProviderKey(ProviderKey),
+    ProviderReply(ProviderReply),
+    Intent(Intent),
+    TenderJoin(TenderJoin),
     /// A kind this version does not know (or a newer version's body it cannot read). It is
     /// stored and forwarded as received, and ignored by queries.
     Unknown {
@@ -99,6 +111,10 @@ macro_rules! each_kind {
             Body::Motion($b) => $e,
             Body::Support($b) => $e,
             Body::Retract($b) => $e,
+            Body::ProviderKey($b) => $e,
+            Body::ProviderReply($b) => $e,
+            Body::Intent($b) => $e,
+            Body::TenderJoin($b) => $e,
             Body::Unknown { .. } => $u,
         }
     };
@@ -145,6 +161,10 @@ impl Body {
             Body::Motion(_) => Kind::Motion,
             Body::Support(_) => Kind::Support,
             Body::Retract(_) => Kind::Retract,
+            Body::ProviderKey(_) => Kind::ProviderKey,
+            Body::ProviderReply(_) => Kind::ProviderReply,
+            Body::Intent(_) => Kind::Intent,
+            Body::TenderJoin(_) => Kind::TenderJoin,
             Body::Unknown { .. } => return None,
         })
     }
@@ -190,6 +210,10 @@ impl Body {
             Kind::Motion => decode_as(bytes, Body::Motion),
             Kind::Support => decode_as(bytes, Body::Support),
             Kind::Retract => decode_as(bytes, Body::Retract),
+            Kind::ProviderKey => decode_as(bytes, Body::ProviderKey),
+            Kind::ProviderReply => decode_as(bytes, Body::ProviderReply),
+            Kind::Intent => decode_as(bytes, Body::Intent),
+            Kind::TenderJoin => decode_as(bytes, Body::TenderJoin),
         }
     }
 
@@ -200,6 +224,7 @@ impl Body {
             Body::Price(b) => Some(&b.service_line),
             Body::Switch(b) => Some(&b.service_line),
             Body::Motion(b) => b.service_line.as_deref(),
+            Body::Intent(b) => Some(&b.service_line),
             _ => None,
         }
     }
@@ -212,6 +237,7 @@ impl Body {
             Body::Price(b) => vec![b.provider.as_str()],
             Body::Switch(b) => [&b.from, &b.to].into_iter().filter_map(|p| p.provider_code()).collect(),
             Body::Motion(b) => b.provider.as_deref().into_iter().collect(),
+            Body::ProviderKey(b) => vec![b.provider.as_str()],
             _ => vec![],
         }
     }
@@ -242,6 +268,8 @@ impl Body {
             Body::Retract(b) => b.targets().collect(),
             Body::Support(b) => vec![b.motion],
             Body::SwitchOutcome(b) => vec![b.switch],
+            Body::ProviderReply(b) => vec![b.review],
+            Body::TenderJoin(b) => vec![b.intent],
             _ => vec![],
         }
     }

@@ -108,7 +108,7 @@ fn detect_delimiter(header: &str, fields: &[String]) -> Result<char, String> {
             (known, cells.len(), d)
         })
         .collect();
-    scored.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    scored.sort_by_key(|s| std::cmp::Reverse((s.0, s.1)));
     let (best, second) = (scored[0], scored[1]);
     if best.0 >= 1 && best.0 == second.0 && best.1 > 1 && second.1 > 1 {
         return Err(format!(
@@ -200,11 +200,10 @@ pub fn csv(text: &str, fields: &[String], delimiter: Option<char>, encoding: Enc
         let mut stray = None;
         for (i, cell) in record.iter().enumerate() {
             match columns.get(i).and_then(|c| c.as_ref()) {
-                Some(field) => {
-                    if !cell.trim().is_empty() {
-                        values.insert(field.clone(), cell.to_string());
-                    }
+                Some(field) if !cell.trim().is_empty() => {
+                    values.insert(field.clone(), cell.to_string());
                 }
+                Some(_) => {}
                 None if !cell.trim().is_empty() => stray = Some((i, cell.to_string())),
                 None => {}
             }

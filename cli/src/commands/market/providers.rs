@@ -268,5 +268,42 @@ fn profile_text(ctx: &Ctx, p: &ProviderProfile) -> String {
             out.push_str(&wrap(&line, ctx.out.width.map(|w| w.saturating_sub(2)), 2));
         }
     }
+    if !p.replies.is_empty() {
+        out.push_str("\n\nReplies from the provider (its own words, signed with a key members confirmed)\n");
+        out.push_str(&replies_text(ctx, &p.replies));
+    }
+    out
+}
+
+/// Reviews with the provider's replies beneath, each marked as the provider's.
+pub fn replies_text(ctx: &Ctx, answered: &[csx_node::query::replies::Answered]) -> String {
+    let width = |indent: u16| ctx.out.width.map(|w| w.saturating_sub(indent));
+    let mut out = String::new();
+    for a in answered {
+        let review = format!(
+            "Review {} by {}, {} ({}, {}){}",
+            &a.review[..12],
+            a.reviewer.name,
+            a.reviewer_role,
+            a.service_line,
+            a.year,
+            a.comment.as_ref().map(|c| format!(": “{c}”")).unwrap_or_default()
+        );
+        out.push_str("\n  ");
+        out.push_str(&wrap(&review, width(2), 2));
+        for r in &a.replies {
+            let reply = format!(
+                "↳ PROVIDER'S REPLY from {} ({}), signed {} with key {}, published by {}: “{}”",
+                r.provider_name,
+                r.provider,
+                r.signed_on.map(|d| d.to_string()).unwrap_or_else(|| "–".into()),
+                &r.provider_key[..12],
+                r.published_by.name,
+                r.text
+            );
+            out.push_str("\n    ");
+            out.push_str(&wrap(&reply, width(4), 4));
+        }
+    }
     out
 }
