@@ -36,8 +36,8 @@ pub enum ProviderCommand {
 pub enum KeyCommand {
     /// Register (or confirm) a provider's reply key; it counts once enough members have
     #[command(after_help = "Examples:
-  csx provider key add --provider 0DE \
-      --key ca93ac1705187071d67b83c7ff0efe8108e8ec4530575d7726879333dbdabe7c --contact \"Head of Contracts\"
+  csx provider key add --provider 0DE --contact \"Head of Contracts\" \\
+      --key ca93ac1705187071d67b83c7ff0efe8108e8ec4530575d7726879333dbdabe7c
 Check the key with the provider out of band (a call to someone you know there) before you add it.")]
     Add {
         /// The provider's code

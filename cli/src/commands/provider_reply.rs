@@ -36,8 +36,9 @@ Hand the public key it prints to a member, who registers it with `csx provider k
     },
     /// For the provider: sign a reply to one review, offline, into a file for a member
     #[command(after_help = "Examples:
-  csx provider-reply sign --key acme-reply.key --review 52b849ce…(64 hex digits) \\
-      --text \"Thank you: the data feed was fixed in May.\" --out reply.json
+  csx provider-reply sign --key acme-reply.key --out reply.json \\
+      --review 52b849ce94c8406f80d144685cdb45f4c295fe3b6cf03721a87bf32293f78c85 \\
+      --text \"Thank you: the data feed was fixed in May.\"
 Needs no home and no network: only the key, the review's full id and the text.")]
     Sign(SignArgs),
     /// For a member: publish a provider's signed reply in one of your records

@@ -233,10 +233,105 @@ pub fn markdown(r: &Report, p: &Provenance) -> String {
             rows,
         );
     }
+    worth_markdown(&mut out, r);
     for l in &r.lines {
         line_markdown(&mut out, l);
     }
+    replies_markdown(&mut out, r);
     out
+}
+
+/// What acting together is worth, and the joint tenders forming.
+fn worth_markdown(out: &mut String, r: &Report) {
+    let w = &r.worth;
+    out.push_str("\n## What acting together is worth\n\n");
+    if w.lines.is_empty() {
+        out.push_str("No price disclosures yet.\n");
+    } else {
+        out.push_str(&format!(
+            "Members pay {} a year above the median £/head of their lines, over {} line{} shown{}.\n\n",
+            short_pounds(w.total_pence as i64),
+            w.lines_shown,
+            if w.lines_shown == 1 { "" } else { "s" },
+            match w.lines_withheld {
+                0 => String::new(),
+                n => format!(" ({n} withheld and left out of the total)"),
+            }
+        ));
+        let rows = w
+            .lines
+            .iter()
+            .map(|l| {
+                vec![
+                    l.service_line_name.clone(),
+                    l.year.to_string(),
+                    l.members.to_string(),
+                    l.above.map(|a| a.to_string()).unwrap_or_else(|| "–".into()),
+                    match l.above_median_pence {
+                        Some(p) => short_pounds(p as i64),
+                        None => l.disclosure.explain(),
+                    },
+                ]
+            })
+            .collect();
+        md_table(out, &["service line", "year", "members", "above the median", "paid above it a year"], rows);
+    }
+    out.push_str("\n## Joint tenders forming\n\n");
+    if r.tenders.is_empty() {
+        out.push_str("None: no member has announced an intent to procure.\n");
+        return;
+    }
+    let rows = r
+        .tenders
+        .iter()
+        .map(|g| {
+            vec![
+                g.service_line_name.clone(),
+                format!("{} to {}", g.first, g.last),
+                g.members.iter().map(|m| m.name.clone()).collect::<Vec<_>>().join(", "),
+                g.together.population.to_string(),
+                crate::commands::tender::value_words(g),
+                match g.renewals.members {
+                    Some(n) => n.to_string(),
+                    None => g.renewals.disclosure.explain(),
+                },
+            ]
+        })
+        .collect();
+    md_table(
+        out,
+        &["service line", "window", "members", "population together", "annual value together", "other renewals in the window"],
+        rows,
+    );
+}
+
+/// Providers' replies, under the reviews they answer.
+fn replies_markdown(out: &mut String, r: &Report) {
+    if r.replies.is_empty() {
+        return;
+    }
+    out.push_str("\n## Providers' replies to reviews\n\n");
+    for a in &r.replies {
+        out.push_str(&format!(
+            "- Review `{}` by {} ({}, {} {}){}\n",
+            &a.review[..12],
+            a.reviewer.name,
+            a.reviewer_role,
+            a.service_line,
+            a.year,
+            a.comment.as_ref().map(|c| format!(": “{c}”")).unwrap_or_default()
+        ));
+        for rep in &a.replies {
+            out.push_str(&format!(
+                "  - **Provider's reply** from {} ({}), signed {} with its confirmed key `{}`: “{}”\n",
+                rep.provider_name,
+                rep.provider,
+                rep.signed_on.map(|d| d.to_string()).unwrap_or_else(|| "–".into()),
+                &rep.provider_key[..12],
+                rep.text
+            ));
+        }
+    }
 }
 
 /// The report as rows of `section, service_line, year, provider, subject, measure, value, note`.
