@@ -108,6 +108,18 @@ enum Command {
     Tenders(tender::TendersArgs),
     /// Motions for collective action: support against threshold, status, terms in play
     Motions(market::MotionsArgs),
+    /// The renewal calendar: members' contracts ending by line and quarter, and your own dates
+    Renewals(market::RenewalsArgs),
+    /// This node's alerts: prices above the market, switches away, poor reviews, motions, deadlines
+    Alerts(alerts::AlertsArgs),
+    /// Print alerts as the daemon raises them (a live stream; --json gives one JSON object a line)
+    #[command(after_help = "Examples:
+  csx watch
+  csx watch --json | jq .raised.title")]
+    Watch,
+    /// Alert rules and targets: list, add a webhook or email, mute, unmute, test
+    #[command(subcommand)]
+    Alert(alerts::AlertCommand),
     /// A market report for every service line (Markdown, CSV or JSON)
     Report(report::ReportArgs),
     /// Support a motion (or withdraw support)
@@ -263,6 +275,10 @@ fn run(cli: Cli, out: Output) -> anyhow::Result<()> {
         Command::Providers(args) => market::providers(&ctx, args),
         Command::Switches(args) => market::switches(&ctx, args),
         Command::Motions(args) => market::motions(&ctx, args),
+        Command::Renewals(args) => market::renewals(&ctx, args),
+        Command::Alerts(args) => alerts::list(&ctx, args),
+        Command::Watch => alerts::watch(&ctx),
+        Command::Alert(cmd) => alerts::run(&ctx, cmd),
         Command::Report(args) => report::run(&ctx, args),
         Command::Support(args) => support::run(&ctx, args),
         Command::Retract(args) => retract::run(&ctx, args),

@@ -63,6 +63,16 @@ pub enum Request {
     /// Write a backup of the home to `path` (absolute; must not exist), consistent as of one
     /// instant (see [`crate::backup`]).
     Backup { path: String },
+    /// Alerts in this node's log with a seq above `after`, raised at or after `since_ms`;
+    /// with `wait_ms`, waits that long (at most 25 s) for one (daemon only: `csx watch`).
+    Alerts {
+        #[serde(default)]
+        after: u64,
+        #[serde(default)]
+        since_ms: u64,
+        #[serde(default)]
+        wait_ms: u64,
+    },
 }
 
 /// Which records a [`Request::Select`] lists.
@@ -348,6 +358,10 @@ pub enum Response {
     },
     /// A backup was written.
     BackedUp(Box<crate::backup::BackupSummary>),
+    /// Alerts from the log, oldest first.
+    Alerts {
+        alerts: Vec<crate::alerts::Alert>,
+    },
 }
 
 /// The class of an error, which the CLI maps to its exit code.

@@ -45,6 +45,8 @@ pub struct Config {
     pub limits: Limits,
     /// The dashboard the daemon serves.
     pub web: WebConfig,
+    /// Alert rules and where alerts are delivered (docs/OPERATIONS.md, "Alerts").
+    pub alerts: crate::alerts::settings::AlertsConfig,
 }
 
 /// The dashboard (`[web]`): where the daemon serves it and how people reach it.
@@ -159,6 +161,7 @@ impl Default for Config {
             store_cache_mib: 64,
             limits: Limits::default(),
             web: WebConfig::default(),
+            alerts: crate::alerts::settings::AlertsConfig::default(),
         }
     }
 }

@@ -56,6 +56,9 @@ pub enum Verdict {
 #[derive(Debug, Default)]
 pub struct Counters {
     inner: Mutex<BTreeMap<String, u64>>,
+    /// Signalled whenever records are appended to the store (by ingest or by this node's own
+    /// writes): the alert watcher waits on it.
+    pub records_stored: tokio::sync::Notify,
 }
 
 impl Counters {
@@ -164,6 +167,9 @@ pub fn spawn(
             let mut keys = KeyCache::default();
             while let Ok(stage) = stage_rx.recv() {
                 let verdicts = process(store.as_ref(), &membership, &stage.ctx, &mut keys, &counters, stage.checked);
+                if verdicts.iter().any(|v| *v == Verdict::Appended) {
+                    counters.records_stored.notify_one();
+                }
                 let mut it = verdicts.into_iter();
                 for (len, reply) in stage.replies {
                     let _ = reply.send(it.by_ref().take(len).collect());

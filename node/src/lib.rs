@@ -4,6 +4,7 @@
 //! the request API ([`api`]) and the [`service::Service`] that answers it over a store. The CLI
 //! uses the service directly when no daemon runs.
 
+pub mod alerts;
 pub mod api;
 pub mod author;
 pub mod backup;

@@ -52,6 +52,8 @@ pub struct NodeApi {
     own_feed: Arc<OwnFeedGate>,
     own_feed_wait: std::time::Duration,
     membership: Arc<Membership>,
+    counters: Arc<Counters>,
+    alerts: Arc<std::sync::OnceLock<Arc<crate::alerts::watcher::Alerts>>>,
 }
 
 impl std::fmt::Debug for NodeApi {
@@ -109,6 +111,7 @@ impl NodeApi {
                 self.own_feed_confirmed().await?;
                 let service = self.service.clone();
                 let records = blocking(move || service.publish(bodies)).await?;
+                self.stored(&records);
                 self.gossip(&records).await;
                 Ok(Response::Published { records: records.iter().map(crate::api::RecordBytes::from).collect() })
             }
@@ -118,6 +121,7 @@ impl NodeApi {
                 }
                 let service = self.service.clone();
                 let (report, records) = blocking(move || crate::import::import(&service, req)).await?;
+                self.stored(&records);
                 self.gossip(&records).await;
                 Ok(Response::Imported(Box::new(report)))
             }
@@ -125,14 +129,41 @@ impl NodeApi {
                 self.own_feed_confirmed().await?;
                 let service = self.service.clone();
                 let (records, batch) = blocking(move || crate::import::undo(&service, &batch, reason)).await?;
+                self.stored(&records);
                 self.gossip(&records).await;
                 Ok(Response::Undone { retractions: records.iter().map(crate::api::RecordBytes::from).collect(), batch })
+            }
+            Request::Alerts { after, since_ms, wait_ms } => {
+                let Some(alerts) = self.alerts.get() else {
+                    return Err(ApiError::new(
+                        ErrorKind::Unavailable,
+                        "alerts are off in this daemon: set [alerts] enabled = true in config.toml and restart it",
+                    ));
+                };
+                let alerts = if wait_ms > 0 {
+                    alerts.wait_after(after, std::time::Duration::from_millis(wait_ms)).await
+                } else {
+                    alerts.list(after, since_ms)
+                };
+                Ok(Response::Alerts { alerts })
             }
             other => {
                 let service = self.service.clone();
                 blocking(move || service.handle(other)).await
             }
         }
+    }
+
+    /// Tells the alert watcher this node wrote records.
+    fn stored(&self, records: &[csx_protocol::Record]) {
+        if !records.is_empty() {
+            self.counters.records_stored.notify_one();
+        }
+    }
+
+    /// The alert log, when the daemon evaluates alerts.
+    pub fn alerts(&self) -> Option<&Arc<crate::alerts::watcher::Alerts>> {
+        self.alerts.get()
     }
 
     /// Refuses to write until a peer has confirmed this node's own feed (see [`OwnFeedGate`]).
@@ -195,6 +226,7 @@ pub struct RunningNode {
     peer_id: PeerId,
     event_loop: tokio::task::JoinHandle<()>,
     ingest: std::thread::JoinHandle<()>,
+    alert_watcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for dyn Store {
@@ -270,8 +302,32 @@ impl RunningNode {
             own_feed,
             own_feed_wait: options.net.own_feed_wait,
             membership,
+            counters: counters.clone(),
+            alerts: Arc::default(),
         };
-        Ok(RunningNode { api, store, counters, peer_id, event_loop, ingest: ingest_thread })
+        Ok(RunningNode { api, store, counters, peer_id, event_loop, ingest: ingest_thread, alert_watcher: None })
+    }
+
+    /// Starts the alert watcher with `config` (docs/OPERATIONS.md, "Alerts"); `base_url` is the
+    /// dashboard's address, for links in alerts. Returns the problems with delivery targets
+    /// that were left out (the rest run).
+    pub fn start_alerts(
+        &mut self,
+        home: &Home,
+        config: crate::alerts::settings::AlertsConfig,
+        base_url: Option<String>,
+    ) -> Result<Vec<String>, ApiError> {
+        if !config.enabled || self.alert_watcher.is_some() {
+            return Ok(vec![]);
+        }
+        let identity = self.api.service.identity();
+        let sender = crate::alerts::deliver::Sender { ods: identity.ods_code.clone(), name: identity.name.clone() };
+        let (alerts, problems) = crate::alerts::watcher::Alerts::open(home, config, base_url, sender)?;
+        let alerts = Arc::new(alerts);
+        let _ = self.api.alerts.set(alerts.clone());
+        self.alert_watcher =
+            Some(crate::alerts::watcher::spawn(alerts, self.api.service.clone(), self.counters.clone()));
+        Ok(problems)
     }
 
     pub fn api(&self) -> &NodeApi {
@@ -292,6 +348,9 @@ impl RunningNode {
 
     /// Stops the network, lets the ingest thread finish and flushes the store.
     pub async fn shutdown(self) {
+        if let Some(w) = &self.alert_watcher {
+            w.abort();
+        }
         let _ = self.api.net.shutdown().await;
         let _ = self.event_loop.await;
         // The event loop held the last ingest sender: the thread drains, flushes and exits.

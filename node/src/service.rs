@@ -163,7 +163,7 @@ impl Service {
                 tracing::info!(path = %summary.path, records = summary.records, bytes = summary.bytes, "backup written");
                 Ok(Response::BackedUp(Box::new(summary)))
             }
-            Request::Peers | Request::Sync { .. } | Request::Shutdown => Err(ApiError::new(
+            Request::Peers | Request::Sync { .. } | Request::Shutdown | Request::Alerts { .. } => Err(ApiError::new(
                 ErrorKind::Unavailable,
                 "no daemon is running for this home: start one with `csx daemon`",
             )),

@@ -225,6 +225,7 @@ fn csv_items(answered: &Answered) -> Vec<serde_json::Value> {
         Answer::Report(_) => v.get("lines"),
         Answer::Tenders { .. } => v.get("groups"),
         Answer::ProviderKeys { .. } => v.get("keys"),
+        Answer::Renewals(_) => v.get("cells"),
     };
     list.and_then(|l| l.as_array().cloned()).unwrap_or_default()
 }

@@ -64,6 +64,7 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
     let mut config = Config::load(&path).map_err(|e| CliError::invalid(e.to_string()))?;
     apply_overrides(&mut config, &args);
     config.web.listen_addr().map_err(|e| CliError::invalid(e.to_string()))?;
+    config.alerts.validate().map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
     init_logging(&config.log_format, &config.log_filter, ctx.out.err_color && std::io::stderr().is_terminal())?;
 
     let net = config.net_config(&genesis.bootstrap).map_err(|e| CliError::invalid(e.to_string()))?;
@@ -72,10 +73,16 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        let node = RunningNode::start(&ctx.home, options).await.map_err(|e| match e {
+        let mut node = RunningNode::start(&ctx.home, options).await.map_err(|e| match e {
             csx_node::runtime::StartError::Api(a) => anyhow::Error::from(CliError::from(a)),
             other => anyhow::Error::from(CliError::invalid(other.to_string())),
         })?;
+        // Alerts link to the dashboard's pages when it is served.
+        let dashboard = config.web.listen_addr().ok().flatten().and_then(|_| config.web.base_url().ok());
+        let problems = node.start_alerts(&ctx.home, config.alerts.clone(), dashboard)?;
+        for p in problems {
+            tracing::error!("alert target not started: {p}");
+        }
         let control = ControlServer::bind(&ctx.home)?;
         let web = csx_web::start(
             csx_web::NodeLink::InProcess(node.api().clone()),

@@ -1,5 +1,6 @@
 //! One module per command (or command group).
 
+pub mod alerts;
 pub mod audit;
 pub mod backup;
 pub mod bootstrap;

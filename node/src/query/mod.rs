@@ -9,6 +9,7 @@ pub mod motions;
 pub mod prices;
 pub mod providers;
 pub mod replies;
+pub mod renewals;
 pub mod report;
 pub mod stats;
 pub mod switches;
@@ -460,6 +461,8 @@ pub enum Question {
     Tenders(tenders::TenderQuery),
     /// Providers' reply keys members registered, confirmed or not.
     ProviderKeys,
+    /// The renewal calendar: contracts ending by line and quarter.
+    Renewals(renewals::RenewalQuery),
 }
 
 /// An answer, by question.
@@ -475,6 +478,7 @@ pub enum Answer {
     Report(Box<report::Report>),
     Tenders { groups: Vec<tenders::TenderGroup>, worth: worth::Worth },
     ProviderKeys { keys: Vec<replies::KeyView> },
+    Renewals(Box<renewals::Renewals>),
 }
 
 /// An answer with what it rests on.
@@ -550,6 +554,7 @@ fn want(question: &Question) -> Want<'_> {
         Question::Report => Want::everything(),
         Question::Tenders(q) => Want { tenders: true, prices: true, service_line: line(&q.service_line), ..Want::default() },
         Question::ProviderKeys => Want { reviews: true, ..Want::default() },
+        Question::Renewals(q) => Want { prices: true, service_line: line(&q.service_line), ..Want::default() },
     }
 }
 
@@ -588,6 +593,7 @@ fn answer_from(d: &Dataset, store: &dyn Store, ctx: &Ctx, question: &Question) -
             worth: worth::worth(d, ctx, &mut rests),
         },
         Question::ProviderKeys => Answer::ProviderKeys { keys: replies::keys(d) },
+        Question::Renewals(q) => Answer::Renewals(Box::new(renewals::renewals(d, ctx, q, &mut rests))),
     };
     let provenance = Provenance {
         records: rests.records(),

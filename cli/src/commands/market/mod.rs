@@ -6,11 +6,13 @@
 mod motions;
 mod prices;
 mod providers;
+mod renewals;
 mod switches;
 
 pub use motions::{MotionsArgs, motion_show, motions};
 pub use prices::{PricesArgs, prices};
 pub use providers::{ProvidersArgs, provider_show, providers};
+pub use renewals::{RenewalsArgs, renewals};
 pub use switches::{SwitchesArgs, switches};
 
 use csx_node::api::{Request, Response};
