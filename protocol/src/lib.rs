@@ -26,6 +26,7 @@ pub mod discovery;
 pub mod encoding;
 pub mod error;
 pub mod feed;
+pub mod forkproof;
 pub mod genesis;
 pub mod ids;
 pub mod keys;

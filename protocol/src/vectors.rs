@@ -80,12 +80,21 @@ pub fn vectors() -> Vec<(&'static str, String)> {
         Draft { federation, seq: 3, prev: Some(r2.id()), created_at: 1_700_000_120_000, body: Body::Price(price) },
     )
     .expect("vector record 3 signs");
+    // A second record at seq 3: the same disclosure a second later, which forks the feed.
+    let r3_fork = Record::sign(
+        &node,
+        Draft { federation, seq: 3, prev: Some(r2.id()), created_at: 1_700_000_121_000, body: r3.body().clone() },
+    )
+    .expect("vector fork of record 3 signs");
+    let fork_proof =
+        crate::forkproof::ForkProofMessage { first: r3.bytes().to_vec(), second: r3_fork.bytes().to_vec() };
     let mut heads = crate::sync::HeadsIndex::from_heads([(node.node_key(), crate::feed::Head { seq: 2, id: r2.id() })]);
     let summary = crate::sync::SyncRequest::Summary { federation, root: heads.root() };
     let retract = Retract { target: r2.id(), reason: "imported twice".into(), also: vec![crate::RecordId([0x03; 32])] };
     let provider = SecretKey::from_seed(&PROVIDER_SEED);
-    let reply = ProviderReply::sign(&provider, r2.id(), "Thank you: the data feed was fixed in May.", 1_700_000_170_000)
-        .expect("valid vector reply");
+    let reply =
+        ProviderReply::sign(&provider, r2.id(), "Thank you: the data feed was fixed in May.", 1_700_000_170_000)
+            .expect("valid vector reply");
     let reply_signing_bytes = ProviderReply::signing_bytes(&reply.review, reply.signed_at, &reply.text);
     let reply_signature = reply.provider_signature;
     let r4 = Record::sign(
@@ -99,11 +108,8 @@ pub fn vectors() -> Vec<(&'static str, String)> {
         },
     )
     .expect("vector record 4 signs");
-    let provider_key = ProviderKey {
-        provider: "0DE".into(),
-        key: provider.public_bytes(),
-        contact: Some("Head of Contracts".into()),
-    };
+    let provider_key =
+        ProviderKey { provider: "0DE".into(), key: provider.public_bytes(), contact: Some("Head of Contracts".into()) };
     let intent = Intent {
         service_line: "BI".into(),
         from: crate::Date::from_ymd(2026, 4, 1).expect("valid date"),
@@ -147,5 +153,6 @@ pub fn vectors() -> Vec<(&'static str, String)> {
         ("record4_id", r4.id().to_hex()),
         ("intent_body", hex::encode(Body::Intent(intent).encode())),
         ("tender_join_body", hex::encode(Body::TenderJoin(join).encode())),
+        ("fork_proof_message", hex::encode(fork_proof.encode())),
     ]
 }

@@ -3,6 +3,7 @@
 //! a strike per error class. Gossip reaches this node only from verified members' nodes (the
 //! gossipsub handler is gated until then); the check below is a second line.
 
+use csx_protocol::forkproof::ForkProofMessage;
 use csx_protocol::{Record, VerifyContext};
 use libp2p::{PeerId, gossipsub};
 
@@ -91,22 +92,22 @@ impl EventLoop {
         }
     }
 
-    /// A fork proof on the forks topic: `len u32 ‖ first ‖ second`.
+    /// A fork proof on the forks topic (framing in `csx_protocol::forkproof`).
     pub(super) fn on_gossiped_proof(&mut self, source: PeerId, message_id: gossipsub::MessageId, data: Vec<u8>) {
         if !self.is_verified(&source) {
             self.report(&message_id, &source, gossipsub::MessageAcceptance::Ignore);
             return;
         }
-        let split = (data.len() >= 4)
-            .then(|| u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize)
-            .filter(|n| 4 + n <= data.len());
-        let Some(n) = split else {
-            self.ctx.counters.add("rejected.malformed_fork_proof", 1);
-            self.report(&message_id, &source, gossipsub::MessageAcceptance::Reject);
-            self.strike(source, weight::INVALID, "malformed_fork_proof");
-            return;
+        let (first, second) = match ForkProofMessage::decode(&data) {
+            Ok(proof) => (proof.first, proof.second),
+            Err(e) => {
+                tracing::debug!(peer = %source, "malformed fork proof: {e}");
+                self.ctx.counters.add("rejected.malformed_fork_proof", 1);
+                self.report(&message_id, &source, gossipsub::MessageAcceptance::Reject);
+                self.strike(source, weight::INVALID, "malformed_fork_proof");
+                return;
+            }
         };
-        let (first, second) = (data[4..4 + n].to_vec(), data[4 + n..].to_vec());
         self.check_proof(Some(message_id), source, first, second);
     }
 
@@ -167,10 +168,7 @@ impl EventLoop {
     }
 
     pub(super) fn publish_proof(&mut self, first: &[u8], second: &[u8]) {
-        let mut msg = Vec::with_capacity(4 + first.len() + second.len());
-        msg.extend_from_slice(&(first.len() as u32).to_be_bytes());
-        msg.extend_from_slice(first);
-        msg.extend_from_slice(second);
+        let msg = ForkProofMessage { first: first.to_vec(), second: second.to_vec() }.encode();
         let topic = self.forks_topic.clone();
         if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, msg) {
             tracing::debug!("fork proof not gossiped ({e}); sync carries it");

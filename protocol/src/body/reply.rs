@@ -119,8 +119,9 @@ impl KindBody for ProviderReply {
     fn validate(&self) -> Result<(), FieldError> {
         let c = Self::CONTEXT;
         at(c, "text").text(&self.text, MAX_TEXT)?;
-        PublicKey::from_bytes(&self.provider_key)
-            .map_err(|_| at(c, "provider_key").err("is not a valid Ed25519 public key (or is a weak, small-order one)"))?;
+        PublicKey::from_bytes(&self.provider_key).map_err(|_| {
+            at(c, "provider_key").err("is not a valid Ed25519 public key (or is a weak, small-order one)")
+        })?;
         Ok(())
     }
 }
