@@ -260,7 +260,10 @@ fn write_to(home: &Home, store: &dyn Store, tmp: &Path, out: &Path, now_ms: u64)
     file.sync_all().map_err(werr)?;
     drop(file);
     if out.exists() {
-        return Err(ApiError::invalid(format!("{} appeared while the backup was written; not replaced", out.display())));
+        return Err(ApiError::invalid(format!(
+            "{} appeared while the backup was written; not replaced",
+            out.display()
+        )));
     }
     fs::rename(tmp, out).map_err(|e| io_err("rename the backup to", out, e))?;
     Ok(BackupSummary {
@@ -328,7 +331,8 @@ struct Reader {
 impl Reader {
     fn open(path: &Path) -> Result<(Reader, Header), ApiError> {
         let file = File::open(path).map_err(|e| io_err("open", path, e))?;
-        let mut r = Reader { path: path.to_path_buf(), inner: BufReader::new(file), hash: Sha256::new(), offset: 0, end: None };
+        let mut r =
+            Reader { path: path.to_path_buf(), inner: BufReader::new(file), hash: Sha256::new(), offset: 0, end: None };
         let mut head = [0u8; HEADER_LEN];
         r.read_exact(&mut head, "its header")?;
         if &head[..11] != MAGIC {
@@ -383,7 +387,9 @@ impl Reader {
             TAG_META => 64 << 20,
             TAG_FILE => 1 << 30,
             TAG_END => END_LEN,
-            other => return Err(self.bad(&format!("unknown entry type {other:#04x} at byte {at} (is the file damaged?)"))),
+            other => {
+                return Err(self.bad(&format!("unknown entry type {other:#04x} at byte {at} (is the file damaged?)")));
+            }
         };
         if len > max || (tag == TAG_END && len != END_LEN) {
             return Err(self.bad(&format!("an entry at byte {at} claims {len} bytes, more than it can hold")));
@@ -472,9 +478,9 @@ pub fn check(path: &Path) -> Result<BackupSummary, ApiError> {
             Entry::Record(bytes) => {
                 seen.records += 1;
                 // The author is the first field after the version byte: count feeds by changes.
-                let author = Record::decode(bytes).map(|r| *r.author().as_bytes()).map_err(|e| {
-                    r.bad(&format!("record {} does not decode: {e}", seen.records))
-                })?;
+                let author = Record::decode(bytes)
+                    .map(|r| *r.author().as_bytes())
+                    .map_err(|e| r.bad(&format!("record {} does not decode: {e}", seen.records)))?;
                 if last_author != Some(author) {
                     seen.feeds += 1;
                     last_author = Some(author);
@@ -485,7 +491,10 @@ pub fn check(path: &Path) -> Result<BackupSummary, ApiError> {
     }
     let (counts, digest) = r.end.take().expect("the reader ends at the end entry");
     // Feeds with no records (none in practice) are counted by the writer; records cannot be.
-    if counts.records != seen.records || counts.files != seen.files || counts.metadata != seen.metadata || counts.forks != seen.forks
+    if counts.records != seen.records
+        || counts.files != seen.files
+        || counts.metadata != seen.metadata
+        || counts.forks != seen.forks
     {
         return Err(r.bad(&format!("its end marker counts {counts:?} but it holds {seen:?}")));
     }
@@ -517,7 +526,8 @@ fn check_empty(home: &Path) -> Result<(), ApiError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io_err("read", home, e)),
         Ok(entries) => {
-            let mut names: Vec<String> = entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            let mut names: Vec<String> =
+                entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
             if names.is_empty() {
                 return Ok(());
             }

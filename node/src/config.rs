@@ -381,8 +381,7 @@ pub fn check_text(text: &str) -> Vec<Problem> {
         }
     };
     let known = known_settings();
-    let tables: Vec<String> =
-        known.iter().filter_map(|k| k.split_once('.').map(|(t, _)| t.to_string())).collect();
+    let tables: Vec<String> = known.iter().filter_map(|k| k.split_once('.').map(|(t, _)| t.to_string())).collect();
     let mut problems = Vec::new();
     let unknown = |full: String, problems: &mut Vec<Problem>| {
         let key = full.rsplit('.').next().unwrap_or(&full).to_string();
@@ -393,10 +392,13 @@ pub fn check_text(text: &str) -> Vec<Problem> {
                 Some((t, _)) => format!("in the [{t}] table"),
                 None => "at the top, before the first [table] line (a key written after a [table] line belongs to that table)".to_string(),
             };
-            format!("`{key}` is not a setting of {}: it belongs {place}", match full.split_once('.') {
-                Some((t, _)) => format!("[{t}]"),
-                None => "the top level".to_string(),
-            })
+            format!(
+                "`{key}` is not a setting of {}: it belongs {place}",
+                match full.split_once('.') {
+                    Some((t, _)) => format!("[{t}]"),
+                    None => "the top level".to_string(),
+                }
+            )
         } else {
             let near = known.iter().filter(|k| distance(k, &full) <= 2).min_by_key(|k| distance(k, &full));
             match near {
@@ -440,7 +442,9 @@ pub fn check_text(text: &str) -> Vec<Problem> {
         };
         bad(&setting, e.to_string());
     }
-    if let Err(e) = config.web.listen_addr().and_then(|_| config.web.tls_files()).and_then(|_| config.web.base_url().map(|_| ())) {
+    if let Err(e) =
+        config.web.listen_addr().and_then(|_| config.web.tls_files()).and_then(|_| config.web.base_url().map(|_| ()))
+    {
         let setting = match &e {
             ConfigError::Value { setting, .. } => setting.to_string(),
             _ => "web".into(),

@@ -257,13 +257,14 @@ pub fn check_references(
         }
         Body::ProviderKey(k) => {
             provider("provider", &k.provider)?;
-            let mine = store.scan(Scan::Provider { code: &k.provider, kind: Some(Kind::ProviderKey) }, false).any(|r| {
-                r.ok().is_some_and(|r| {
-                    matches!(r.body(), Body::ProviderKey(x) if x.key == k.key)
-                        && org_of(store, &r.author()).ok().flatten().is_some_and(|(o, _)| &o == own_org)
-                        && retracted_by(store, &r.id()).ok().flatten().is_none()
-                })
-            });
+            let mine =
+                store.scan(Scan::Provider { code: &k.provider, kind: Some(Kind::ProviderKey) }, false).any(|r| {
+                    r.ok().is_some_and(|r| {
+                        matches!(r.body(), Body::ProviderKey(x) if x.key == k.key)
+                            && org_of(store, &r.author()).ok().flatten().is_some_and(|(o, _)| &o == own_org)
+                            && retracted_by(store, &r.id()).ok().flatten().is_none()
+                    })
+                });
             if mine {
                 return Err(ApiError::invalid(format!(
                     "provider_key.key: your organisation has already registered key {} for {}",

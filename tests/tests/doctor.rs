@@ -10,7 +10,11 @@ use serde_json::Value;
 fn doctor(node: &CliHome) -> (Option<i32>, Value) {
     let out = node.run(&["doctor", "--json", "--connect-timeout", "2s"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("doctor prints JSON ({e}): {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "doctor prints JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (out.status.code(), report)
 }

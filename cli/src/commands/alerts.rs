@@ -125,7 +125,8 @@ fn since_ms(text: Option<&str>) -> anyhow::Result<u64> {
     if let Ok(d) = humantime::parse_duration(t) {
         return Ok(now.saturating_sub(d.as_millis() as u64));
     }
-    let today = csx_protocol::Date::from_unix_ms(now).ok_or_else(|| anyhow::anyhow!("this machine's clock is out of range"))?;
+    let today =
+        csx_protocol::Date::from_unix_ms(now).ok_or_else(|| anyhow::anyhow!("this machine's clock is out of range"))?;
     let d = csx_node::input::date("since", t, today)
         .map_err(|e| CliError::invalid(format!("{} (or a duration such as 7d or 24h)", e.as_flag())))?;
     Ok(d.days() as u64 * 86_400_000)
@@ -156,7 +157,8 @@ fn when(ms: u64) -> String {
 }
 
 fn grid(alerts: &[Alert]) -> Grid {
-    let mut g = Grid::new().num("#").keep("raised (UTC)").keep("rule").text("alert").text("details").wide().text("link").wide();
+    let mut g =
+        Grid::new().num("#").keep("raised (UTC)").keep("rule").text("alert").text("details").wide().text("link").wide();
     for a in alerts {
         g.row(vec![
             a.seq.to_string(),
@@ -176,7 +178,11 @@ pub fn list(ctx: &Ctx, args: AlertsArgs) -> anyhow::Result<()> {
     let mut alerts = fetch(ctx, 0, since)?;
     alerts.reverse();
     if alerts.is_empty() && !ctx.out.json {
-        ctx.out.note(if since > 0 { "No alerts since then." } else { "No alerts yet: the daemon raises them as records arrive." });
+        ctx.out.note(if since > 0 {
+            "No alerts since then."
+        } else {
+            "No alerts yet: the daemon raises them as records arrive."
+        });
     }
     ctx.out.print(&AlertList { alerts: &alerts }, || grid(&alerts))
 }
@@ -194,7 +200,9 @@ pub fn watch(ctx: &Ctx) -> anyhow::Result<()> {
         .into());
     };
     let call = |after: u64, wait_ms: u64| -> anyhow::Result<Vec<Alert>> {
-        match client.call(&Request::Alerts { after, since_ms: 0, wait_ms }, std::time::Duration::from_millis(wait_ms + 30_000)) {
+        match client
+            .call(&Request::Alerts { after, since_ms: 0, wait_ms }, std::time::Duration::from_millis(wait_ms + 30_000))
+        {
             Ok(Response::Alerts { alerts }) => Ok(alerts),
             Ok(other) => anyhow::bail!("unexpected reply {other:?}"),
             Err(e) => Err(CliError::from(e).into()),
@@ -210,7 +218,8 @@ pub fn watch(ctx: &Ctx) -> anyhow::Result<()> {
             let line = if ctx.out.json {
                 format!("{}\n", serde_json::to_string(&a)?)
             } else {
-                let link = a.url.clone().or_else(|| a.raised.link.clone()).map(|l| format!("\n    {l}")).unwrap_or_default();
+                let link =
+                    a.url.clone().or_else(|| a.raised.link.clone()).map(|l| format!("\n    {l}")).unwrap_or_default();
                 format!(
                     "{}  {}  {}\n{}{link}\n",
                     when(a.at),
@@ -335,7 +344,11 @@ fn list_rules(ctx: &Ctx) -> anyhow::Result<()> {
         kind: "email",
         name: e.name.clone(),
         to: e.to.join(", "),
-        format: if e.digest_minutes > 0 { format!("digest every {} min", e.digest_minutes) } else { "each alert".into() },
+        format: if e.digest_minutes > 0 {
+            format!("digest every {} min", e.digest_minutes)
+        } else {
+            "each alert".into()
+        },
         rules: rules_text(&e.rules),
     }));
     let listing = Listing { enabled: c.enabled, rules, targets };
@@ -423,7 +436,13 @@ fn add(ctx: &Ctx, target: AddTarget) -> anyhow::Result<()> {
                 csx_node::alerts::state::write_atomic(&path, hex::encode(secret).as_bytes())?;
                 path.display().to_string()
             };
-            let t = WebhookTarget { name: name.clone(), url: url.trim().to_string(), format: format.into(), secret_file: secret_file.clone(), rules };
+            let t = WebhookTarget {
+                name: name.clone(),
+                url: url.trim().to_string(),
+                format: format.into(),
+                secret_file: secret_file.clone(),
+                rules,
+            };
             let block = format!("[[alerts.webhooks]]\n{}", toml::to_string(&t)?);
             if let Err(e) = append_config(ctx, &block) {
                 if !secret_file.is_empty() {
@@ -485,7 +504,10 @@ fn test(ctx: &Ctx) -> anyhow::Result<()> {
     let c = config.alerts;
     c.validate().map_err(|e| CliError::invalid(e.to_string()))?;
     if c.webhooks.is_empty() && c.email.is_empty() {
-        return Err(CliError::invalid("no alert targets: `csx alert add webhook URL` or `csx alert add email ADDRESS` adds one").into());
+        return Err(CliError::invalid(
+            "no alert targets: `csx alert add webhook URL` or `csx alert add email ADDRESS` adds one",
+        )
+        .into());
     }
     let identity = ctx.home.identity()?;
     let sender = Sender { ods: identity.ods_code.clone(), name: identity.name.clone() };
@@ -498,11 +520,17 @@ fn test(ctx: &Ctx) -> anyhow::Result<()> {
             let r = match Webhook::new(w, &c.delivery, sender.clone()) {
                 Err(e) => TestResult { target, delivered: false, detail: e },
                 Ok(hook) => match hook.deliver(&alert).await {
-                    Sent::Delivered { attempt } => TestResult { target, delivered: true, detail: format!("delivered (try {attempt})") },
-                    Sent::Refused { status } => TestResult { target, delivered: false, detail: format!("refused with HTTP {status}") },
-                    Sent::GaveUp { attempts, last } => {
-                        TestResult { target, delivered: false, detail: format!("not delivered after {attempts} tries: {last}") }
+                    Sent::Delivered { attempt } => {
+                        TestResult { target, delivered: true, detail: format!("delivered (try {attempt})") }
                     }
+                    Sent::Refused { status } => {
+                        TestResult { target, delivered: false, detail: format!("refused with HTTP {status}") }
+                    }
+                    Sent::GaveUp { attempts, last } => TestResult {
+                        target,
+                        delivered: false,
+                        detail: format!("not delivered after {attempts} tries: {last}"),
+                    },
                 },
             };
             out.push(r);
@@ -529,7 +557,11 @@ fn test(ctx: &Ctx) -> anyhow::Result<()> {
         g
     })?;
     if failed > 0 {
-        return Err(CliError::new(crate::error::exit::UNAVAILABLE, format!("{failed} of {} targets did not take the test alert", results.len())).into());
+        return Err(CliError::new(
+            crate::error::exit::UNAVAILABLE,
+            format!("{failed} of {} targets did not take the test alert", results.len()),
+        )
+        .into());
     }
     Ok(())
 }

@@ -53,7 +53,12 @@ fn summary_rows(s: &BackupSummary) -> Vec<(String, String)> {
         ("node key".into(), s.node_key.clone()),
         (
             "records".into(),
-            format!("{} from {} node{}", labels::count(s.records as usize), s.feeds, if s.feeds == 1 { "" } else { "s" }),
+            format!(
+                "{} from {} node{}",
+                labels::count(s.records as usize),
+                s.feeds,
+                if s.feeds == 1 { "" } else { "s" }
+            ),
         ),
         ("home files".into(), s.files.join(", ")),
         ("node metadata entries".into(), s.metadata.to_string()),

@@ -66,7 +66,9 @@ fn flatten(config: &Config) -> Vec<(String, String)> {
     if let Ok(toml::Value::Table(t)) = toml::Value::try_from(config) {
         for (k, v) in t {
             match v {
-                toml::Value::Table(sub) => out.extend(sub.into_iter().map(|(s, v)| (format!("{k}.{s}"), v.to_string()))),
+                toml::Value::Table(sub) => {
+                    out.extend(sub.into_iter().map(|(s, v)| (format!("{k}.{s}"), v.to_string())))
+                }
                 v => out.push((k, v.to_string())),
             }
         }
@@ -185,9 +187,6 @@ fn check(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<()> {
         t
     })?;
     let n = report.problems.len();
-    Err(CliError::new(
-        exit::INVALID,
-        format!("{} has {n} problem{}", report.file, if n == 1 { "" } else { "s" }),
-    )
-    .into())
+    Err(CliError::new(exit::INVALID, format!("{} has {n} problem{}", report.file, if n == 1 { "" } else { "s" }))
+        .into())
 }

@@ -73,7 +73,12 @@ pub fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<()> {
     let set_up = match ctx.home.identity() {
         Ok(id) => match ctx.home.genesis() {
             Ok(g) => {
-                c.add("home", Level::Ok, format!("{} for {} ({}), federation {}", home.display(), id.name, id.ods_code, g.name), "");
+                c.add(
+                    "home",
+                    Level::Ok,
+                    format!("{} for {} ({}), federation {}", home.display(), id.name, id.ods_code, g.name),
+                    "",
+                );
                 Some(g)
             }
             Err(e) => {
@@ -116,7 +121,12 @@ pub fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<()> {
             Some(Config::default())
         }
         Err(e) => {
-            c.add("configuration", Level::Fail, format!("cannot read {}: {e}", config_path.display()), "make it readable by this user");
+            c.add(
+                "configuration",
+                Level::Fail,
+                format!("cannot read {}: {e}", config_path.display()),
+                "make it readable by this user",
+            );
             None
         }
     };
@@ -150,7 +160,9 @@ pub fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<()> {
     })?;
     if !report.ok {
         let n = report.checks.iter().filter(|x| x.status == Level::Fail).count();
-        return Err(CliError::new(1, format!("{n} check{} failed (see the table)", if n == 1 { "" } else { "s" })).into());
+        return Err(
+            CliError::new(1, format!("{n} check{} failed (see the table)", if n == 1 { "" } else { "s" })).into()
+        );
     }
     Ok(())
 }
@@ -219,12 +231,22 @@ fn daemon_status(ctx: &Ctx, c: &mut Checks, set_up: bool) -> Option<NetStatus> {
                 None
             }
             Err(e) => {
-                c.add("daemon", Level::Fail, format!("running, but it does not answer: {e}"), "restart it (`csx shutdown`, then `csx daemon`)");
+                c.add(
+                    "daemon",
+                    Level::Fail,
+                    format!("running, but it does not answer: {e}"),
+                    "restart it (`csx shutdown`, then `csx daemon`)",
+                );
                 None
             }
         },
         Ok(None) => {
-            c.add("daemon", Level::Warn, "no daemon is running for this home", "start it: `csx daemon` (or `systemctl start csx`)");
+            c.add(
+                "daemon",
+                Level::Warn,
+                "no daemon is running for this home",
+                "start it: `csx daemon` (or `systemctl start csx`)",
+            );
             None
         }
         Err(e) => {
@@ -249,7 +271,12 @@ fn check_peers(c: &mut Checks, n: &NetStatus) {
     if verified > 0 {
         c.add("peers", Level::Ok, detail, "");
     } else if !members.is_empty() {
-        c.add("peers", Level::Warn, detail, "the connected nodes have not shown they are members yet; wait, then `csx peers`");
+        c.add(
+            "peers",
+            Level::Warn,
+            detail,
+            "the connected nodes have not shown they are members yet; wait, then `csx peers`",
+        );
     } else {
         c.add(
             "peers",
@@ -386,7 +413,10 @@ fn check_listen(c: &mut Checks, config: &Config, net: Option<&NetStatus>) {
             Ok(_) => c.add(
                 &name,
                 if net.is_some() { Level::Warn } else { Level::Ok },
-                format!("port {port} is free{}", if net.is_some() { ", but the running daemon does not listen on it" } else { "" }),
+                format!(
+                    "port {port} is free{}",
+                    if net.is_some() { ", but the running daemon does not listen on it" } else { "" }
+                ),
                 if net.is_some() { "restart the daemon to use the configured address" } else { "" },
             ),
             Err(e) => c.add(
@@ -403,7 +433,9 @@ fn check_external(c: &mut Checks, config: &Config, net: Option<&NetStatus>, time
     if config.external.is_empty() {
         let public = config.listen.iter().any(|a| {
             a.parse::<Multiaddr>().ok().is_some_and(|m| {
-                m.iter().any(|p| matches!(p, Protocol::Ip4(ip) if !ip.is_loopback() && !ip.is_private() && !ip.is_unspecified()))
+                m.iter().any(
+                    |p| matches!(p, Protocol::Ip4(ip) if !ip.is_loopback() && !ip.is_private() && !ip.is_unspecified()),
+                )
             })
         });
         c.add(
@@ -414,7 +446,11 @@ fn check_external(c: &mut Checks, config: &Config, net: Option<&NetStatus>, time
             } else {
                 "none set: the listen addresses are announced (behind NAT, members cannot dial them)".to_string()
             },
-            if public || config.relay { "" } else { "set `external` to the address members can reach, or `relay = true`" },
+            if public || config.relay {
+                ""
+            } else {
+                "set `external` to the address members can reach, or `relay = true`"
+            },
         );
         return;
     }
@@ -443,7 +479,12 @@ fn check_disk(c: &mut Checks, home: &Path) {
             let gib = free as f64 / (1024.0 * 1024.0 * 1024.0);
             let detail = format!("{gib:.1} GiB free on the filesystem of {}", at.display());
             if free < DISK_FAIL {
-                c.add("disk space", Level::Fail, detail, "free space now: the store stops taking records when the disk is full");
+                c.add(
+                    "disk space",
+                    Level::Fail,
+                    detail,
+                    "free space now: the store stops taking records when the disk is full",
+                );
             } else if free < DISK_WARN {
                 c.add("disk space", Level::Warn, detail, "free some space or grow the volume soon");
             } else {

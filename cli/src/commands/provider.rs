@@ -82,11 +82,7 @@ pub fn run(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<()> {
                 anyhow::bail!("unexpected answer")
             };
             ctx.out.print(&answered, || {
-                let mut t = Grid::new()
-                    .keep("provider")
-                    .keep("key")
-                    .text("registered by")
-                    .text("confirmed");
+                let mut t = Grid::new().keep("provider").keep("key").text("registered by").text("confirmed");
                 for k in keys {
                     t.row(vec![
                         k.provider.clone(),

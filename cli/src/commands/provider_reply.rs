@@ -145,7 +145,8 @@ fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Reads and checks a signed reply file: its format and the provider's signature.
 pub fn read_reply(path: &Path) -> anyhow::Result<ProviderReply> {
-    let meta = std::fs::metadata(path).map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
     if meta.len() > MAX_FILE {
         return Err(CliError::invalid(format!(
             "{} is {} bytes: a signed reply file is at most {MAX_FILE}",
@@ -154,8 +155,8 @@ pub fn read_reply(path: &Path) -> anyhow::Result<ProviderReply> {
         ))
         .into());
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
     let file: ReplyFile = serde_json::from_str(&text).map_err(|e| {
         CliError::invalid(format!("{} is not a signed reply file ({REPLY_FORMAT}): {e}", path.display()))
     })?;

@@ -300,7 +300,14 @@ fn worth_markdown(out: &mut String, r: &Report) {
         .collect();
     md_table(
         out,
-        &["service line", "window", "members", "population together", "annual value together", "other renewals in the window"],
+        &[
+            "service line",
+            "window",
+            "members",
+            "population together",
+            "annual value together",
+            "other renewals in the window",
+        ],
         rows,
     );
 }

@@ -90,7 +90,11 @@ fn intend(ctx: &Ctx, a: IntendArgs) -> anyhow::Result<()> {
     let from = input::dates::date("from", &a.from, today).map_err(flag)?;
     let band = a.value_band.trim().to_ascii_lowercase();
     let value_band = ValueBand::ALL.iter().copied().find(|b| b.name() == band).ok_or_else(|| {
-        CliError::invalid(format!("--value-band: `{}` is not a value band; one of {}", a.value_band, ValueBand::allowed()))
+        CliError::invalid(format!(
+            "--value-band: `{}` is not a value band; one of {}",
+            a.value_band,
+            ValueBand::allowed()
+        ))
     })?;
     let population = match input::opt(&a.population) {
         Some(p) => input::number::population("population", p).map_err(flag)?,
@@ -98,7 +102,8 @@ fn intend(ctx: &Ctx, a: IntendArgs) -> anyhow::Result<()> {
             CliError::invalid("--population: give the population it would cover (your profile has none registered)")
         })?,
     };
-    let body = Body::Intent(Intent { service_line: line, from, value_band, population, note: input::opt_string(&a.note) });
+    let body =
+        Body::Intent(Intent { service_line: line, from, value_band, population, note: input::opt_string(&a.note) });
     super::write::publish(ctx, vec![body])
 }
 
@@ -107,14 +112,18 @@ pub fn tenders(ctx: &Ctx, a: TendersArgs) -> anyhow::Result<()> {
     let q = TenderQuery { service_line: service_line(&a.service_line)? };
     let answered = ask(ctx, Question::Tenders(q))?;
     let Answer::Tenders { groups, worth } = &answered.answer else { anyhow::bail!("unexpected answer") };
-    ctx.out.show(&answered, || csv_rows(groups), || {
-        let mut text = groups_text(ctx, groups);
-        text.push_str("\n\n");
-        text.push_str(&worth_text(ctx, worth));
-        text.push_str("\n\n");
-        text.push_str(&wrap(&answered.provenance.line(), ctx.out.width, 0));
-        text
-    })
+    ctx.out.show(
+        &answered,
+        || csv_rows(groups),
+        || {
+            let mut text = groups_text(ctx, groups);
+            text.push_str("\n\n");
+            text.push_str(&worth_text(ctx, worth));
+            text.push_str("\n\n");
+            text.push_str(&wrap(&answered.provenance.line(), ctx.out.width, 0));
+            text
+        },
+    )
 }
 
 fn pounds(pence: u64) -> String {
@@ -141,7 +150,8 @@ fn renewal_words(g: &TenderGroup) -> String {
 
 fn groups_text(ctx: &Ctx, groups: &[TenderGroup]) -> String {
     if groups.is_empty() {
-        return "No joint tender is forming: no member has announced an intent to procure (`csx tender intend`).".into();
+        return "No joint tender is forming: no member has announced an intent to procure (`csx tender intend`)."
+            .into();
     }
     let mut out = String::new();
     for g in groups {

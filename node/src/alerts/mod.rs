@@ -83,7 +83,9 @@ impl Rule {
     /// What the rule watches, in words (for `csx alert list`).
     pub fn describe(self) -> &'static str {
         match self {
-            Rule::PriceAboveMarket => "your £/head on a line you buy goes above the market's p75, or your gap past a set %",
+            Rule::PriceAboveMarket => {
+                "your £/head on a line you buy goes above the market's p75, or your gap past a set %"
+            }
             Rule::SwitchAway => "a member switches away from a provider you use, on a line you buy",
             Rule::PoorReview => "a new review leaves the shown score of a provider you use below a threshold",
             Rule::ScoreDrop => "a new review lowers the shown score of a provider you use by more than a set amount",

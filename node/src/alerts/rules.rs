@@ -19,7 +19,7 @@ use sha2::Digest;
 use super::settings::AlertsConfig;
 use super::{Raised, Rule};
 use crate::query::motions::{MotionQuery, MotionStatus};
-use crate::query::prices::{Basis, Backed, PriceCell};
+use crate::query::prices::{Backed, Basis, PriceCell};
 use crate::query::providers::ProviderQuery;
 use crate::query::{Ctx, Dataset, Item, Rests, latest_by, line_name};
 
@@ -178,11 +178,8 @@ fn price_above_market(input: &Input<'_>, config: &AlertsConfig, memory: &mut Mem
             (None, Some(g)) => format!("{g:.0}% above the median, past your alert's {:.0}%", config.price.gap_pct),
             (None, None) => continue,
         };
-        let records: Vec<RecordId> = backing
-            .iter()
-            .filter(|(id, org)| input.new.contains(id) || *org == ctx.me)
-            .map(|(id, _)| *id)
-            .collect();
+        let records: Vec<RecordId> =
+            backing.iter().filter(|(id, org)| input.new.contains(id) || *org == ctx.me).map(|(id, _)| *id).collect();
         out.push(Raised {
             key: format!("{cond}@{}", digest(backing.iter().map(|(id, _)| *id))),
             rule: Rule::PriceAboveMarket,
@@ -270,11 +267,14 @@ fn reviews(
         let (Some(score), Some(review)) = (shown, new_reviews.last()) else { continue };
         // A single review's ratings are never shown: the alert speaks of the scorecard's shown
         // score after it, and quotes its comment only as the scorecard does.
-        let quoted = sc.comments.iter().find(|c| {
-            c.org == d.directory.org(&review.org) && review.body.comment.as_deref() == Some(c.text.as_str())
-        });
+        let quoted = sc
+            .comments
+            .iter()
+            .find(|c| c.org == d.directory.org(&review.org) && review.body.comment.as_deref() == Some(c.text.as_str()));
         let (quote, authors) = match quoted {
-            Some(c) => (format!(" {} wrote: “{}”", c.org.name, c.text), vec![format!("{} ({})", c.org.name, c.org.ods)]),
+            Some(c) => {
+                (format!(" {} wrote: “{}”", c.org.name, c.text), vec![format!("{} ({})", c.org.name, c.org.ods)])
+            }
             None => (String::new(), vec![]),
         };
         let what = format!("{} for {}", sc.provider_name, sc.service_line_name);
@@ -471,7 +471,6 @@ fn integrity(input: &Input<'_>, out: &mut Vec<Raised>) {
         });
     }
 }
-
 
 #[cfg(test)]
 mod tests;

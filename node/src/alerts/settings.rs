@@ -317,7 +317,10 @@ impl AlertsConfig {
         }
         if !self.email.is_empty() {
             if self.smtp.host.trim().is_empty() {
-                return Err(bad("alerts.smtp.host", "email targets are configured but no SMTP server: set [alerts.smtp] host"));
+                return Err(bad(
+                    "alerts.smtp.host",
+                    "email targets are configured but no SMTP server: set [alerts.smtp] host",
+                ));
             }
             self.smtp
                 .from

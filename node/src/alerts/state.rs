@@ -53,8 +53,7 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
-        let mut s: State =
-            serde_json::from_slice(&bytes).map_err(|e| format!("{} is damaged: {e}", path.display()))?;
+        let mut s: State = serde_json::from_slice(&bytes).map_err(|e| format!("{} is damaged: {e}", path.display()))?;
         if s.version != VERSION {
             return Err(format!("{} has layout version {}, this csx reads {VERSION}", path.display(), s.version));
         }

@@ -130,7 +130,11 @@ impl Alerts {
         let forks: Vec<ForkFact> = store
             .forks()?
             .into_iter()
-            .map(|f| ForkFact { org: roster.org_of(&f.author).map(|(_, ods)| ods.to_string()), author: f.author, seq: f.seq })
+            .map(|f| ForkFact {
+                org: roster.org_of(&f.author).map(|(_, ods)| ods.to_string()),
+                author: f.author,
+                seq: f.seq,
+            })
             .collect();
         let input = Input { ctx, data: &data, new: &new, members: &members, forks: &forks };
         let raised = rules::evaluate(&input, &self.config, &mut state.memory);

@@ -8,8 +8,8 @@ pub mod modp;
 pub mod motions;
 pub mod prices;
 pub mod providers;
-pub mod replies;
 pub mod renewals;
+pub mod replies;
 pub mod report;
 pub mod stats;
 pub mod switches;
@@ -552,7 +552,9 @@ fn want(question: &Question) -> Want<'_> {
         Question::Switches(q) => Want { switches: true, service_line: line(&q.service_line), ..Want::default() },
         Question::Motions(_) | Question::Motion { .. } => Want { motions: true, ..Want::default() },
         Question::Report => Want::everything(),
-        Question::Tenders(q) => Want { tenders: true, prices: true, service_line: line(&q.service_line), ..Want::default() },
+        Question::Tenders(q) => {
+            Want { tenders: true, prices: true, service_line: line(&q.service_line), ..Want::default() }
+        }
         Question::ProviderKeys => Want { reviews: true, ..Want::default() },
         Question::Renewals(q) => Want { prices: true, service_line: line(&q.service_line), ..Want::default() },
     }
@@ -588,10 +590,9 @@ fn answer_from(d: &Dataset, store: &dyn Store, ctx: &Ctx, question: &Question) -
             }
         }
         Question::Report => Answer::Report(Box::new(report::report(d, ctx, &mut rests))),
-        Question::Tenders(q) => Answer::Tenders {
-            groups: tenders::tenders(d, ctx, q, &mut rests),
-            worth: worth::worth(d, ctx, &mut rests),
-        },
+        Question::Tenders(q) => {
+            Answer::Tenders { groups: tenders::tenders(d, ctx, q, &mut rests), worth: worth::worth(d, ctx, &mut rests) }
+        }
         Question::ProviderKeys => Answer::ProviderKeys { keys: replies::keys(d) },
         Question::Renewals(q) => Answer::Renewals(Box::new(renewals::renewals(d, ctx, q, &mut rests))),
     };

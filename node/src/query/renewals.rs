@@ -48,7 +48,11 @@ impl Quarter {
         Quarter { year: date.financial_year(), q }
     }
     pub fn next(self) -> Quarter {
-        if self.q == 4 { Quarter { year: FinancialYear(self.year.0 + 1), q: 1 } } else { Quarter { q: self.q + 1, ..self } }
+        if self.q == 4 {
+            Quarter { year: FinancialYear(self.year.0 + 1), q: 1 }
+        } else {
+            Quarter { q: self.q + 1, ..self }
+        }
     }
     /// Its first day.
     pub fn start(self) -> Option<Date> {
@@ -209,10 +213,15 @@ pub fn renewals(d: &Dataset, ctx: &Ctx, q: &RenewalQuery, rests: &mut Rests) -> 
                 providers = by
                     .iter()
                     .filter(|(p, _)| named.contains(*p))
-                    .map(|(p, n)| ProviderCount { provider: p.to_string(), provider_name: d.provider_name(p), members: *n })
+                    .map(|(p, n)| ProviderCount {
+                        provider: p.to_string(),
+                        provider_name: d.provider_name(p),
+                        members: *n,
+                    })
                     .collect();
                 providers.sort_by(|a, b| b.members.cmp(&a.members).then(a.provider.cmp(&b.provider)));
-                other_members = Some(members.values().filter(|ps| ps.iter().any(|p| !named.contains(p.as_str()))).count());
+                other_members =
+                    Some(members.values().filter(|ps| ps.iter().any(|p| !named.contains(p.as_str()))).count());
             }
             RenewalCell {
                 service_line_name: line_name(&line),

@@ -20,13 +20,19 @@ use super::{Dataset, Item, OrgRef};
 /// Why a reply does not stand.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplyProblem {
-    #[error("provider_reply.provider_key: key {key} is not registered by any member for any provider (a member registers it with `csx provider key add`)")]
+    #[error(
+        "provider_reply.provider_key: key {key} is not registered by any member for any provider (a member registers it with `csx provider key add`)"
+    )]
     UnknownKey { key: String },
-    #[error("provider_reply.provider_key: key {key} is not confirmed: {confirmed_by} of the {needed} members needed have registered it for {provider}")]
+    #[error(
+        "provider_reply.provider_key: key {key} is not confirmed: {confirmed_by} of the {needed} members needed have registered it for {provider}"
+    )]
     UnconfirmedKey { key: String, provider: String, confirmed_by: usize, needed: u16 },
     #[error("provider_reply.provider_key: key {key} is confirmed for several providers ({providers}), so for none")]
     AmbiguousKey { key: String, providers: String },
-    #[error("provider_reply.provider_key: key {key} is confirmed for provider {key_provider}, but review {review} is about {review_provider}")]
+    #[error(
+        "provider_reply.provider_key: key {key} is confirmed for provider {key_provider}, but review {review} is about {review_provider}"
+    )]
     AnotherProvider { key: String, key_provider: String, review: String, review_provider: String },
     #[error("provider_reply.review: no review {review} is held, or it was retracted or replaced by a later review")]
     NoSuchReview { review: String },
@@ -127,7 +133,12 @@ pub fn provider_of_key(d: &Dataset, key: &[u8; 32]) -> Result<String, ReplyProbl
         [] => {
             let (provider, orgs) =
                 by_provider.iter().max_by_key(|(p, o)| (o.len(), std::cmp::Reverse(p.as_str()))).expect("not empty");
-            Err(ReplyProblem::UnconfirmedKey { key: short, provider: provider.clone(), confirmed_by: orgs.len(), needed })
+            Err(ReplyProblem::UnconfirmedKey {
+                key: short,
+                provider: provider.clone(),
+                confirmed_by: orgs.len(),
+                needed,
+            })
         }
         _ => Err(ReplyProblem::AmbiguousKey {
             key: short,

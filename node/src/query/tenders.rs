@@ -360,12 +360,7 @@ mod tests {
     }
 
     fn intent(i: u8, line: &str, from: &str, band: ValueBand, population: u64, at: u64) -> Item<Intent> {
-        item(
-            9,
-            i,
-            at,
-            Intent { service_line: line.into(), from: date(from), value_band: band, population, note: None },
-        )
+        item(9, i, at, Intent { service_line: line.into(), from: date(from), value_band: band, population, note: None })
     }
 
     #[test]

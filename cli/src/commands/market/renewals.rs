@@ -77,7 +77,8 @@ fn text(ctx: &Ctx, r: &Renewals) -> String {
         0,
     ));
     out.push_str("\n\nYour contracts\n");
-    let mut g = Grid::new().text("provider").keep("line").keep("ends").keep("quarter").keep("notice by").text("to give notice");
+    let mut g =
+        Grid::new().text("provider").keep("line").keep("ends").keep("quarter").keep("notice by").text("to give notice");
     for c in &r.yours {
         g.row(vec![
             c.provider_name.clone(),

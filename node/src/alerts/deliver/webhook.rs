@@ -61,7 +61,8 @@ pub fn signature(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
 
 impl Webhook {
     pub fn new(target: &WebhookTarget, delivery: &Delivery, sender: Sender) -> Result<Webhook, String> {
-        let url = reqwest::Url::parse(target.url.trim()).map_err(|e| format!("`{}` is not an address: {e}", target.url))?;
+        let url =
+            reqwest::Url::parse(target.url.trim()).map_err(|e| format!("`{}` is not an address: {e}", target.url))?;
         let secret = match target.secret_file.trim() {
             "" => None,
             f => Some(read_secret(std::path::Path::new(f), "webhook secret")?.into_bytes()),
@@ -72,7 +73,11 @@ impl Webhook {
             .build()
             .map_err(|e| format!("cannot set up HTTPS: {e}"))?;
         Ok(Webhook {
-            name: if target.name.is_empty() { url.host_str().unwrap_or("webhook").to_string() } else { target.name.clone() },
+            name: if target.name.is_empty() {
+                url.host_str().unwrap_or("webhook").to_string()
+            } else {
+                target.name.clone()
+            },
             url,
             format: target.format,
             secret,
@@ -105,7 +110,9 @@ impl Webhook {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
-                req = req.header("X-Csx-Timestamp", ts.to_string()).header("X-Csx-Signature", signature(secret, ts, &body));
+                req = req
+                    .header("X-Csx-Timestamp", ts.to_string())
+                    .header("X-Csx-Signature", signature(secret, ts, &body));
             }
             match req.body(body.clone()).send().await {
                 Ok(r) if r.status().is_success() => return Sent::Delivered { attempt },

@@ -62,7 +62,11 @@ fn a_price_above_the_markets_p75_alerts_once_and_one_at_the_market_does_not() {
     let raised = run(&data, 0, "2025-06-01", &[newest], &config, &mut memory);
     let price = of(&raised, Rule::PriceAboveMarket);
     assert_eq!(price.len(), 1, "{raised:#?}");
-    assert!(price[0].text.contains("£11.00/head") && price[0].text.contains("75th percentile (£10.00/head)"), "{}", price[0].text);
+    assert!(
+        price[0].text.contains("£11.00/head") && price[0].text.contains("75th percentile (£10.00/head)"),
+        "{}",
+        price[0].text
+    );
     assert_eq!(price[0].link.as_deref(), Some("/prices?service_line=BI&year=2025"));
     assert_eq!(price[0].records, vec![newest], "our own disclosure, no one else's");
     assert!(price[0].authors.is_empty(), "whose disclosure moved the market is not named");
@@ -200,7 +204,9 @@ fn motions_near_their_threshold_closing_soon_and_carried_alert_those_who_have_no
     let near = run(&data, 0, "2025-06-01", &[], &config, &mut Memory::default());
     assert_eq!(of(&near, Rule::MotionNearThreshold).len(), 1, "{near:#?}");
     assert!(of(&near, Rule::MotionClosing).is_empty());
-    assert!(of(&run(&data, 1, "2025-06-01", &[], &config, &mut Memory::default()), Rule::MotionNearThreshold).is_empty());
+    assert!(
+        of(&run(&data, 1, "2025-06-01", &[], &config, &mut Memory::default()), Rule::MotionNearThreshold).is_empty()
+    );
     // Seven days before it closes.
     let closing = run(&data, 0, "2025-06-23", &[], &config, &mut Memory::default());
     assert_eq!(of(&closing, Rule::MotionClosing).len(), 1);
@@ -238,7 +244,10 @@ fn a_notice_deadline_alerts_at_90_30_and_7_days_with_one_key_per_threshold() {
     assert_eq!(keys("2026-03-25"), ["notice:0DE:BI::2026-04-01:7"]);
     assert!(keys("2026-04-02").is_empty(), "passed");
     let at = run(&data, 0, "2026-01-01", &[], &config, &mut Memory::default());
-    assert_eq!(of(&at, Rule::NoticeDeadline)[0].title, "Notice to leave NHS Arden and Greater East Midlands CSU (AGEM) for Business intelligence must be given by 2026-04-01");
+    assert_eq!(
+        of(&at, Rule::NoticeDeadline)[0].title,
+        "Notice to leave NHS Arden and Greater East Midlands CSU (AGEM) for Business intelligence must be given by 2026-04-01"
+    );
     // Another member's contract is not ours to be told about.
     assert!(of(&run(&data, 1, "2026-01-01", &[], &config, &mut Memory::default()), Rule::NoticeDeadline).is_empty());
 }
