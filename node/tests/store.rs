@@ -220,6 +220,37 @@ fn waiting_records_per_author_are_bounded() {
     );
 }
 
+/// A process that closes its store and opens it again at once meets no lock of its own (sled
+/// releases it when its collector reclaims the closed database, which may come a moment later);
+/// with other threads busy with stores of their own, as under a parallel test run.
+#[test]
+fn closing_and_reopening_at_once_never_meets_its_own_lock() {
+    let busy: Vec<_> = (0..3)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let a = author(40 + t);
+                for _ in 0..20 {
+                    let store = open(dir.path());
+                    let _ = store.insert(verified(&feed(&a, 3)));
+                }
+            })
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = author(3);
+    let records = feed(&a, 30);
+    for (round, r) in records.iter().enumerate() {
+        let store = SledStore::open(dir.path(), StoreConfig::default())
+            .unwrap_or_else(|e| panic!("round {round}: reopening after a close failed: {e}"));
+        store.insert(verified(std::slice::from_ref(r))).expect("insert");
+    }
+    for b in busy {
+        b.join().expect("busy thread");
+    }
+    assert_eq!(open(dir.path()).stats().expect("stats").records, records.len() as u64);
+}
+
 #[test]
 fn a_second_opener_gets_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -48,7 +48,12 @@ pub enum AlertCommand {
         rule: String,
     },
     /// Start a muted rule's alerts again
-    Unmute { rule: String },
+    #[command(after_help = "Examples:
+  csx alert unmute member_joined")]
+    Unmute {
+        /// The rule, as `csx alert list` names it
+        rule: String,
+    },
     /// Send a test alert to each target now, and say what came of it
     #[command(after_help = "Examples:
   csx alert test")]
@@ -60,8 +65,8 @@ pub enum AddTarget {
     /// POST each alert to an address (JSON, Slack or Teams), signed with a new HMAC secret
     #[command(after_help = "Examples:
   csx alert add webhook https://hooks.example.nhs.uk/csx
-  csx alert add webhook https://example.webhook.office.com/... --format teams --name contracts-team
-  csx alert add webhook https://hooks.slack.com/services/... --format slack --rules switch_away,poor_review")]
+  csx alert add webhook https://example.webhook.office.com/... --format teams --name contracts
+  csx alert add webhook https://hooks.slack.com/services/... --format slack --rules switch_away")]
     Webhook {
         /// The address to POST to
         url: String,

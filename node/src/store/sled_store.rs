@@ -54,6 +54,8 @@ struct WriterState {
 }
 
 const COUNTERS: [&str; 5] = ["records", "feeds", "pending", "forks", "record_bytes"];
+/// How long opening the store retries a lock that may be this process's own, just released.
+const OWN_LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Most quarantined records in all (per author: `max_pending_per_author`).
 const MAX_QUARANTINE: usize = 100_000;
 
@@ -61,11 +63,25 @@ impl SledStore {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path, config: StoreConfig) -> Result<SledStore, StoreError> {
         let open = || sled::Config::new().path(path).cache_capacity(config.cache_bytes).open();
-        let tree = match open() {
-            Err(sled::Error::Corruption { .. }) if remove_incomplete_snapshots(path) > 0 => open(),
-            other => other,
-        }
-        .map_err(|e| open_error(path, e))?;
+        // sled releases its file lock only when the last piece of a closed database is reclaimed,
+        // which its epoch-based collector may defer for a moment after the handle is dropped: a
+        // process that closes its store and opens it again at once (a test, `csx restore`, an
+        // offline command followed by the daemon) would see its own lock. Retry briefly; another
+        // process holding the store still gets `Locked` after the grace period.
+        let deadline = std::time::Instant::now() + OWN_LOCK_GRACE;
+        let tree = loop {
+            let opened = match open() {
+                Err(sled::Error::Corruption { .. }) if remove_incomplete_snapshots(path) > 0 => open(),
+                other => other,
+            }
+            .map_err(|e| open_error(path, e));
+            match opened {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => break other?,
+            }
+        };
         let store = SledStore {
             path: path.to_path_buf(),
             tree,
