@@ -5,6 +5,7 @@ mod context;
 mod error;
 mod labels;
 mod output;
+mod systemd;
 mod view;
 
 use std::path::PathBuf;

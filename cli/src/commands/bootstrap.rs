@@ -111,12 +111,19 @@ pub fn run(ctx: &Ctx, args: BootstrapArgs) -> anyhow::Result<()> {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
             }
+            crate::systemd::stopping();
         };
+        let federation = options.genesis.name.clone();
+        let mut ready = false;
         bootstrap::run(
             &key,
             options,
             |addr| {
                 let _ = crate::output::write_stdout(format!("bootstrap address: {addr}\n").as_bytes());
+                // It listens once it has an address to give out: ready for systemd.
+                if !std::mem::replace(&mut ready, true) {
+                    crate::systemd::ready(&format!("bootstrap server for {federation}"));
+                }
             },
             shutdown,
         )

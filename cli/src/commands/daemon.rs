@@ -108,6 +108,7 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
             dashboard = %web.as_ref().map(|w| w.base_url.clone()).unwrap_or_else(|| "off".into()),
             "csx daemon started"
         );
+        crate::systemd::ready(&format!("member node of {} for {}", identity.ods_code, genesis.name));
         let api = node.api().clone();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
@@ -116,6 +117,7 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
             _ = term.recv() => tracing::info!("terminated; shutting down"),
             _ = api.stop_requested() => tracing::info!("asked to stop; shutting down"),
         }
+        crate::systemd::stopping();
         drop(control);
         if let Some(web) = web {
             web.stop().await;

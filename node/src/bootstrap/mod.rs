@@ -393,6 +393,10 @@ impl Server {
                 self.count("relay.reservations");
                 tracing::debug!(peer = %src_peer_id, "relay reservation accepted");
             }
+            relay::Event::CircuitReqAccepted { src_peer_id, dst_peer_id } => {
+                self.count("relay.circuits");
+                tracing::info!(src = %src_peer_id, dst = %dst_peer_id, "relaying a connection between members' nodes");
+            }
             relay::Event::CircuitClosed { src_peer_id, dst_peer_id, error: Some(e) } => {
                 self.count("relay.circuits_cut");
                 tracing::debug!(src = %src_peer_id, dst = %dst_peer_id, "relay circuit closed: {e}");
