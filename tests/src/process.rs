@@ -61,8 +61,13 @@ impl CliHome {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(csx_bin());
-        // Test daemons serve no dashboard: many run at once on one machine.
-        c.env("CSX_HOME", &self.home).env("CSX_LOG", "info").env("CSX_WEB_LISTEN", "off").arg("--no-input").args(args);
+        // Test daemons serve no dashboard: many run at once on one machine. CSX_TEST_LOG sets the
+        // daemons' log filter (e.g. `info,csx_node::net=debug`) when a test needs their story.
+        c.env("CSX_HOME", &self.home)
+            .env("CSX_LOG", std::env::var("CSX_TEST_LOG").unwrap_or("info".into()))
+            .env("CSX_WEB_LISTEN", "off")
+            .arg("--no-input")
+            .args(args);
         c
     }
 

@@ -80,7 +80,12 @@ impl WebhookSink {
     }
 }
 
-async fn receive(State(state): State<Arc<Mutex<Inner>>>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(state): State<Arc<Mutex<Inner>>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let mut s = state.lock().expect("lock");
     let status = if s.fail > 0 {
         s.fail -= 1;

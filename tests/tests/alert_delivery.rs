@@ -7,9 +7,7 @@ use std::time::Duration;
 use csx_node::alerts::deliver::email::Mailer;
 use csx_node::alerts::deliver::webhook::{Sent, Webhook};
 use csx_node::alerts::deliver::{Outbox, Sender};
-use csx_node::alerts::settings::{
-    AlertsConfig, Delivery, EmailTarget, Security, Smtp, WebhookFormat, WebhookTarget,
-};
+use csx_node::alerts::settings::{AlertsConfig, Delivery, EmailTarget, Security, Smtp, WebhookFormat, WebhookTarget};
 use csx_node::alerts::{Alert, Raised, Rule};
 use csx_tests::sinks::{WebhookSink, signature_valid, smtp_sink};
 use csx_tests::wait_until;
@@ -88,7 +86,8 @@ async fn a_webhook_is_retried_after_a_500_and_signed() {
 
     // A 4xx is not retried; an unreachable receiver is given up after the configured tries.
     let refusing = WebhookSink::start(0);
-    let gone = WebhookTarget { url: format!("http://127.0.0.1:{}/x", csx_tests::process::free_port()), ..target.clone() };
+    let gone =
+        WebhookTarget { url: format!("http://127.0.0.1:{}/x", csx_tests::process::free_port()), ..target.clone() };
     let hook = Webhook::new(&gone, &quick(), sender()).expect("webhook");
     match hook.deliver(&a).await {
         Sent::GaveUp { attempts: 4, last } => assert_eq!(last, "cannot connect"),
@@ -228,6 +227,7 @@ async fn the_outbox_sends_a_digest_and_each_target_only_its_rules() {
     .await;
     // The switch rule is not the motions webhook's.
     assert!(sink.delivered("/motions").is_empty());
-    let subjects: Vec<String> = server.messages().iter().map(|m| m["subject"].as_str().unwrap_or("").to_string()).collect();
+    let subjects: Vec<String> =
+        server.messages().iter().map(|m| m["subject"].as_str().unwrap_or("").to_string()).collect();
     assert_eq!(subjects, vec!["[csx] first", "[csx] second"]);
 }

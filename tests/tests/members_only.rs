@@ -173,9 +173,13 @@ async fn a_stranger_answering_with_a_long_signed_chain_costs_at_most_its_certifi
     // strikes ban it before its time is up.
     let (key, chain) = stranger(&fed, 1_999);
     let mut peer = RawPeer::new(&key, fed_id, Some(chain[0].clone()));
-    let received = fed.node(0).counters().get("received");
+    let counters = fed.node(0).counters().clone();
+    let received = counters.get("received");
     let start = Instant::now();
     peer.connect_only(fed.address(0), target).await;
+    // Its certificate is asked for and checked first (on a loaded machine the flood below could
+    // otherwise get it banned before its answer is read).
+    peer.pump_until("its certificate is verified", SETTLE, |_| counters.get("received") > received).await;
     for record in &chain[1..] {
         let _ = peer.gossip(record.clone());
     }

@@ -107,7 +107,10 @@ fn build_net() -> Result<Net, String> {
     // The gateway: masquerade out of wan0; nothing new comes in; out, only to the bootstrap server.
     net.run("gw", &["iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan0", "-j", "MASQUERADE"]);
     net.run("gw", &["iptables", "-P", "FORWARD", "DROP"]);
-    net.run("gw", &["iptables", "-A", "FORWARD", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"]);
+    net.run(
+        "gw",
+        &["iptables", "-A", "FORWARD", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+    );
     net.run("gw", &["iptables", "-A", "FORWARD", "-i", "lan0", "-o", "wan0", "-d", "10.203.1.2", "-j", "ACCEPT"]);
     Ok(net)
 }
@@ -136,7 +139,12 @@ fn holds_comment(node: &CliHome, comment: &str) -> bool {
 
 fn wait_daemon(node: &CliHome, proc: &mut Proc) {
     wait_for("the daemon answers", SOON, || {
-        assert!(proc.is_running(), "{}: {}", proc.name, std::fs::read_to_string(node.home.join("daemon.log")).unwrap_or_default());
+        assert!(
+            proc.is_running(),
+            "{}: {}",
+            proc.name,
+            std::fs::read_to_string(node.home.join("daemon.log")).unwrap_or_default()
+        );
         node.run(&["status", "--json"]).status.success() && node.json(&["status"])["mode"] == "daemon"
     });
 }
@@ -158,7 +166,8 @@ fn a_member_behind_nat_is_reached_through_the_bootstrap_relay_and_syncs() {
         .args(["bootstrap", "--listen", "/ip4/10.203.1.2/tcp/4000", "--show-address"])
         .output()
         .expect("csx runs");
-    let address = String::from_utf8_lossy(&out.stdout).trim().strip_prefix("bootstrap address: ").expect("address").to_string();
+    let address =
+        String::from_utf8_lossy(&out.stdout).trim().strip_prefix("bootstrap address: ").expect("address").to_string();
     let (nodes, genesis) = found_federation(dir.path(), &["NT1", "NT2"], Some(&address));
     let (public, hidden) = (&nodes[0], &nodes[1]);
     let g = genesis.display().to_string();

@@ -147,7 +147,12 @@ fn the_daemon_tells_systemd_it_is_ready_once_it_answers_and_when_it_stops() {
     assert!(ready.contains("STATUS=member node of SN1"), "{ready}");
     // Ready means it answers: a command goes to the daemon at once.
     assert_eq!(node.json(&["status"])["mode"], "daemon", "ready before the control socket answered");
-    assert_eq!(terminate(&mut daemon), Some(0), "{}", std::fs::read_to_string(node.home.join("daemon.log")).unwrap_or_default());
+    assert_eq!(
+        terminate(&mut daemon),
+        Some(0),
+        "{}",
+        std::fs::read_to_string(node.home.join("daemon.log")).unwrap_or_default()
+    );
     notify.wait_for("STOPPING=1", Duration::from_secs(1));
 
     // Without NOTIFY_SOCKET (a terminal, a container) the daemon runs as before.
@@ -281,7 +286,16 @@ fn the_container_image_runs_from_scratch_under_podman_as_a_non_root_user() {
     assert!(id.status.success(), "{}", text(&id));
     std::fs::write(home.join("ct1.json"), &id.stdout).expect("write");
     for args in [
-        &["federation", "create", "--name", "Container federation", "--founder", "/data/ct1.json", "--out", "/data/genesis.json"][..],
+        &[
+            "federation",
+            "create",
+            "--name",
+            "Container federation",
+            "--founder",
+            "/data/ct1.json",
+            "--out",
+            "/data/genesis.json",
+        ][..],
         &["federation", "join", "/data/genesis.json"],
     ] {
         let out = csx(args).expect("runs");

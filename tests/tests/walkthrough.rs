@@ -55,7 +55,9 @@ fn the_operations_guide_join_a_federation_steps_work_as_written() {
     let boot_address = text.trim().strip_prefix("bootstrap address: ").expect("the address").to_string();
 
     // 2. Each founder: a node and an identity.
-    for (node, code, name) in [(&qwo, "QWO", "NHS West Yorkshire ICB"), (&qoq, "QOQ", "NHS Humber and North Yorkshire ICB")] {
+    for (node, code, name) in
+        [(&qwo, "QWO", "NHS West Yorkshire ICB"), (&qoq, "QOQ", "NHS Humber and North Yorkshire ICB")]
+    {
         node.ok(&["init", "--org-code", code, "--name", name]);
         std::fs::write(d.join(format!("{}.json", code.to_lowercase())), node.ok(&["id", "--json"])).expect("write");
     }
@@ -84,11 +86,12 @@ fn the_operations_guide_join_a_federation_steps_work_as_written() {
     }
 
     // 5. The bootstrap host: start the server.
-    let mut child = boot(&["bootstrap", "--listen", &addr(boot_port), "--external", &addr(boot_port), "--genesis", &genesis])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(d.join("bootstrap.log")).expect("log"))
-        .spawn()
-        .expect("bootstrap starts");
+    let mut child =
+        boot(&["bootstrap", "--listen", &addr(boot_port), "--external", &addr(boot_port), "--genesis", &genesis])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(d.join("bootstrap.log")).expect("log"))
+            .spawn()
+            .expect("bootstrap starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("its address");
     assert_eq!(line.trim().strip_prefix("bootstrap address: "), Some(boot_address.as_str()));

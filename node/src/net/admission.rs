@@ -15,7 +15,10 @@
 //!   at most `max_unverified` peers are being verified at once.
 //! - A peer not verified within the verification time is disconnected (and banned, unless its
 //!   organisation is an applicant); one answering with something else than its certificate, or
-//!   an invalid one, at once.
+//!   an invalid one, at once. The node that dialled waits half as long again
+//!   ([`dialler_timeout`]): the node it dialled judges first, so a member turns a stranger away
+//!   (and counts it) rather than the stranger hanging up a moment before, whichever process the
+//!   scheduler runs first.
 //! - Every table is bounded: peers (disconnected ones are evicted, least recently seen first;
 //!   never-verified ones are forgotten at once), addresses per peer, strikes, bans, backoff.
 //!
@@ -37,6 +40,11 @@ pub const MAX_CERT_CHECKS: u8 = 2;
 /// How long after a peer withheld its certificate (it had not verified us yet) we ask again,
 /// unless it shows sooner that it has (by asking us for more than our certificate).
 pub const CERT_RETRY_MS: u64 = 1_000;
+/// How long a node that dialled a peer waits for it to be verified: half as long again as the
+/// peer it dialled waits, so that the dialled node's judgement comes first.
+pub fn dialler_timeout(verify_timeout_ms: u64) -> u64 {
+    verify_timeout_ms.saturating_add(verify_timeout_ms / 2)
+}
 /// The first wait before redialling a peer we could not reach or had to turn away; it doubles
 /// up to [`MAX_BACKOFF_MS`].
 pub const FIRST_BACKOFF_MS: u64 = 5_000;
@@ -452,14 +460,14 @@ impl<S: Default> Admission<S> {
     /// bans expire, tables are trimmed.
     pub fn on_tick(&mut self, judge: &dyn Judge, now: u64) -> Vec<Action> {
         let mut out: Vec<Action> = self.guard.expire(now).into_iter().map(Action::Unblock).collect();
-        let timeout = self.verify_timeout_ms;
-        let waiting: Vec<(PeerId, u64, Option<Cert>)> = self
+        let waiting: Vec<(PeerId, u64, bool, Option<Cert>)> = self
             .peers
             .iter()
             .filter(|(_, e)| e.verifying())
-            .filter_map(|(p, e)| e.link.as_ref().map(|l| (*p, l.since, l.cert)))
+            .filter_map(|(p, e)| e.link.as_ref().map(|l| (*p, l.since, l.dialled, l.cert)))
             .collect();
-        for (peer, since, cert) in waiting {
+        for (peer, since, dialled, cert) in waiting {
+            let timeout = if dialled { dialler_timeout(self.verify_timeout_ms) } else { self.verify_timeout_ms };
             if now.saturating_sub(since) > timeout {
                 out.extend(match judge.standing(&peer, now) {
                     Standing::Member => self.admit(peer),

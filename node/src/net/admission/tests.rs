@@ -171,11 +171,29 @@ fn an_applicant_waits_then_leaves_without_a_ban_and_is_admitted_if_the_roster_sa
     a.on_connected(q, dialled(2), &stranger, 0);
     a.on_certificate_answer(q, CertAnswer::Record(vec![1]), 1);
     a.on_certificate_checked(q, CertCheck::Valid, &applicant, 2);
-    let out = a.on_tick(&applicant, TIMEOUT + 1);
+    let late = dialler_timeout(TIMEOUT);
+    let out = a.on_tick(&applicant, late + 1);
     assert_eq!(disconnects(&out), vec![(Reason::Applicant, false)]);
-    assert_eq!(a.banned(&q, TIMEOUT + 2), None);
-    assert!(!a.may_dial(&q, TIMEOUT + 2), "not redialled at once");
-    assert!(a.may_dial(&q, TIMEOUT + 1 + FIRST_BACKOFF_MS));
+    assert_eq!(a.banned(&q, late + 2), None);
+    assert!(!a.may_dial(&q, late + 2), "not redialled at once");
+    assert!(a.may_dial(&q, late + 1 + FIRST_BACKOFF_MS));
+}
+
+#[test]
+fn the_node_that_dialled_waits_longer_than_the_node_it_dialled_so_the_dialled_one_judges_first() {
+    // Both ends of one connection start their clocks together; the dialled end must run out of
+    // time first, or which end hangs up (and counts the drop) depends on scheduling.
+    let mut a = admission();
+    let (dialled_by_us, dialled_us) = (node_peer(), node_peer());
+    a.on_connected(dialled_by_us, dialled(3), &stranger, 0);
+    a.on_connected(dialled_us, inbound(), &stranger, 0);
+    let out = a.on_tick(&stranger, TIMEOUT + 1);
+    assert_eq!(disconnects(&out), vec![(Reason::NotAMember, true)], "the inbound one only");
+    assert!(a.get(&dialled_by_us).is_some_and(|e| e.link.is_some()), "the one we dialled still waits");
+    assert!(dialler_timeout(TIMEOUT) > TIMEOUT + 1);
+    assert!(a.on_tick(&stranger, dialler_timeout(TIMEOUT)).is_empty(), "not yet out of its longer time");
+    let out = a.on_tick(&stranger, dialler_timeout(TIMEOUT) + 1);
+    assert_eq!(disconnects(&out), vec![(Reason::NotAMember, true)]);
 }
 
 #[test]
