@@ -161,9 +161,22 @@ impl Record {
     /// seq/prev, field rules of the body, and that a node certificate is exactly record 1 and
     /// certifies its author. Signatures are checked by [`Record::verify`].
     pub fn decode(bytes: Vec<u8>) -> Result<Record, RecordError> {
+        Record::decode_knowing(bytes, |_| true)
+    }
+
+    /// Decodes `bytes` as a node of an earlier version would, one that knows only the kinds for
+    /// which `known` is true: the others' bodies are kept as [`Body::Unknown`]. For tests and
+    /// tools that check what an old node does with a newer kind.
+    #[doc(hidden)]
+    pub fn decode_knowing(bytes: Vec<u8>, known: impl Fn(u16) -> bool) -> Result<Record, RecordError> {
         let header = Header::parse(&bytes)?;
         let body_bytes = &bytes[HEADER_LEN..bytes.len() - SIGNATURE_LEN];
-        let body = match Body::decode(header.kind, body_bytes) {
+        let decoded = if known(header.kind) {
+            Body::decode(header.kind, body_bytes)
+        } else {
+            Ok(Body::Unknown { code: header.kind, bytes: body_bytes.to_vec() })
+        };
+        let body = match decoded {
             Ok(body) => body,
             // A newer author may write fields or values this version cannot read: keep the
             // record (it is signed and chained) but treat its body as unknown.

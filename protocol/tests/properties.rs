@@ -198,3 +198,36 @@ fn a_node_cannot_retire_itself_below_the_record_that_says_so() {
     let err = Record::sign(&me, draft(5)).expect_err("it would invalidate itself");
     assert!(err.to_string().contains("a node retiring itself must keep this record valid: at least 5"), "{err}");
 }
+
+/// A node of the version before joint tenders (kinds 16, intent, and 17, tender_join) keeps an
+/// intent and a join as unknown kinds: it decodes and verifies them, keeps their exact bytes
+/// (the same ids), and what it forwards a current node reads as the intent and join written.
+#[test]
+fn an_intent_and_a_join_pass_through_a_node_that_predates_their_kinds_unharmed() {
+    use csx_protocol::body::{Intent, TenderJoin, ValueBand};
+    let before_tenders = |code: u16| code < 16;
+    let intent = Body::Intent(Intent {
+        service_line: "BI".into(),
+        from: csx_protocol::Date::from_ymd(2027, 4, 1).expect("date"),
+        value_band: ValueBand::From500kTo1m,
+        population: 1_250_000,
+        note: Some("Open to a joint lot with neighbours".into()),
+    });
+    let written = signed(intent.clone(), 5);
+    let join = Body::TenderJoin(TenderJoin { intent: written.id(), comment: Some("count us in".into()) });
+    let join_written = signed(join.clone(), 6);
+    for (record, body, code) in [(&written, &intent, 16), (&join_written, &join, 17)] {
+        let old = Record::decode_knowing(record.bytes().to_vec(), before_tenders).expect("an old node decodes it");
+        assert!(matches!(old.body(), Body::Unknown { code: c, .. } if *c == code), "{:?}", old.body());
+        assert_eq!(old.id(), record.id(), "the same record");
+        assert_eq!(old.body().encode(), body.encode(), "its body kept byte for byte");
+        let old = old.verify(&ctx()).expect("an old node verifies it");
+        let forwarded = old.bytes().to_vec();
+        assert_eq!(forwarded, record.bytes(), "forwarded as the exact bytes signed");
+        let now = Record::decode(forwarded).expect("decodes").verify(&ctx()).expect("verifies");
+        assert_eq!(now.body(), body, "a current node reads what was written");
+    }
+    // The current decoder is the one that knows every kind.
+    let current = Record::decode_knowing(written.bytes().to_vec(), |_| true).expect("decodes");
+    assert_eq!(current.body(), &intent);
+}

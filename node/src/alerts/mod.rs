@@ -44,6 +44,9 @@ pub enum Rule {
     NoticeDeadline,
     /// A new member joined the federation.
     MemberJoined,
+    /// Another member intends to re-procure a line in a window where you intend to, joined, or
+    /// your own contract on the line comes up for renewal: a joint tender is forming.
+    TenderForming,
     /// A node signed two records at one place in its feed (a fork), or a member was revoked.
     Integrity,
     /// Sent by `csx alert test`.
@@ -51,7 +54,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 11] = [
         Rule::PriceAboveMarket,
         Rule::SwitchAway,
         Rule::PoorReview,
@@ -61,6 +64,7 @@ impl Rule {
         Rule::MotionCarried,
         Rule::NoticeDeadline,
         Rule::MemberJoined,
+        Rule::TenderForming,
         Rule::Integrity,
     ];
 
@@ -75,6 +79,7 @@ impl Rule {
             Rule::MotionCarried => "motion_carried",
             Rule::NoticeDeadline => "notice_deadline",
             Rule::MemberJoined => "member_joined",
+            Rule::TenderForming => "tender_forming",
             Rule::Integrity => "integrity",
             Rule::Test => "test",
         }
@@ -94,6 +99,9 @@ impl Rule {
             Rule::MotionCarried => "a motion carries",
             Rule::NoticeDeadline => "notice to leave one of your contracts is due in 90, 30 or 7 days",
             Rule::MemberJoined => "a new member joins the federation",
+            Rule::TenderForming => {
+                "another member intends to re-procure a line in a window where you intend to, joined, or renew"
+            }
             Rule::Integrity => "a node forks its feed, or a member is revoked (for admins)",
             Rule::Test => "a test alert sent by `csx alert test`",
         }

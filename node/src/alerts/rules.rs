@@ -97,6 +97,7 @@ pub fn evaluate(input: &Input<'_>, config: &AlertsConfig, memory: &mut Memory) -
     motions(input, config, &mut out);
     notice_deadlines(input, config, &mut out);
     members(input, memory, &mut out);
+    tenders(input, &mut out);
     integrity(input, &mut out);
     memory.bound();
     out
@@ -433,6 +434,84 @@ fn members(input: &Input<'_>, memory: &mut Memory, out: &mut Vec<Raised>) {
         });
     }
     memory.members = current;
+}
+
+/// Whole pounds with thousands separators (`£1,234,567`).
+fn pounds(pence: u64) -> String {
+    format!("£{}", thousands(pence / 100))
+}
+
+/// A count with thousands separators (`1,234,567`).
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A new intent of another member in a joint tender forming where this member takes part
+/// (its own intent, a join) or its own contract on the line comes up for renewal in the window.
+/// The figures are the tender listing's (`csx tenders`): the combined value only when the
+/// disclosure rule shows it.
+fn tenders(input: &Input<'_>, out: &mut Vec<Raised>) {
+    let (d, ctx) = (input.data, &input.ctx);
+    let new: BTreeSet<String> =
+        d.intents.iter().filter(|it| input.new.contains(&it.id) && it.org != ctx.me).map(|it| it.id.to_hex()).collect();
+    if new.is_empty() {
+        return;
+    }
+    let me = d.directory.org(&ctx.me);
+    let query = crate::query::tenders::TenderQuery::default();
+    for g in crate::query::tenders::tenders(d, ctx, &query, &mut Rests::default()) {
+        let why = if g.yours.intent.is_some() {
+            "you intend to re-procure it in this window".to_string()
+        } else if !g.yours.joined.is_empty() {
+            "you joined this joint tender".to_string()
+        } else if let Some(q) = g.yours.renewal {
+            format!("your own contract comes up for renewal in {q}")
+        } else {
+            continue;
+        };
+        for intent in g.intents.iter().filter(|i| new.contains(&i.id) && i.org != me) {
+            let who = format!("{} ({})", intent.org.name, intent.org.ods);
+            let t = &g.together;
+            let value = match (t.value_low_pence, t.value_high_pence) {
+                (Some(l), Some(h)) if l == h => format!(", buying {} a year", pounds(l)),
+                (Some(l), Some(h)) => format!(", buying {} to {} a year", pounds(l), pounds(h)),
+                (Some(l), None) => format!(", buying at least {} a year", pounds(l)),
+                _ => String::new(),
+            };
+            let population = if t.population_unknown > 0 {
+                format!("a population of at least {}", thousands(t.population))
+            } else {
+                format!("a population of {}", thousands(t.population))
+            };
+            out.push(Raised {
+                key: format!("tender:{}", intent.id),
+                rule: Rule::TenderForming,
+                title: format!("{who} intends to re-procure {} from {}", g.service_line_name, intent.from),
+                text: format!(
+                    "{who} intends to re-procure {} from {}, open to a joint procurement, and {why}. The joint tender {} ({} to {}) now has {} members with {population}{value}. See `csx tenders` to join it.",
+                    g.service_line_name,
+                    intent.from,
+                    g.group,
+                    g.first,
+                    g.last,
+                    g.members.len()
+                ),
+                service_line: Some(g.service_line.clone()),
+                provider: None,
+                records: d.intents.iter().filter(|it| it.id.to_hex() == intent.id).map(|it| it.id).collect(),
+                authors: vec![who],
+                link: Some(format!("/tenders?service_line={}", g.service_line)),
+            });
+        }
+    }
 }
 
 fn integrity(input: &Input<'_>, out: &mut Vec<Raised>) {

@@ -28,6 +28,8 @@ pub struct AlertsConfig {
     pub motion: MotionRule,
     pub notice: NoticeRule,
     pub members: Toggle,
+    /// Joint tenders forming on a line you intend to re-procure, joined, or renew in the window.
+    pub tender: Toggle,
     /// Forks and revocations (for the node's admins).
     pub integrity: Toggle,
     pub delivery: Delivery,
@@ -238,6 +240,7 @@ impl Default for AlertsConfig {
             motion: MotionRule::default(),
             notice: NoticeRule::default(),
             members: Toggle::default(),
+            tender: Toggle::default(),
             integrity: Toggle::default(),
             delivery: Delivery::default(),
             smtp: Smtp::default(),
@@ -267,6 +270,7 @@ impl AlertsConfig {
             Rule::MotionCarried => self.motion.enabled && self.motion.carried,
             Rule::NoticeDeadline => self.notice.enabled,
             Rule::MemberJoined => self.members.enabled,
+            Rule::TenderForming => self.tender.enabled,
             Rule::Integrity => self.integrity.enabled,
             Rule::Test => true,
         }

@@ -297,3 +297,80 @@ fn a_withheld_statistic_never_appears_in_an_alert() {
         assert!(!(r.rule == Rule::PriceAboveMarket && r.service_line.as_deref() == Some("FIN")), "{r:#?}");
     }
 }
+
+fn intent(i: u8, line: &str, from: &str, population: u64, at: u64) -> Item<csx_protocol::body::Intent> {
+    item(
+        9,
+        i,
+        at,
+        csx_protocol::body::Intent {
+            service_line: line.into(),
+            from: d(from),
+            value_band: csx_protocol::body::ValueBand::From100kTo250k,
+            population,
+            note: None,
+        },
+    )
+}
+
+/// Member 0 intends to re-procure BI from 2026-10-01 (2026/27 Q3). A new intent of member 1 on
+/// BI from 2027-01-15 (Q4, the same window) tells member 0, once; member 2, who buys BI but
+/// neither intends, joined nor renews in the window, is not told; an intent on another line
+/// tells no one; and member 3, whose BI contract renews in 2027-01, is told.
+#[test]
+fn another_members_intent_in_a_window_we_take_part_in_alerts_once() {
+    let config = AlertsConfig::default();
+    let mut data = dataset(6);
+    let ours = intent(0, "BI", "2026-10-01", 300_000, 10);
+    let theirs = intent(1, "BI", "2027-01-15", 200_000, 11);
+    let other_line = intent(4, "CHC", "2026-10-01", 100_000, 12);
+    let later = intent(5, "BI", "2027-07-01", 100_000, 13);
+    data.intents = vec![ours.clone(), theirs.clone(), other_line.clone(), later.clone()];
+    // Member 2 buys BI (no contract dates); member 3's 24-month contract from 2025-01-01
+    // renews in 2027-01, inside the window (2026/27 Q3–Q4).
+    data.prices.push(price(2, "0DE", "BI", 2025, 1_000_000, 100_000, 5));
+    let mut p3 = price(3, "0DE", "BI", 2025, 2_000_000, 100_000, 6);
+    p3.body.contract_start = Some(d("2025-01-01"));
+    p3.body.contract_months = Some(24);
+    data.prices.push(p3);
+    let new = [ours.id, theirs.id, other_line.id, later.id];
+    let raised = run(&data, 0, "2026-06-01", &new, &config, &mut Memory::default());
+    let t = of(&raised, Rule::TenderForming);
+    assert_eq!(t.len(), 1, "{t:#?}");
+    assert_eq!(t[0].key, format!("tender:{}", theirs.id));
+    assert_eq!(t[0].records, vec![theirs.id]);
+    assert_eq!(t[0].title, "Member 1 (M1) intends to re-procure Business intelligence from 2027-01-15");
+    // Two members, 300,000 + 200,000 people; the value rests on two members, fewer than k = 3:
+    // not given.
+    assert!(t[0].text.contains("now has 2 members with a population of 500,000"), "{}", t[0].text);
+    assert!(!t[0].text.contains('£'), "{}", t[0].text);
+    assert_eq!(t[0].link.as_deref(), Some("/tenders?service_line=BI"));
+    // Not new any more: nothing.
+    assert!(of(&run(&data, 0, "2026-06-01", &[], &config, &mut Memory::default()), Rule::TenderForming).is_empty());
+    // Member 2 is not in the window; member 3 renews in it and hears of both intents.
+    assert!(of(&run(&data, 2, "2026-06-01", &new, &config, &mut Memory::default()), Rule::TenderForming).is_empty());
+    let renewing = run(&data, 3, "2026-06-01", &new, &config, &mut Memory::default());
+    let keys: BTreeSet<String> = of(&renewing, Rule::TenderForming).iter().map(|r| r.key.clone()).collect();
+    assert_eq!(keys, [format!("tender:{}", ours.id), format!("tender:{}", theirs.id)].into_iter().collect());
+    assert!(
+        of(&renewing, Rule::TenderForming)[0].text.contains("your own contract comes up for renewal in 2026/27 Q4")
+    );
+    // A member who joined member 0's intent hears of member 1's. It disclosed £10,000 a year
+    // for BI: three members valued now (k = 3), two £100k–£250k bands and its £10,000.
+    data.prices.push(price(4, "0DE", "BI", 2025, 1_000_000, 100_000, 7));
+    data.joins.push(item(10, 4, 20, csx_protocol::body::TenderJoin { intent: ours.id, comment: None }));
+    let joined = run(&data, 4, "2026-06-01", &[theirs.id], &config, &mut Memory::default());
+    let j = of(&joined, Rule::TenderForming);
+    assert_eq!(j.len(), 1);
+    // Population 300,000 + 200,000 + member 4's registered 500,000.
+    assert!(j[0].text.contains("3 members with a population of 1,000,000"), "{}", j[0].text);
+    assert!(j[0].text.contains("buying £210,000 to £510,000 a year"), "{}", j[0].text);
+}
+
+#[test]
+fn pounds_have_thousands_separators() {
+    assert_eq!(pounds(0), "£0");
+    assert_eq!(pounds(99_999), "£999");
+    assert_eq!(pounds(100_000), "£1,000");
+    assert_eq!(pounds(123_456_789_00), "£123,456,789");
+}
