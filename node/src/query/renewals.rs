@@ -162,7 +162,8 @@ pub fn renewals(d: &Dataset, ctx: &Ctx, q: &RenewalQuery, rests: &mut Rests) -> 
     let in_range = |qt: Quarter| qt >= from && qt <= to;
     // (line, quarter) → member → providers, with the records behind.
     type Cell = BTreeMap<OrgKey, BTreeSet<String>>;
-    let mut cells: BTreeMap<(String, Quarter), (Cell, Vec<(RecordId, OrgKey)>)> = BTreeMap::new();
+    type Backing = Vec<(RecordId, OrgKey)>;
+    let mut cells: BTreeMap<(String, Quarter), (Cell, Backing)> = BTreeMap::new();
     let mut yours = Vec::new();
     for it in dated_contracts(d) {
         let p = &it.body;
@@ -237,7 +238,7 @@ pub fn renewals(d: &Dataset, ctx: &Ctx, q: &RenewalQuery, rests: &mut Rests) -> 
             }
         })
         .collect();
-    out.sort_by(|a, b| (line_order(&a.service_line), a.quarter).cmp(&(line_order(&b.service_line), b.quarter)));
+    out.sort_by_key(|a| (line_order(&a.service_line), a.quarter));
     yours.sort_by_key(|c| (c.notice_by.unwrap_or(c.ends), c.ends));
     Renewals { from, to, cells: out, yours }
 }

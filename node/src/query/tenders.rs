@@ -276,7 +276,7 @@ fn group_of(
     // The value rests on members' confidential disclosures: the disclosure rule over the
     // participants valued (a band is public, but a sum of one band and one disclosure would
     // give the disclosure away to anyone who knows the band's member's figure).
-    t.value_disclosure = disclosure(valued.into_iter(), ctx.k, ctx.max_share_bp);
+    t.value_disclosure = disclosure(valued, ctx.k, ctx.max_share_bp);
     if t.value_disclosure.shown() {
         t.value_low_pence = Some(low);
         t.value_high_pence = (!open_ended).then_some(high);
