@@ -8,8 +8,10 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use csx_node::query::motions::{MotionQuery, MotionStatus};
+use csx_node::query::prices::short_pounds;
 use csx_node::query::prices::{Basis, PriceCell, PriceQuery};
 use csx_node::query::switches::SwitchQuery;
+use csx_node::query::worth::Worth;
 use csx_node::query::{Answer, Question};
 use csx_protocol::body::{Party, Price};
 use csx_protocol::{Body, Date};
@@ -45,6 +47,9 @@ struct Overview {
     switches_shown: usize,
     contracts: Table,
     provenance: String,
+    worth: Table,
+    worth_total: String,
+    worth_provenance: String,
 }
 
 /// For each line, the latest year in which you disclosed a per-head price (all providers).
@@ -171,6 +176,11 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
 
     let today = Date::from_unix_ms(app.now()).ok_or_else(|| PageError::Internal("the clock is out of range".into()))?;
     let contracts = contracts(&app, today).await?;
+    let tenders = app.node.ask(Question::Tenders(Default::default())).await?;
+    let Answer::Tenders { worth, .. } = &tenders.answer else {
+        return Err(PageError::Internal("unexpected answer".into()));
+    };
+    let (worth_table, worth_total) = worth_table(worth);
     let t = Overview {
         page: Page::new(&app, &user, "Where you stand", "/"),
         position,
@@ -181,8 +191,53 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
         switches_total,
         contracts,
         provenance: provenance(&prices.provenance),
+        worth: worth_table,
+        worth_total,
+        worth_provenance: provenance(&tenders.provenance),
     };
     render(&t)
+}
+
+/// What acting together is worth: the federation's total paid a year above each line's median
+/// £/head (each line's latest year), line by line, and in all over the lines shown — a withheld
+/// line gives its reason and no figure, and the total says how many lines it leaves out.
+pub fn worth_table(w: &Worth) -> (Table, String) {
+    let mut t = Table::new(
+        "Paid a year above each line's median price per head, the latest year of each line",
+        &[
+            ("Service line", false),
+            ("Year", false),
+            ("Members", true),
+            ("Median per head", true),
+            ("Members above it", true),
+            ("Paid a year above the median", true),
+        ],
+    );
+    for l in &w.lines {
+        let shown = l.disclosure.shown() && l.above_median_pence.is_some();
+        t.rows.push(vec![
+            l.service_line_name.clone(),
+            l.year.to_string(),
+            l.members.to_string(),
+            if shown { l.median.map(per_head).unwrap_or_else(|| "–".into()) } else { "–".into() },
+            if shown { l.above.map(|a| a.to_string()).unwrap_or_else(|| "–".into()) } else { "–".into() },
+            match l.above_median_pence.filter(|_| shown) {
+                Some(p) => short_pounds(p as i64),
+                None => format!("withheld ({})", l.disclosure.explain()),
+            },
+        ]);
+    }
+    let total = format!(
+        "{} a year over {} line{} shown{}",
+        short_pounds(w.total_pence as i64),
+        w.lines_shown,
+        if w.lines_shown == 1 { "" } else { "s" },
+        match w.lines_withheld {
+            0 => String::new(),
+            n => format!(" ({n} line{} withheld and left out)", if n == 1 { "" } else { "s" }),
+        }
+    );
+    (t, total)
 }
 
 /// Your organisation's current contracts (latest disclosure per provider and line among this
