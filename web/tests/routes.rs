@@ -898,7 +898,14 @@ async fn the_overview_says_what_acting_together_is_worth_line_by_line_and_in_all
         }
     }
     let total = pounds(worth["total_pence"].as_u64().expect("total"));
-    assert!(page.contains(&format!("data-worth-total>{total} a year over {} line", worth["lines_shown"])), "{total}");
+    assert!(page.contains(&format!("data-worth-total>{total} a year<")), "{total}");
+    assert!(page.contains(&format!("data-worth-cover>{} line", worth["lines_shown"])));
+    // The bars: one per line shown, a hatched row with no figure per line withheld.
+    let svg = &page[page.find(r#"id="worth""#).expect("the worth chart")..];
+    let svg = &svg[..svg.find("</svg>").expect("svg ends")];
+    let shown = lines.iter().filter(|l| l["above_median_pence"].is_u64()).count();
+    assert_eq!(svg.matches(r#"data-mark="bar""#).count(), shown);
+    assert_eq!(svg.matches("data-withheld").count(), lines.len() - shown);
 }
 
 #[tokio::test]

@@ -28,8 +28,8 @@ pub struct Row {
     pub yours: Vec<bool>,
 }
 
-const LABEL: f64 = 230.0;
-const CELL_W: f64 = 62.0;
+const LABEL: f64 = 270.0;
+const CELL_W: f64 = 58.0;
 const CELL_H: f64 = 36.0;
 const HEAD: f64 = 46.0;
 
@@ -42,7 +42,8 @@ fn shade(n: usize, max: usize) -> (String, &'static str) {
 
 /// Draws the grid; `columns` are the quarters' headings (`2025/26 Q2`).
 pub fn chart(id: &str, title: &str, columns: &[String], rows: &[Row]) -> Chart {
-    let width = LABEL + CELL_W * columns.len().max(1) as f64 + 10.0;
+    // Wide enough for the legend however few the quarters.
+    let width = (LABEL + CELL_W * columns.len().max(1) as f64 + 10.0).max(LABEL + 600.0);
     let height = HEAD + CELL_H * rows.len().max(1) as f64 + 44.0;
     let max = rows
         .iter()
@@ -68,7 +69,7 @@ pub fn chart(id: &str, title: &str, columns: &[String], rows: &[Row]) -> Chart {
     let mut marks = 0;
     for (i, r) in rows.iter().enumerate() {
         let y = HEAD + CELL_H * i as f64;
-        s.push_str(&text(LABEL - 8.0, y + CELL_H / 2.0 + 5.0, "end", "csx-chart__label", &super::clip(&r.label, 28)));
+        s.push_str(&text(LABEL - 8.0, y + CELL_H / 2.0 + 5.0, "end", "csx-chart__label", &super::clip(&r.label, 34)));
         for (j, cell) in r.cells.iter().enumerate() {
             let x = LABEL + CELL_W * j as f64;
             let mine = r.yours.get(j).copied().unwrap_or(false);
@@ -133,10 +134,10 @@ pub fn chart(id: &str, title: &str, columns: &[String], rows: &[Row]) -> Chart {
         ly + 14.0
     );
     s.push_str(&text(LABEL + 42.0, ly + 14.0, "start", "csx-chart__small", "members' contracts end"));
-    let lx = LABEL + 220.0;
+    let lx = LABEL + 200.0;
     let _ = write!(s, r#"<rect x="{lx:.1}" y="{ly:.1}" width="34" height="20" fill="url(#{id}-hatch)"/>"#);
     s.push_str(&text(lx + 42.0, ly + 14.0, "start", "csx-chart__small", "withheld (too few)"));
-    let yx = lx + 190.0;
+    let yx = lx + 170.0;
     let _ = write!(
         s,
         r#"<rect x="{:.1}" y="{:.1}" width="30" height="16" fill="none" stroke="{}" stroke-width="4"/>"#,

@@ -20,7 +20,7 @@ use super::{Figure, Page, PageError, Table, median_text, middle_half, per_head, 
 use crate::accounts::Role;
 use crate::app::App;
 use crate::auth::User;
-use crate::charts::ranges;
+use crate::charts::{ranges, simple};
 
 /// Motions shown as closing soon.
 const MOTIONS: usize = 5;
@@ -47,8 +47,9 @@ struct Overview {
     switches_shown: usize,
     contracts: Table,
     provenance: String,
-    worth: Table,
+    worth: Option<Figure>,
     worth_total: String,
+    worth_cover: String,
     worth_provenance: String,
 }
 
@@ -180,7 +181,7 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
     let Answer::Tenders { worth, .. } = &tenders.answer else {
         return Err(PageError::Internal("unexpected answer".into()));
     };
-    let (worth_table, worth_total) = worth_table(worth);
+    let (worth, worth_total, worth_cover) = worth_figure(worth);
     let t = Overview {
         page: Page::new(&app, &user, "Where you stand", "/"),
         position,
@@ -191,17 +192,19 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
         switches_total,
         contracts,
         provenance: provenance(&prices.provenance),
-        worth: worth_table,
+        worth,
         worth_total,
+        worth_cover,
         worth_provenance: provenance(&tenders.provenance),
     };
     render(&t)
 }
 
 /// What acting together is worth: the federation's total paid a year above each line's median
-/// £/head (each line's latest year), line by line, and in all over the lines shown — a withheld
-/// line gives its reason and no figure, and the total says how many lines it leaves out.
-pub fn worth_table(w: &Worth) -> (Table, String) {
+/// £/head (each line's latest year), line by line as bars with the table beneath, and in all
+/// over the lines shown — a withheld line gives its reason and no figure, and the total says
+/// how many lines it leaves out. Returns the figure, the amount and what it covers.
+pub fn worth_figure(w: &Worth) -> (Option<Figure>, String, String) {
     let mut t = Table::new(
         "Paid a year above each line's median price per head, the latest year of each line",
         &[
@@ -213,8 +216,11 @@ pub fn worth_table(w: &Worth) -> (Table, String) {
             ("Paid a year above the median", true),
         ],
     );
+    let mut bars = Vec::new();
     for l in &w.lines {
         let shown = l.disclosure.shown() && l.above_median_pence.is_some();
+        let why = l.disclosure.explain();
+        bars.push((l.service_line_name.clone(), l.above_median_pence.filter(|_| shown), why.clone()));
         t.rows.push(vec![
             l.service_line_name.clone(),
             l.year.to_string(),
@@ -223,21 +229,35 @@ pub fn worth_table(w: &Worth) -> (Table, String) {
             if shown { l.above.map(|a| a.to_string()).unwrap_or_else(|| "–".into()) } else { "–".into() },
             match l.above_median_pence.filter(|_| shown) {
                 Some(p) => short_pounds(p as i64),
-                None => format!("withheld ({})", l.disclosure.explain()),
+                None => format!("withheld ({why})"),
             },
         ]);
     }
-    let total = format!(
-        "{} a year over {} line{} shown{}",
-        short_pounds(w.total_pence as i64),
+    let amount = format!("{} a year", short_pounds(w.total_pence as i64));
+    let cover = format!(
+        "{} line{} shown{}",
         w.lines_shown,
         if w.lines_shown == 1 { "" } else { "s" },
         match w.lines_withheld {
             0 => String::new(),
-            n => format!(" ({n} line{} withheld and left out)", if n == 1 { "" } else { "s" }),
+            n => format!("; {n} line{} withheld and left out", if n == 1 { "" } else { "s" }),
         }
     );
-    (t, total)
+    let figure = (!w.lines.is_empty()).then(|| {
+        let chart = simple::money_bars(
+            "worth",
+            "Paid a year above each line's median price per head",
+            "what members pay a year above each line's median price per head",
+            &bars,
+        );
+        Figure::new(
+            "worth",
+            "Paid a year above each line's median price per head: what acting together could save",
+            chart,
+            t,
+        )
+    });
+    (figure, amount, cover)
 }
 
 /// Your organisation's current contracts (latest disclosure per provider and line among this

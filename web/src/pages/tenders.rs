@@ -104,14 +104,18 @@ fn card(g: &TenderGroup) -> GroupCard {
     }
     let mut value = value_words(g);
     if t.value_low_pence.is_some() {
-        value.push_str(&format!(
-            " — from {} member{}' own price disclosures and {} intent{}' value bands{}",
-            t.from_disclosures,
-            if t.from_disclosures == 1 { "" } else { "s" },
-            t.from_bands,
-            if t.from_bands == 1 { "" } else { "s" },
-            if t.value_unknown > 0 { format!("; {} not known", t.value_unknown) } else { String::new() }
-        ));
+        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut from = Vec::new();
+        if t.from_disclosures > 0 {
+            from.push(format!("{} own price disclosures", plural(t.from_disclosures, "member's", "members'")));
+        }
+        if t.from_bands > 0 {
+            from.push(format!("{} value bands", plural(t.from_bands, "intent's", "intents'")));
+        }
+        value.push_str(&format!(" — from {}", from.join(" and ")));
+        if t.value_unknown > 0 {
+            value.push_str(&format!("; {} not known", plural(t.value_unknown, "member's value", "members' values")));
+        }
     }
     let renewing = match g.renewals.members {
         Some(0) => "none".into(),
