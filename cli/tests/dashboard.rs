@@ -131,6 +131,13 @@ fn the_api_returns_what_csx_json_prints() {
         (&["switches", "--from", "0DE", "--json"], "/api/v1/switches?from=0DE"),
         (&["motions", "--status", "open", "--json"], "/api/v1/motions?status=open"),
         (&["report", "--json"], "/api/v1/report"),
+        (&["renewals", "--json"], "/api/v1/renewals"),
+        (
+            &["renewals", "--service-line", "BI", "--quarters", "6", "--json"],
+            "/api/v1/renewals?service_line=BI&quarters=6",
+        ),
+        (&["tenders", "--json"], "/api/v1/tenders"),
+        (&["alerts", "--json"], "/api/v1/alerts"),
     ];
     let expected: Vec<String> = questions.iter().map(|(args, _)| ok(csx(&home).args(*args))).collect();
     let port = free_port();

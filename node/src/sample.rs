@@ -579,6 +579,31 @@ pub fn sandbox(dir: &std::path::Path, seed: u64, members: usize, now_ms: u64) ->
     Ok(Sandbox { identity, members: orgs, federation, records })
 }
 
+/// Signs `bodies` as the next records of sample member `ods`'s node (keys derived from `seed`,
+/// as [`sandbox`] derives them) and stores them in `store`: for demos and tests in which another
+/// member writes after the sandbox was built. Returns the records' ids.
+pub fn write_as(
+    store: &dyn crate::store::Store,
+    seed: u64,
+    ods: &str,
+    federation: csx_protocol::FederationId,
+    bodies: Vec<Body>,
+    now_ms: u64,
+) -> Result<Vec<RecordId>, crate::api::ApiError> {
+    use csx_protocol::{Record, VerifyContext};
+    let key = sample_key(seed, ods, "node");
+    let head = store.head(&key.node_key())?;
+    let author = crate::author::Author::new(key, federation, head);
+    let records = author.sign(bodies, now_ms)?;
+    let ctx = VerifyContext::new(federation, now_ms);
+    let verified = records
+        .iter()
+        .map(|r| Record::decode(r.bytes().to_vec()).and_then(|r| r.verify(&ctx)))
+        .collect::<Result<Vec<_>, _>>()?;
+    store.insert(verified)?;
+    Ok(records.iter().map(|r| r.id()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

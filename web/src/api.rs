@@ -17,7 +17,9 @@ use csx_node::api::{Request, Response as NodeResponse};
 use csx_node::query::motions::{MotionQuery, MotionStatus};
 use csx_node::query::prices::PriceQuery;
 use csx_node::query::providers::ProviderQuery;
+use csx_node::query::renewals::{DEFAULT_QUARTERS, MAX_QUARTERS, RenewalQuery};
 use csx_node::query::switches::SwitchQuery;
+use csx_node::query::tenders::TenderQuery;
 use csx_node::query::{Answer, Answered, Question};
 use csx_protocol::body::Party;
 
@@ -168,6 +170,26 @@ pub fn motion_question(params: &Params) -> Result<MotionQuery, PageError> {
     Ok(MotionQuery { status, service_line: service_line(params)?, provider: provider_code(params) })
 }
 
+/// The renewal calendar question of `params`, as `csx renewals` asks it (`quarters` 1 to 40,
+/// default 12).
+pub fn renewal_question(params: &Params) -> Result<RenewalQuery, PageError> {
+    only(params, &["service_line", "quarters"])?;
+    let quarters = match value(params, "quarters") {
+        None => DEFAULT_QUARTERS,
+        Some(q) => q
+            .parse::<u8>()
+            .ok()
+            .filter(|n| (1..=MAX_QUARTERS).contains(n))
+            .ok_or_else(|| invalid(format!("quarters: give 1 to {MAX_QUARTERS}, not `{q}`")))?,
+    };
+    Ok(RenewalQuery { service_line: service_line(params)?, quarters: Some(quarters) })
+}
+
+pub fn tender_question(params: &Params) -> Result<TenderQuery, PageError> {
+    only(params, &["service_line"])?;
+    Ok(TenderQuery { service_line: service_line(params)? })
+}
+
 /// What an endpoint answers.
 enum Ask {
     Prices,
@@ -177,6 +199,8 @@ enum Ask {
     Motions,
     Motion(String),
     Report,
+    Renewals,
+    Tenders,
 }
 
 async fn answer(app: &App, user: &User, ask: Ask, params: &Params) -> Result<Answered, PageError> {
@@ -198,6 +222,8 @@ async fn answer(app: &App, user: &User, ask: Ask, params: &Params) -> Result<Ans
             only(params, &[])?;
             app.node.ask(Question::Report).await?
         }
+        Ask::Renewals => app.node.ask(Question::Renewals(renewal_question(params)?)).await?,
+        Ask::Tenders => app.node.ask(Question::Tenders(tender_question(params)?)).await?,
     })
 }
 
@@ -271,6 +297,8 @@ endpoint!(providers, providers_csv, "providers", Ask::Providers);
 endpoint!(switches, switches_csv, "switches", Ask::Switches);
 endpoint!(motions, motions_csv, "motions", Ask::Motions);
 endpoint!(report, report_csv, "report", Ask::Report);
+endpoint!(renewals, renewals_csv, "renewals", Ask::Renewals);
+endpoint!(tenders, tenders_csv, "tenders", Ask::Tenders);
 
 async fn provider(
     State(app): State<Arc<App>>,
@@ -320,6 +348,17 @@ async fn members(State(app): State<Arc<App>>, user: User, Query(params): Query<P
     }
 }
 
+/// `csx alerts --json` (with `since`, as `csx alerts --since`).
+async fn alerts(State(app): State<Arc<App>>, user: User, Query(params): Query<Params>) -> Result<Response, ApiFail> {
+    user.require(Role::Viewer)?;
+    only(&params, &["since"])?;
+    let since = crate::pages::alerts::since_ms(&app, value(&params, "since").unwrap_or(""))
+        .map_err(|m| invalid(format!("since: {m}")))?;
+    let mut alerts = crate::pages::alerts::fetch(&app, since).await?;
+    alerts.reverse();
+    Ok(json(&serde_json::json!({ "alerts": alerts })))
+}
+
 async fn no_endpoint() -> ApiFail {
     ApiFail(PageError::NotFound("no such API endpoint: docs/API.md lists them (GET /api/v1/prices, …)".into()))
 }
@@ -338,6 +377,11 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/motions/{id}", get(motion))
         .route("/report", get(report))
         .route("/report.csv", get(report_csv))
+        .route("/renewals", get(renewals))
+        .route("/renewals.csv", get(renewals_csv))
+        .route("/tenders", get(tenders))
+        .route("/tenders.csv", get(tenders_csv))
+        .route("/alerts", get(alerts))
         .route("/status", get(status))
         .route("/members", get(members))
         .fallback(no_endpoint)

@@ -360,3 +360,187 @@ async fn a_member_uses_the_dashboard_in_a_real_browser() {
     c.close().await.expect("close");
     web.stop().await;
 }
+
+/// The text of every `selector` on the page.
+async fn texts(c: &Client, selector: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in c.find_all(Locator::Css(selector)).await.expect("elements") {
+        out.push(e.text().await.expect("text"));
+    }
+    out
+}
+
+/// The renewal calendar, joint tenders, alerts and what acting together is worth, in a real
+/// browser: each page drawn, accessible and its figures those of the node's answer (a withheld
+/// count shown as withheld, with no figure); joining a tender and muting a rule with their
+/// buttons; an alert's link opening the page it is about; a screenshot of each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_sees_renewals_tenders_and_alerts_and_acts_on_them_in_a_real_browser() {
+    use csx_node::alerts::Rule;
+    use csx_node::api::Request as NodeRequest;
+    use csx_node::query::Question;
+    use csx_protocol::body::{Intent, Party, Switch, SwitchReason, ValueBand};
+
+    let fx = Fixture::new();
+    let intent = |line: &str, from: &str, band, population| {
+        csx_protocol::Body::Intent(Intent {
+            service_line: line.into(),
+            from: from.parse().expect("date"),
+            value_band: band,
+            population,
+            note: Some("Open to a joint procurement with neighbours".into()),
+        })
+    };
+    fx.write_as(1, vec![intent("FIN", "2025-10-01", ValueBand::From100kTo250k, 250_000)]);
+    fx.write_as(2, vec![intent("FIN", "2025-11-15", ValueBand::From250kTo500k, 400_000)]);
+    for (i, pop) in [(3, 300_000), (4, 200_000), (5, 100_000)] {
+        fx.write_as(i, vec![intent("BI", "2026-04-01", ValueBand::Under100k, pop)]);
+    }
+    let alerts = fx.alerts();
+    alerts.evaluate(&fx.service).expect("seed");
+    let (line, provider) = fx
+        .providers_used()
+        .into_iter()
+        .find_map(|(l, ps)| ps.into_iter().next().map(|p| (l, p)))
+        .expect("a provider this member uses");
+    fx.write_as(
+        6,
+        vec![csx_protocol::Body::Switch(Switch {
+            service_line: line.clone(),
+            from: Party::Provider(provider),
+            to: Party::InHouse,
+            effective: "2025-09-01".parse().expect("date"),
+            reasons: vec![SwitchReason::Cost],
+            reason_text: Some("The in-house team now does this for less.".into()),
+            notice_months: Some(6),
+            exit_costs_pence: None,
+            transition_months: None,
+        })],
+    );
+    let logged = alerts.evaluate(&fx.service).expect("evaluate");
+    assert!(logged.iter().any(|a| a.raised.rule == Rule::SwitchAway), "{logged:?}");
+
+    let web = fx.serve().await;
+    let base = web.base_url.clone();
+    let driver = start_driver();
+    let work = tempfile::tempdir().expect("tempdir");
+    let downloads = work.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("downloads");
+    let c = browser(&driver, &work.path().join("profile"), &downloads).await;
+    c.goto(&format!("{base}/signin")).await.expect("sign in");
+    fill(&c, "name", "ada").await;
+    fill(&c, "password", PASSWORD).await;
+    submit(&c, "/signin").await;
+    assert_eq!(h1(&c).await, "Where you stand");
+    let nav = texts(&c, ".nhsuk-header__navigation-link").await;
+    for item in ["Renewals", "Joint tenders", "Alerts"] {
+        assert!(nav.iter().any(|n| n.contains(item)), "{item} in the menu: {nav:?}");
+    }
+
+    // The renewal calendar: the grid drawn with a mark per shown count, the table's counts
+    // those of the answer, and a withheld cell without a figure.
+    let answer = fx.node(NodeRequest::Query {
+        question: Question::Renewals(csx_node::query::renewals::RenewalQuery {
+            service_line: None,
+            quarters: Some(12),
+        }),
+    });
+    let cells = answer["answer"]["cells"].as_array().cloned().expect("cells");
+    let shown = cells.iter().filter(|c| c["members"].is_u64()).count();
+    c.goto(&format!("{base}/renewals")).await.expect("renewals");
+    assert_eq!(h1(&c).await, "Renewal calendar");
+    assert_eq!(charts_drawn(&c, "/renewals").await, shown);
+    let rows = texts(&c, "figure[data-chart='renewals'] tbody tr").await;
+    assert_eq!(rows.len(), cells.len());
+    let mut withheld_seen = 0;
+    for (row, cell) in rows.iter().zip(&cells) {
+        match cell["members"].as_u64() {
+            Some(n) => assert!(row.split_whitespace().any(|w| w == n.to_string()), "{row} holds {n}"),
+            None => {
+                withheld_seen += 1;
+                assert!(row.contains("withheld (fewer than 3 members)"), "{row}");
+                let after = row.split("withheld (fewer than 3 members)").nth(1).unwrap_or("");
+                assert!(!after.chars().any(|ch| ch.is_ascii_digit()), "no count or provider figure: {row}");
+            }
+        }
+    }
+    assert!(withheld_seen > 0, "the sample has a withheld cell to check");
+    screenshot(&c, "renewals").await;
+    accessible(&c, "/renewals").await;
+
+    // Joint tenders: combined population by hand, a withheld value, and joining with a button.
+    c.goto(&format!("{base}/tenders")).await.expect("tenders");
+    assert_eq!(h1(&c).await, "Joint tenders forming");
+    let fin = "[data-group='FIN-2025-26-Q3']";
+    let population = c
+        .find(Locator::Css(&format!("{fin} [data-population]")))
+        .await
+        .expect("population")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(population, "650,000");
+    let value = c.find(Locator::Css(&format!("{fin} [data-value]"))).await.expect("value").text().await.expect("text");
+    assert_eq!(value, "withheld (fewer than 3 members)");
+    let bi = c
+        .find(Locator::Css("[data-group='BI-2026-27-Q1'] [data-population]"))
+        .await
+        .expect("BI")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(bi, "600,000");
+    screenshot(&c, "tenders").await;
+    accessible(&c, "/tenders").await;
+    let before = fx.records();
+    let join =
+        c.find(Locator::Css(&format!("{fin} form[action='/tenders/join'] button"))).await.expect("a join button");
+    click_and_wait(&c, join).await;
+    let banner =
+        c.find(Locator::Css(".nhsuk-notification-banner")).await.expect("confirmation").text().await.expect("text");
+    assert!(banner.contains("Joined: saved and signed by your node"), "{banner}");
+    assert_eq!(fx.records(), before + 1);
+    let yours = c.find(Locator::Css(&format!("{fin} [data-yours]"))).await.expect("yours").text().await.expect("text");
+    assert!(yours.contains("your organisation has joined"), "{yours}");
+    accessible(&c, "/tenders after joining").await;
+
+    // Alerts: the switch away with its provenance; mute its rule; follow its link.
+    c.goto(&format!("{base}/alerts")).await.expect("alerts");
+    assert_eq!(h1(&c).await, "Alerts");
+    let card =
+        c.find(Locator::Css("[data-rule='switch_away']")).await.expect("the switch alert").text().await.expect("text");
+    assert!(card.contains(&fx.members[6].name), "who wrote it: {card}");
+    assert!(card.contains("It rests on 1 record"), "{card}");
+    screenshot(&c, "alerts").await;
+    accessible(&c, "/alerts").await;
+    let mute = c.find(Locator::Css("[data-rule-row='switch_away'] form button")).await.expect("a mute button");
+    click_and_wait(&c, mute).await;
+    let banner =
+        c.find(Locator::Css(".nhsuk-notification-banner")).await.expect("confirmation").text().await.expect("text");
+    assert!(banner.contains("switch_away is muted"), "{banner}");
+    let state = c
+        .find(Locator::Css("[data-rule-row='switch_away'] [data-state]"))
+        .await
+        .expect("state")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(state, "muted");
+    assert!(csx_node::alerts::settings::muted(&fx.home).contains(&Rule::SwitchAway));
+    let link = c.find(Locator::Css("[data-rule='switch_away'] a[data-alert-link]")).await.expect("the alert's link");
+    click_and_wait(&c, link).await;
+    assert_eq!(h1(&c).await, "Switching");
+    let url = c.current_url().await.expect("url");
+    assert_eq!(url.query(), Some(format!("service_line={line}").as_str()));
+
+    // The overview says what acting together is worth.
+    c.goto(&format!("{base}/")).await.expect("overview");
+    let total = c.find(Locator::Css("[data-worth-total]")).await.expect("worth").text().await.expect("text");
+    let worth = fx.node(NodeRequest::Query { question: Question::Tenders(Default::default()) });
+    let pence = worth["answer"]["worth"]["total_pence"].as_u64().expect("total");
+    assert!(total.starts_with(&csx_node::query::prices::short_pounds(pence as i64)), "{total}");
+    screenshot(&c, "overview-worth").await;
+    accessible(&c, "/").await;
+    c.close().await.expect("close");
+    web.stop().await;
+}

@@ -109,6 +109,10 @@ const PAGES: &[(&str, &str)] = &[
     ("/providers/0DE", "viewer"),
     ("/switching", "viewer"),
     ("/motions", "viewer"),
+    ("/renewals", "viewer"),
+    ("/renewals?service_line=BI&quarters=4", "viewer"),
+    ("/tenders", "viewer"),
+    ("/alerts", "viewer"),
     ("/records", "viewer"),
     ("/account", "viewer"),
     ("/help/api", "viewer"),
@@ -137,6 +141,11 @@ const API: &[(&str, &str)] = &[
     ("/api/v1/motions.csv", "viewer"),
     ("/api/v1/report", "viewer"),
     ("/api/v1/report.csv", "viewer"),
+    ("/api/v1/renewals", "viewer"),
+    ("/api/v1/renewals.csv", "viewer"),
+    ("/api/v1/tenders", "viewer"),
+    ("/api/v1/tenders.csv", "viewer"),
+    ("/api/v1/alerts", "viewer"),
     ("/api/v1/status", "admin"),
     ("/api/v1/members", "admin"),
 ];
@@ -232,6 +241,8 @@ async fn writes_need_the_editor_role_a_csrf_token_and_this_origin() {
         "/signout",
         "/retract/00",
         "/record/price",
+        "/tenders/join",
+        "/alerts/rules",
     ] {
         let r = send(&fx, post(path, &admin.cookie, &[("name", "x")])).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} without a CSRF token");
@@ -652,4 +663,352 @@ async fn an_administrator_adds_an_account_and_endorses_from_the_pages() {
     assert_eq!(fx.app.accounts.get("eddie").expect("read").expect("eddie").role, csx_web::Role::Viewer);
     let node = send(&fx, get("/node", &s.cookie)).await;
     assert!(node.body.contains("Members") && node.body.contains("offline"));
+}
+
+/// The rows of the table captioned `caption` in `html`, each cell's text (tags dropped, the
+/// few entities askama writes turned back).
+fn table_rows(html: &str, caption: &str) -> Vec<Vec<String>> {
+    let text = |s: &str| {
+        let mut out = String::new();
+        let mut tag = false;
+        for c in s.chars() {
+            match c {
+                '<' => tag = true,
+                '>' => tag = false,
+                c if !tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.replace("&amp;", "&")
+            .replace("&#39;", "'")
+            .replace("&#x27;", "'")
+            .replace("&quot;", "\"")
+            .replace("&#34;", "\"")
+            .trim()
+            .to_string()
+    };
+    let table = html
+        .split("<table")
+        .skip(1)
+        .map(|t| &t[..t.find("</table>").expect("the table ends")])
+        .find(|t| t.find("<caption").zip(t.find("</caption>")).is_some_and(|(a, b)| text(&t[a..b]) == caption))
+        .unwrap_or_else(|| panic!("a table captioned {caption}"));
+    let body = &table[table.find("<tbody").expect("a body")..];
+    body.split("<tr")
+        .skip(1)
+        .map(|row| {
+            row.split("</t")
+                .filter_map(|cell| {
+                    let open = cell.rfind("<th").or_else(|| cell.rfind("<td"))?;
+                    Some(text(&cell[open..]))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// HTML text with the entities askama and `esc` write turned back.
+fn unescape(s: &str) -> String {
+    s.replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn intent(line: &str, from: &str, band: csx_protocol::body::ValueBand, population: u64) -> csx_protocol::Body {
+    csx_protocol::Body::Intent(csx_protocol::body::Intent {
+        service_line: line.into(),
+        from: from.parse().expect("date"),
+        value_band: band,
+        population,
+        note: None,
+    })
+}
+
+#[tokio::test]
+async fn the_renewal_calendar_is_the_node_answer_with_small_cells_withheld_and_your_quarters_marked() {
+    use csx_node::query::renewals::RenewalQuery;
+    let fx = Fixture::new();
+    let s = signin(&fx, "vic").await;
+    let question = Question::Renewals(RenewalQuery { service_line: None, quarters: Some(12) });
+    let expected = fx.node(NodeRequest::Query { question })["answer"].clone();
+    let expected: serde_json::Value = serde_json::from_str(&expected.to_string()).expect("json");
+    let r = send(&fx, get("/api/v1/renewals", &s.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["answer"], expected, "GET /api/v1/renewals is `csx renewals --json`");
+    let cells = expected["cells"].as_array().expect("cells");
+    let shown: Vec<_> = cells.iter().filter(|c| c["members"].is_u64()).collect();
+    let withheld: Vec<_> = cells.iter().filter(|c| c["members"].is_null()).collect();
+    assert!(!shown.is_empty() && !withheld.is_empty(), "the sample has shown and withheld cells: {cells:?}");
+    let yours = expected["yours"].as_array().expect("yours");
+    assert!(!yours.is_empty(), "the sample member has contracts ending");
+
+    let page = send(&fx, get("/renewals", &s.cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let rows = table_rows(&page.body, "Contracts ending by service line and quarter");
+    assert_eq!(rows.len(), cells.len(), "a row per cell");
+    let quarter = |c: &serde_json::Value| {
+        let y = &c["quarter"]["year"];
+        let year = y.as_str().map(str::to_string).unwrap_or_else(|| {
+            let n = y.as_u64().expect("a year");
+            format!("{n}/{:02}", (n + 1) % 100)
+        });
+        format!("{year} Q{}", c["quarter"]["q"])
+    };
+    for (row, c) in rows.iter().zip(cells) {
+        assert_eq!(row[0], c["service_line_name"].as_str().expect("name"));
+        assert_eq!(row[1], quarter(c), "{row:?}");
+        match c["members"].as_u64() {
+            Some(n) => assert_eq!(row[2], n.to_string(), "{row:?}"),
+            None => {
+                // Withheld: the reason, and no count or provider anywhere in the row.
+                assert_eq!(row[2], "withheld (fewer than 3 members)", "{row:?}");
+                assert_eq!(row[3], "–", "{row:?}");
+            }
+        }
+    }
+    // The grid: a drawn cell per shown count, a hatched cell per withheld one, and "you" on each
+    // quarter in which one of your contracts ends.
+    let svg = &page.body[page.body.find(r#"id="renewals""#).expect("the grid")..];
+    let svg = &svg[..svg.find("</svg>").expect("svg ends")];
+    assert_eq!(svg.matches(r#"data-mark="cell""#).count(), shown.len());
+    assert_eq!(svg.matches(r#"data-withheld="1""#).count(), withheld.len());
+    let mut mine: Vec<(String, String)> = yours.iter().map(|y| (y["service_line"].to_string(), quarter(y))).collect();
+    mine.sort();
+    mine.dedup();
+    assert_eq!(svg.matches(r#"data-mark="yours""#).count(), mine.len());
+    // Your contracts, with their notice dates.
+    let own = table_rows(&page.body, "Your contracts ending in these quarters, soonest notice date first");
+    assert_eq!(own.len(), yours.len());
+    for (row, y) in own.iter().zip(yours) {
+        assert_eq!(row[4], y["ends"].as_str().expect("ends"));
+        assert_eq!(row[6], y["notice_by"].as_str().unwrap_or("not disclosed"));
+    }
+    // A filter narrows it; a bad one is named.
+    let r = send(&fx, get("/api/v1/renewals?service_line=BI&quarters=4", &s.cookie)).await;
+    let v = r.json();
+    assert!(v["answer"]["cells"].as_array().expect("cells").iter().all(|c| c["service_line"] == "BI"));
+    for bad in ["quarters=0", "quarters=41", "quarters=x", "colour=red", "service_line=XX"] {
+        let r = send(&fx, get(&format!("/api/v1/renewals?{bad}"), &s.cookie)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        let p = send(&fx, get(&format!("/renewals?{bad}"), &s.cookie)).await;
+        assert!(p.body.contains("nhsuk-error-summary"), "{bad}: the page names the problem");
+    }
+    let csv = send(&fx, get("/api/v1/renewals.csv", &s.cookie)).await;
+    assert_eq!(csv.body.lines().count(), cells.len() + 1, "a CSV row per cell");
+}
+
+#[tokio::test]
+async fn joint_tenders_show_combined_population_and_value_withheld_until_enough_members_and_join_with_a_button() {
+    use csx_protocol::body::ValueBand;
+    let fx = Fixture::new();
+    // Two members intend to buy finance in 2025/26 Q3; three intend to buy BI from April 2026.
+    fx.write_as(1, vec![intent("FIN", "2025-10-01", ValueBand::From100kTo250k, 250_000)]);
+    fx.write_as(2, vec![intent("FIN", "2025-11-15", ValueBand::From250kTo500k, 400_000)]);
+    for (i, pop) in [(3, 300_000), (4, 200_000), (5, 100_000)] {
+        fx.write_as(i, vec![intent("BI", "2026-04-01", ValueBand::Under100k, pop)]);
+    }
+    let editor = signin(&fx, "eddie").await;
+    let expected = fx.node(NodeRequest::Query { question: Question::Tenders(Default::default()) })["answer"].clone();
+    let expected: serde_json::Value = serde_json::from_str(&expected.to_string()).expect("json");
+    let r = send(&fx, get("/api/v1/tenders", &editor.cookie)).await;
+    assert_eq!(r.json()["answer"], expected, "GET /api/v1/tenders is `csx tenders --json`");
+    let groups = expected["groups"].as_array().expect("groups");
+    let names: Vec<&str> = groups.iter().filter_map(|g| g["group"].as_str()).collect();
+    assert_eq!(names, ["BI 2026/27 Q1", "FIN 2025/26 Q3"]);
+
+    let page = send(&fx, get("/tenders", &editor.cookie)).await.body;
+    let card = |html: &str, id: &str| -> String {
+        let at = html.find(&format!(r#"data-group="{id}""#)).unwrap_or_else(|| panic!("group {id}"));
+        let rest = &html[at..];
+        rest[..rest[1..].find("data-group=").map(|e| e + 1).unwrap_or(rest.len())].to_string()
+    };
+    let field = |card: &str, name: &str| -> String {
+        let at = card.find(&format!("data-{name}>")).unwrap_or_else(|| panic!("{name}"));
+        let rest = &card[at + name.len() + 6..];
+        let inner = &rest[..rest.find("</dd>").expect("dd")];
+        inner.replace("<span class=\"csx-withheld-text\">", "").replace("</span>", "")
+    };
+    // By hand: BI 300,000 + 200,000 + 100,000; FIN 250,000 + 400,000.
+    let bi = card(&page, "BI-2026-27-Q1");
+    assert_eq!(field(&bi, "population"), "600,000");
+    assert!(field(&bi, "members").starts_with("3: "));
+    let bi_value = &groups[0]["together"];
+    assert!(bi_value["value_low_pence"].is_u64(), "three members' value is shown");
+    assert!(field(&bi, "value").contains('£'), "{}", field(&bi, "value"));
+    let fin = card(&page, "FIN-2025-26-Q3");
+    assert_eq!(field(&fin, "population"), "650,000");
+    assert_eq!(field(&fin, "value"), "withheld (fewer than 3 members)", "two members' value is withheld");
+    assert!(!has_money(&field(&fin, "value")));
+    assert!(fin.contains(r#"action="/tenders/join""#), "this member takes no part yet, so it may join");
+
+    // A viewer cannot join; an editor joins FIN with one button.
+    let viewer = signin(&fx, "vic").await;
+    let intent_id = groups[1]["intents"][0]["id"].as_str().expect("id").to_string();
+    let r = send(&fx, post("/tenders/join", &viewer.cookie, &[("csrf", &viewer.csrf), ("intent", &intent_id)])).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = send(&fx, post("/tenders/join", &editor.cookie, &[("csrf", &editor.csrf), ("intent", "00")])).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "not a record id");
+    let before = fx.records();
+    let r = send(&fx, post("/tenders/join", &editor.cookie, &[("csrf", &editor.csrf), ("intent", &intent_id)])).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location().starts_with("/tenders?service_line=FIN&saved="), "{}", r.location());
+    assert_eq!(fx.records(), before + 1, "one tender_join record");
+    let page = send(&fx, get(r.location(), &editor.cookie)).await.body;
+    assert!(page.contains("Joined: saved and signed by your node"));
+    let fin = card(&page, "FIN-2025-26-Q3");
+    // Now three take part: the population adds this member's registered population.
+    let own_population = fx.members[0].population;
+    let with_me = 650_000 + own_population;
+    let digits: String = field(&fin, "population").chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(digits, with_me.to_string());
+    assert!(field(&fin, "yours").contains("your organisation has joined"));
+    assert!(!fin.contains(r#"action="/tenders/join""#), "no second join");
+    let after = fx.node(NodeRequest::Query { question: Question::Tenders(Default::default()) });
+    assert_eq!(after["answer"]["groups"][1]["members"].as_array().map(Vec::len), Some(3));
+    let audit = std::fs::read_to_string(fx.home.path("web/audit.log")).expect("audit");
+    assert!(audit.contains("tender_join"), "the join is audited");
+}
+
+#[tokio::test]
+async fn the_overview_says_what_acting_together_is_worth_line_by_line_and_in_all() {
+    let fx = Fixture::new();
+    let s = signin(&fx, "vic").await;
+    let answer = fx.node(NodeRequest::Query { question: Question::Tenders(Default::default()) });
+    let worth = &answer["answer"]["worth"];
+    let lines = worth["lines"].as_array().expect("lines");
+    let page = send(&fx, get("/", &s.cookie)).await.body;
+    let rows = table_rows(&page, "Paid a year above each line's median price per head, the latest year of each line");
+    assert_eq!(rows.len(), lines.len());
+    let pounds = |p: u64| csx_node::query::prices::short_pounds(p as i64);
+    for (row, l) in rows.iter().zip(lines) {
+        assert_eq!(row[0], l["service_line_name"].as_str().expect("name"));
+        match l["above_median_pence"].as_u64() {
+            Some(p) => assert_eq!(row[5], pounds(p), "{row:?}"),
+            None => {
+                assert!(row[5].starts_with("withheld"), "{row:?}");
+                assert!(
+                    !has_money(&row[5]) && row[3] == "–" && row[4] == "–",
+                    "no figure for a withheld line: {row:?}"
+                );
+            }
+        }
+    }
+    let total = pounds(worth["total_pence"].as_u64().expect("total"));
+    assert!(page.contains(&format!("data-worth-total>{total} a year<")), "{total}");
+    assert!(page.contains(&format!("data-worth-cover>{} line", worth["lines_shown"])));
+    // The bars: one per line shown, a hatched row with no figure per line withheld.
+    let svg = &page[page.find(r#"id="worth""#).expect("the worth chart")..];
+    let svg = &svg[..svg.find("</svg>").expect("svg ends")];
+    let shown = lines.iter().filter(|l| l["above_median_pence"].is_u64()).count();
+    assert_eq!(svg.matches(r#"data-mark="bar""#).count(), shown);
+    assert_eq!(svg.matches("data-withheld").count(), lines.len() - shown);
+}
+
+#[tokio::test]
+async fn alerts_are_listed_with_provenance_and_links_and_an_administrator_mutes_a_rule() {
+    use csx_node::alerts::Rule;
+    let fx = Fixture::new();
+    let alerts = fx.alerts();
+    alerts.evaluate(&fx.service).expect("the first evaluation reads the store as history");
+    // Another member leaves a provider this member uses, on a line it buys.
+    let used = fx.providers_used();
+    let (line, provider) = used
+        .iter()
+        .find_map(|(l, ps)| ps.iter().next().map(|p| (l.clone(), p.clone())))
+        .expect("this member buys from a provider");
+    let switch = |effective: &str| {
+        csx_protocol::Body::Switch(csx_protocol::body::Switch {
+            service_line: line.clone(),
+            from: csx_protocol::body::Party::Provider(provider.clone()),
+            to: csx_protocol::body::Party::InHouse,
+            effective: effective.parse().expect("date"),
+            reasons: vec![csx_protocol::body::SwitchReason::Cost],
+            reason_text: None,
+            notice_months: None,
+            exit_costs_pence: None,
+            transition_months: None,
+        })
+    };
+    let ids = fx.write_as(1, vec![switch("2025-09-01")]);
+    let logged = alerts.evaluate(&fx.service).expect("evaluate");
+    let away: Vec<_> = logged.iter().filter(|a| a.raised.rule == Rule::SwitchAway).collect();
+    assert_eq!(away.len(), 1, "{logged:?}");
+
+    let viewer = signin(&fx, "vic").await;
+    let page = send(&fx, get("/alerts", &viewer.cookie)).await.body;
+    let at = page.find(r#"data-rule="switch_away""#).expect("the switch alert");
+    let card = &page[at..at + page[at..].find("</div>\n</div>").expect("card ends")];
+    let words = unescape(card);
+    assert!(words.contains(&away[0].raised.title), "{card}");
+    assert!(card.contains(&ids[0].to_hex()[..12]), "the record it rests on: {card}");
+    assert!(words.contains(&fx.members[1].name), "who wrote it: {card}");
+    assert!(
+        card.contains(&format!(r#"href="/switching?service_line={line}""#)),
+        "it links to the switching page for the line: {card}"
+    );
+    // The linked page exists and shows the switch.
+    let linked = send(&fx, get(&format!("/switching?service_line={line}"), &viewer.cookie)).await;
+    assert_eq!(linked.status, StatusCode::OK);
+    assert!(!page.contains(r#"action="/alerts/rules""#), "a viewer is not offered mute");
+    // Every alert's link opens a page of this dashboard.
+    let admin = signin(&fx, "ada").await;
+    for a in alerts.list(0, 0) {
+        let link = a.raised.link.clone().unwrap_or_else(|| panic!("alert {} has a link", a.raised.key));
+        let r = send(&fx, get(&link, &admin.cookie)).await;
+        assert_eq!(r.status, StatusCode::OK, "{} links to {link}", a.raised.rule);
+    }
+    // The API lists what `csx alerts --json` lists: newest first.
+    let mut expected = alerts.list(0, 0);
+    expected.reverse();
+    let v = send(&fx, get("/api/v1/alerts", &viewer.cookie)).await.json();
+    assert_eq!(v["alerts"], serde_json::to_value(&expected).expect("json"));
+    // --since: a date after them lists none; a bad one is named.
+    let later = send(&fx, get("/alerts?since=2025-06-02", &viewer.cookie)).await.body;
+    assert!(later.contains("No alerts since then.") && !later.contains("data-alert="));
+    let r = send(&fx, get("/api/v1/alerts?since=7d", &viewer.cookie)).await.json();
+    assert_eq!(r["alerts"].as_array().map(Vec::len), Some(expected.len()), "all were raised within 7 days");
+    let bad = send(&fx, get("/alerts?since=someday", &viewer.cookie)).await.body;
+    assert!(bad.contains("nhsuk-error-summary") && bad.contains("href=\"#since\""), "the field is named");
+
+    // Muting takes an administrator and a CSRF token.
+    let editor = signin(&fx, "eddie").await;
+    let mute = [("rule", "switch_away"), ("action", "mute")];
+    let r = send(&fx, post("/alerts/rules", &editor.cookie, &[&[("csrf", editor.csrf.as_str())], &mute[..]].concat()))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = send(&fx, post("/alerts/rules", &admin.cookie, &mute)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let r = send(
+        &fx,
+        post("/alerts/rules", &admin.cookie, &[("csrf", &admin.csrf), ("rule", "nonsense"), ("action", "mute")]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(csx_node::alerts::settings::muted(&fx.home).is_empty());
+    let r =
+        send(&fx, post("/alerts/rules", &admin.cookie, &[&[("csrf", admin.csrf.as_str())], &mute[..]].concat())).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), "/alerts?saved=muted-switch_away#rules");
+    assert!(csx_node::alerts::settings::muted(&fx.home).contains(&Rule::SwitchAway));
+    let page = send(&fx, get("/alerts?saved=muted-switch_away", &admin.cookie)).await.body;
+    assert!(page.contains("switch_away is muted"));
+    let row = &page[page.find(r#"data-rule-row="switch_away""#).expect("row")..];
+    assert!(row[..row.find("</tr>").expect("tr")].contains("<td class=\"nhsuk-table__cell\" data-state>muted</td>"));
+    // The rule is muted where the watcher looks: another switch raises nothing.
+    fx.write_as(2, vec![switch("2025-10-01")]);
+    let logged = alerts.evaluate(&fx.service).expect("evaluate");
+    assert!(logged.iter().all(|a| a.raised.rule != Rule::SwitchAway), "{logged:?}");
+    let r = send(
+        &fx,
+        post("/alerts/rules", &admin.cookie, &[("csrf", &admin.csrf), ("rule", "switch_away"), ("action", "unmute")]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(csx_node::alerts::settings::muted(&fx.home).is_empty());
+    let audit = std::fs::read_to_string(fx.home.path("web/audit.log")).expect("audit");
+    assert!(audit.contains("alert_mute") && audit.contains("alert_unmute"));
 }

@@ -4,6 +4,7 @@
 //! description (its text alternative); each page puts the chart's data table beneath it.
 //! Every mark carries `data-mark` (what it is), so tests count what was drawn.
 
+pub mod calendar;
 pub mod flow;
 pub mod heatmap;
 pub mod ranges;

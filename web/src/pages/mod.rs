@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod accounts;
+pub mod alerts;
 pub mod import;
 pub mod motions;
 pub mod node;
@@ -10,8 +11,10 @@ pub mod overview;
 pub mod prices;
 pub mod providers;
 pub mod record;
+pub mod renewals;
 pub mod signin;
 pub mod switching;
+pub mod tenders;
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -172,6 +175,9 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/providers", "Providers", Role::Viewer),
     ("/switching", "Switching", Role::Viewer),
     ("/motions", "Motions", Role::Viewer),
+    ("/renewals", "Renewals", Role::Viewer),
+    ("/tenders", "Joint tenders", Role::Viewer),
+    ("/alerts", "Alerts", Role::Viewer),
     ("/record", "Record", Role::Editor),
     ("/node", "Node", Role::Admin),
     ("/accounts", "Accounts", Role::Admin),

@@ -8,8 +8,10 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use csx_node::query::motions::{MotionQuery, MotionStatus};
+use csx_node::query::prices::short_pounds;
 use csx_node::query::prices::{Basis, PriceCell, PriceQuery};
 use csx_node::query::switches::SwitchQuery;
+use csx_node::query::worth::Worth;
 use csx_node::query::{Answer, Question};
 use csx_protocol::body::{Party, Price};
 use csx_protocol::{Body, Date};
@@ -18,7 +20,7 @@ use super::{Figure, Page, PageError, Table, median_text, middle_half, per_head, 
 use crate::accounts::Role;
 use crate::app::App;
 use crate::auth::User;
-use crate::charts::ranges;
+use crate::charts::{ranges, simple};
 
 /// Motions shown as closing soon.
 const MOTIONS: usize = 5;
@@ -45,6 +47,10 @@ struct Overview {
     switches_shown: usize,
     contracts: Table,
     provenance: String,
+    worth: Option<Figure>,
+    worth_total: String,
+    worth_cover: String,
+    worth_provenance: String,
 }
 
 /// For each line, the latest year in which you disclosed a per-head price (all providers).
@@ -171,6 +177,11 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
 
     let today = Date::from_unix_ms(app.now()).ok_or_else(|| PageError::Internal("the clock is out of range".into()))?;
     let contracts = contracts(&app, today).await?;
+    let tenders = app.node.ask(Question::Tenders(Default::default())).await?;
+    let Answer::Tenders { worth, .. } = &tenders.answer else {
+        return Err(PageError::Internal("unexpected answer".into()));
+    };
+    let (worth, worth_total, worth_cover) = worth_figure(worth);
     let t = Overview {
         page: Page::new(&app, &user, "Where you stand", "/"),
         position,
@@ -181,8 +192,72 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
         switches_total,
         contracts,
         provenance: provenance(&prices.provenance),
+        worth,
+        worth_total,
+        worth_cover,
+        worth_provenance: provenance(&tenders.provenance),
     };
     render(&t)
+}
+
+/// What acting together is worth: the federation's total paid a year above each line's median
+/// £/head (each line's latest year), line by line as bars with the table beneath, and in all
+/// over the lines shown — a withheld line gives its reason and no figure, and the total says
+/// how many lines it leaves out. Returns the figure, the amount and what it covers.
+pub fn worth_figure(w: &Worth) -> (Option<Figure>, String, String) {
+    let mut t = Table::new(
+        "Paid a year above each line's median price per head, the latest year of each line",
+        &[
+            ("Service line", false),
+            ("Year", false),
+            ("Members", true),
+            ("Median per head", true),
+            ("Members above it", true),
+            ("Paid a year above the median", true),
+        ],
+    );
+    let mut bars = Vec::new();
+    for l in &w.lines {
+        let shown = l.disclosure.shown() && l.above_median_pence.is_some();
+        let why = l.disclosure.explain();
+        bars.push((l.service_line_name.clone(), l.above_median_pence.filter(|_| shown), why.clone()));
+        t.rows.push(vec![
+            l.service_line_name.clone(),
+            l.year.to_string(),
+            l.members.to_string(),
+            if shown { l.median.map(per_head).unwrap_or_else(|| "–".into()) } else { "–".into() },
+            if shown { l.above.map(|a| a.to_string()).unwrap_or_else(|| "–".into()) } else { "–".into() },
+            match l.above_median_pence.filter(|_| shown) {
+                Some(p) => short_pounds(p as i64),
+                None => format!("withheld ({why})"),
+            },
+        ]);
+    }
+    let amount = format!("{} a year", short_pounds(w.total_pence as i64));
+    let cover = format!(
+        "{} line{} shown{}",
+        w.lines_shown,
+        if w.lines_shown == 1 { "" } else { "s" },
+        match w.lines_withheld {
+            0 => String::new(),
+            n => format!("; {n} line{} withheld and left out", if n == 1 { "" } else { "s" }),
+        }
+    );
+    let figure = (!w.lines.is_empty()).then(|| {
+        let chart = simple::money_bars(
+            "worth",
+            "Paid a year above each line's median price per head",
+            "what members pay a year above each line's median price per head",
+            &bars,
+        );
+        Figure::new(
+            "worth",
+            "Paid a year above each line's median price per head: what acting together could save",
+            chart,
+            t,
+        )
+    });
+    (figure, amount, cover)
 }
 
 /// Your organisation's current contracts (latest disclosure per provider and line among this

@@ -11,6 +11,8 @@ use csx_node::store::{SledStore, StoreConfig};
 use csx_web::accounts::{Role, hash_password};
 use csx_web::{App, NodeLink, Settings};
 
+/// The sample market's seed.
+pub const SEED: u64 = 7;
 /// 2025-06-01 09:00 UTC.
 pub const NOW: u64 = 1_748_768_400_000;
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -20,13 +22,16 @@ pub struct Fixture {
     pub home: Home,
     pub service: Arc<Service>,
     pub app: Arc<App>,
+    /// The sample members; the first is this home's.
+    pub members: Vec<csx_node::sample::SampleOrg>,
+    pub federation: csx_protocol::FederationId,
 }
 
 impl Fixture {
     pub fn new() -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("home");
-        csx_node::sample::sandbox(&root, 7, 20, NOW).expect("sandbox");
+        let sandbox = csx_node::sample::sandbox(&root, SEED, 20, NOW).expect("sandbox");
         let home = Home::new(&root);
         let store = SledStore::open(&home.store_dir(), StoreConfig::default()).expect("store");
         // Time moves a millisecond per reading, so records written one after another are ordered.
@@ -39,12 +44,42 @@ impl Fixture {
             let link = app.accounts.add(name, role, NOW).expect("account");
             app.accounts.redeem_link(&link.0, hash_password(PASSWORD).expect("hash"), NOW).expect("password");
         }
-        Fixture { dir, home, service, app }
+        Fixture { dir, home, service, app, members: sandbox.members, federation: sandbox.federation }
     }
 
     /// What the node answers `request` (the same call `csx … --json` makes).
     pub fn node(&self, request: csx_node::api::Request) -> serde_json::Value {
         serde_json::to_value(self.service.handle(request).expect("node answers")).expect("json")
+    }
+
+    /// Signs `bodies` as sample member `i`'s node (another member writing) and stores them.
+    pub fn write_as(&self, i: usize, bodies: Vec<csx_protocol::Body>) -> Vec<csx_protocol::RecordId> {
+        csx_node::sample::write_as(
+            self.service.store().as_ref(),
+            SEED,
+            &self.members[i].ods,
+            self.federation,
+            bodies,
+            NOW + 2000,
+        )
+        .expect("the member's records are stored")
+    }
+
+    /// The lines this home's member buys and from whom, as the alert rules see it.
+    pub fn providers_used(&self) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        let roster = self.service.membership().roster();
+        let data =
+            csx_node::query::Dataset::load(self.service.store().as_ref(), &roster, csx_node::query::Want::everything())
+                .expect("dataset");
+        csx_node::alerts::rules::providers_used(&data, &self.service.identity().org_key)
+    }
+
+    /// The node's alert log, as the daemon keeps it: opened over this home with the default
+    /// rules (no delivery targets).
+    pub fn alerts(&self) -> csx_node::alerts::watcher::Alerts {
+        let sender =
+            csx_node::alerts::deliver::Sender { ods: self.members[0].ods.clone(), name: self.members[0].name.clone() };
+        csx_node::alerts::watcher::Alerts::open(&self.home, Default::default(), None, sender).expect("alerts open").0
     }
 
     pub fn records(&self) -> u64 {
