@@ -229,10 +229,7 @@ pub fn renewals(d: &Dataset, ctx: &Ctx, q: &RenewalQuery, rests: &mut Rests) -> 
                 service_line: line,
                 quarter,
                 members: shown.then_some(members.len()),
-                withheld: (!shown).then(|| match rule {
-                    super::stats::Disclosure::TooFewMembers { k, .. } => format!("fewer than {k} members"),
-                    other => other.explain(),
-                }),
+                withheld: (!shown).then(|| rule.of_a_count().explain()),
                 providers,
                 other_members,
             }

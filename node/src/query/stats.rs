@@ -105,6 +105,11 @@ pub enum Disclosure {
         members: usize,
         k: u16,
     },
+    /// Fewer than `k` distinct members, for a statistic that is itself a count of members (how
+    /// many renew, how many intend): how many fewer is the figure withheld, so it is not given.
+    FewerThan {
+        k: u16,
+    },
     /// One member carries more than the allowed share of the statistic's weight.
     Dominated {
         share_bp: u32,
@@ -129,12 +134,22 @@ impl Disclosure {
         matches!(self, Disclosure::Shown)
     }
 
+    /// The verdict for a statistic that is a count of members: "2 of 3 members" would give
+    /// away the very count withheld, so a too-small count says only "fewer than k".
+    pub fn of_a_count(self) -> Disclosure {
+        match self {
+            Disclosure::TooFewMembers { k, .. } => Disclosure::FewerThan { k },
+            other => other,
+        }
+    }
+
     /// The words for a suppressed statistic, short enough for a table cell (the JSON gives the
     /// details: which provider, what a complementary suppression protects).
     pub fn explain(&self) -> String {
         match self {
             Disclosure::Shown => "shown".into(),
             Disclosure::TooFewMembers { members, k } => format!("not enough data ({members} of {k} members)"),
+            Disclosure::FewerThan { k } => format!("fewer than {k} members"),
             Disclosure::Dominated { share_bp, limit_bp } => {
                 format!("not shown: one member supplies {}% of the data (limit {}%)", share_bp / 100, limit_bp / 100)
             }

@@ -246,6 +246,8 @@ fn group_of(
     };
     let (mut low, mut high, mut open_ended) = (0u64, 0u64, false);
     let mut valued = Vec::new();
+    // The disclosures the value rests on: provenance only when the value is shown.
+    let mut backing = Vec::new();
     for (org, intent) in &participants {
         match intent.map(|i| i.population).or_else(|| d.directory.population(org)) {
             Some(p) => t.population += p,
@@ -257,9 +259,7 @@ fn group_of(
             high += v;
             t.from_disclosures += 1;
             valued.push((*org, 1.0));
-            for it in items {
-                rests.add(*it);
-            }
+            backing.extend(items.iter().copied());
         } else if let Some(i) = intent {
             let (l, h) = i.value_band.bounds_pence();
             low += l;
@@ -278,6 +278,9 @@ fn group_of(
     // give the disclosure away to anyone who knows the band's member's figure).
     t.value_disclosure = disclosure(valued, ctx.k, ctx.max_share_bp);
     if t.value_disclosure.shown() {
+        for it in backing {
+            rests.add(it);
+        }
         t.value_low_pence = Some(low);
         t.value_high_pence = (!open_ended).then_some(high);
     }
@@ -301,7 +304,7 @@ fn group_of(
             renewing.push((*org, 1.0));
         }
     }
-    let renewal_rule = disclosure(renewing.iter().copied(), ctx.k, ctx.max_share_bp);
+    let renewal_rule = disclosure(renewing.iter().copied(), ctx.k, ctx.max_share_bp).of_a_count();
     let renewals = Renewals {
         members: renewal_rule.shown().then_some(renewing.len()),
         disclosure: if renewing.is_empty() { Disclosure::Shown } else { renewal_rule },
@@ -412,7 +415,7 @@ mod tests {
         assert_eq!(bi.together.value_high_pence, Some(36_000_000 + 25_000_000));
         // Renewals of others in the window: member 5 only, fewer than k = 2: withheld.
         assert_eq!(bi.renewals.members, None);
-        assert_eq!(bi.renewals.disclosure, Disclosure::TooFewMembers { members: 1, k: 2 });
+        assert_eq!(bi.renewals.disclosure, Disclosure::FewerThan { k: 2 }, "the count withheld is not given");
         // Yours: member 0 intends, and its contract renews in Q3.
         assert_eq!(bi.yours.intent.as_deref(), Some(d.intents[0].id.to_hex().as_str()));
         assert_eq!(bi.yours.renewal.map(|q| q.to_string()).as_deref(), Some("2026/27 Q3"));
@@ -428,6 +431,25 @@ mod tests {
         assert_eq!(groups[0].renewals.members, Some(1));
         assert_eq!(groups[2].together.value_low_pence, Some(500_000_000));
         assert_eq!(groups[2].together.value_high_pence, None);
+    }
+
+    #[test]
+    fn a_withheld_value_names_none_of_the_disclosures_it_would_rest_on() {
+        let mut d = dataset(3);
+        d.intents.push(intent(0, "BI", "2026-10-01", ValueBand::Under100k, 10, 10));
+        d.intents.push(intent(1, "BI", "2026-11-01", ValueBand::Under100k, 10, 11));
+        d.prices.push(price(0, "0DE", "BI", 2025, 36_000_000, 300_000, 5));
+        let disclosure_id = d.prices[0].id;
+        // k = 3: two participants valued, the value withheld, and its disclosure not in provenance.
+        let mut rests = Rests::default();
+        let groups = tenders(&d, &ctx(3), &TenderQuery::default(), &mut rests);
+        assert_eq!(groups[0].together.value_low_pence, None);
+        assert!(!rests.records.contains(&disclosure_id), "a withheld value's disclosure is not named");
+        // k = 2: shown, and then named.
+        let mut rests = Rests::default();
+        let groups = tenders(&d, &ctx(2), &TenderQuery::default(), &mut rests);
+        assert!(groups[0].together.value_low_pence.is_some());
+        assert!(rests.records.contains(&disclosure_id));
     }
 
     #[test]

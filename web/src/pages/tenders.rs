@@ -68,7 +68,9 @@ pub fn band_words(b: ValueBand) -> String {
 /// away the very number not shown).
 pub fn withheld_words(d: &Disclosure) -> String {
     match d {
-        Disclosure::TooFewMembers { k, .. } => format!("withheld (fewer than {k} members)"),
+        Disclosure::TooFewMembers { k, .. } | Disclosure::FewerThan { k } => {
+            format!("withheld (fewer than {k} members)")
+        }
         other => format!("withheld ({})", other.explain()),
     }
 }

@@ -105,7 +105,8 @@ fn withheld(d: &Disclosure) -> String {
 /// The notes under a table explaining each kind of withheld figure in it.
 fn withheld_notes(ds: &[&Disclosure]) -> Vec<String> {
     let mut notes = Vec::new();
-    if let Some(Disclosure::TooFewMembers { k, .. }) = ds.iter().find(|d| matches!(d, Disclosure::TooFewMembers { .. }))
+    if let Some(Disclosure::TooFewMembers { k, .. } | Disclosure::FewerThan { k }) =
+        ds.iter().find(|d| matches!(d, Disclosure::TooFewMembers { .. } | Disclosure::FewerThan { .. }))
     {
         notes.push(format!(
             "* withheld: fewer than {k} members disclosed, the federation's minimum before a figure is shown"
