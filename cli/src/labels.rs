@@ -86,6 +86,16 @@ pub fn count(n: usize) -> String {
     out
 }
 
+/// A value band in words: `250k_to_500k` → `£250k–£500k a year`.
+pub fn value_band(b: csx_protocol::body::ValueBand) -> String {
+    let short = |pence: u64| csx_node::query::prices::short_pounds(pence as i64);
+    match b.bounds_pence() {
+        (0, Some(high)) => format!("under {} a year", short(high)),
+        (low, Some(high)) => format!("{}–{} a year", short(low), short(high)),
+        (low, None) => format!("{} a year or more", short(low)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,15 +113,5 @@ mod tests {
         assert_eq!(gbp(0.62), "£0.62");
         assert_eq!(count(50_000), "50,000");
         assert_eq!(ordinal(83.0), "83rd");
-    }
-}
-
-/// A value band in words: `250k_to_500k` → `£250k–£500k a year`.
-pub fn value_band(b: csx_protocol::body::ValueBand) -> String {
-    let short = |pence: u64| csx_node::query::prices::short_pounds(pence as i64);
-    match b.bounds_pence() {
-        (0, Some(high)) => format!("under {} a year", short(high)),
-        (low, Some(high)) => format!("{}–{} a year", short(low), short(high)),
-        (low, None) => format!("{} a year or more", short(low)),
     }
 }

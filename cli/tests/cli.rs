@@ -512,3 +512,56 @@ fn a_second_node_is_certified_installed_and_retired() {
     let err = m.fails(REVIEW, 3);
     assert!(err.contains("can no longer write") && err.contains("retired"), "{err}");
 }
+
+/// The provider signs a reply offline: `keygen` and `sign` need no home (the home named does
+/// not exist, and is not created), no network and no data beyond the review id and text. The
+/// file names its format, key and signature; changed after signing, it is refused by name
+/// before anything else is looked at.
+#[test]
+fn a_provider_signs_a_reply_offline_and_a_changed_file_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nowhere = dir.path().join("no-home-here");
+    let csx = || {
+        let mut c = assert_cmd::Command::cargo_bin("csx").expect("binary");
+        c.env("CSX_HOME", &nowhere).env_remove("CSX_PASSPHRASE").arg("--no-input");
+        c
+    };
+    let key = dir.path().join("acme-reply.key");
+    let out = csx().args(["provider-reply", "keygen", "--out"]).arg(&key).arg("--json").output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let public = made["public_key"].as_str().expect("public key").to_string();
+    assert_eq!(public.len(), 64);
+    let review = "52b849ce94c8406f80d144685cdb45f4c295fe3b6cf03721a87bf32293f78c85";
+    let reply = dir.path().join("reply.json");
+    let out = csx()
+        .args(["provider-reply", "sign", "--key"])
+        .arg(&key)
+        .args(["--review", review, "--text", "Thank you: the data feed was fixed in May.", "--out"])
+        .arg(&reply)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!nowhere.exists(), "signing touched no home");
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&reply).expect("file")).expect("json");
+    assert_eq!(file["format"], "csx-provider-reply-v1");
+    assert_eq!(file["review"], review);
+    assert_eq!(file["provider_key"], public.as_str());
+    assert_eq!(file["text"], "Thank you: the data feed was fixed in May.");
+    // A short id is refused: no home is read to complete a prefix.
+    let out = csx()
+        .args(["provider-reply", "sign", "--key"])
+        .arg(&key)
+        .args(["--review", &review[..12], "--text", "x"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a full record id"));
+    // Changed after signing: refused by name.
+    let changed = std::fs::read_to_string(&reply).expect("file").replace("fixed in May", "never broken");
+    std::fs::write(&reply, changed).expect("write");
+    let out = csx().args(["provider-reply", "publish"]).arg(&reply).output().expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the provider's signature does not verify (bad_provider_signature)"), "{err}");
+}

@@ -277,3 +277,80 @@ fn every_table_fits_80_100_and_160_columns_with_amounts_whole() {
         }
     }
 }
+
+/// `csx renewals` and `csx tenders` against figures worked out by hand. A three-member sandbox
+/// built on 2029-06-01, when every sample contract (started 2022–2024, at most 60 months) has
+/// ended; this member imports a BI contract from 2027-10-01 for 48 months with 3 months' notice
+/// (it ends 2031-10-01, in 2031/32 Q3; notice by 2031-07-01, 760 days away) and announces an
+/// intent to re-procure BI from 2031-10-01.
+#[test]
+fn renewals_and_tenders_answer_with_figures_worked_out_by_hand() {
+    const LATER: &str = "2029-06-01T09:00:00Z";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let csx_at = || {
+        let mut c = Command::cargo_bin("csx").expect("binary");
+        c.env("CSX_HOME", &home).env("CSX_NOW", LATER).env_remove("CSX_PASSPHRASE").arg("--no-input");
+        c
+    };
+    let ok = |args: &[&str]| -> String {
+        let out = csx_at().args(args).output().expect("runs");
+        assert!(out.status.success(), "csx {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf8")
+    };
+    ok(&["demo", "sandbox", home.to_str().expect("utf8"), "--members", "3"]);
+    let file = dir.path().join("prices.csv");
+    std::fs::write(
+        &file,
+        "provider,service_line,year,annual_value,vat_included,pricing_model,contract_start,contract_months,notice_months\n\
+         0DE,BI,2028,360000,no,fixed,2027-10-01,48,3\n",
+    )
+    .expect("write");
+    ok(&["import", file.to_str().expect("utf8"), "--kind", "price"]);
+    let renewals: Value = serde_json::from_str(&ok(&["renewals", "--json"])).expect("json");
+    let a = &renewals["answer"];
+    let yours = a["yours"].as_array().expect("yours");
+    assert_eq!(yours.len(), 1, "only the imported contract is still running: {a}");
+    assert_eq!(yours[0]["service_line"], "BI");
+    assert_eq!(yours[0]["ends"], "2031-10-01");
+    assert_eq!(yours[0]["notice_by"], "2031-07-01");
+    assert_eq!(yours[0]["days_to_notice"], 760);
+    // One member's contract ends in the quarter: the count is withheld (k = 3).
+    let cells = a["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 1, "{a}");
+    assert_eq!(cells[0]["service_line"], "BI");
+    assert!(cells[0]["members"].is_null());
+    assert_eq!(cells[0]["withheld"], "fewer than 3 members");
+    let table = ok(&["renewals"]);
+    assert!(table.contains("2031-07-01"), "{table}");
+
+    ok(&[
+        "tender",
+        "intend",
+        "--service-line",
+        "BI",
+        "--from",
+        "2031-10-01",
+        "--value-band",
+        "250k_to_500k",
+        "--population",
+        "312500",
+    ]);
+    let tenders: Value = serde_json::from_str(&ok(&["tenders", "--json"])).expect("json");
+    let groups = tenders["answer"]["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{tenders}");
+    let g = &groups[0];
+    assert_eq!(g["group"], "BI 2031/32 Q3");
+    assert_eq!(g["members"].as_array().map(Vec::len), Some(1));
+    assert_eq!(g["together"]["population"], 312_500);
+    // One participant: its value (a band) is not shown on its own.
+    assert!(g["together"]["value_low_pence"].is_null());
+    // No other member's contract renews in the window (every sample contract has ended).
+    assert_eq!(g["renewals"]["members"], 0);
+    assert!(g["yours"]["intent"].is_string());
+    let table = ok(&["tenders"]);
+    assert!(
+        table.contains("Business intelligence (BI), 2031/32 Q3 to 2031/32 Q4: 1 member together, population 312,500"),
+        "{table}"
+    );
+}

@@ -144,7 +144,7 @@ fn fetch(ctx: &Ctx, after: u64, since: u64) -> anyhow::Result<Vec<Alert>> {
         Ok(other) => anyhow::bail!("unexpected reply {other:?}"),
         Err(e) if e.kind == ErrorKind::Unavailable && !daemon_running(ctx) => {
             let path = state_path(&ctx.home);
-            let state = State::load(&path).map_err(|e| CliError::invalid(e))?;
+            let state = State::load(&path).map_err(CliError::invalid)?;
             Ok(state.map(|s| s.list(after, since)).unwrap_or_default())
         }
         Err(e) => Err(CliError::from(e).into()),
