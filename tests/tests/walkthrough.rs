@@ -30,8 +30,6 @@ fn addr(port: u16) -> String {
 }
 
 #[test]
-#[ignore = "issue 16: `csx sync` right after a daemon starts exits 5 (not connected to any member's node) \
-            instead of waiting for connections; run with --ignored once that fix is merged"]
 fn the_operations_guide_join_a_federation_steps_work_as_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
@@ -55,7 +53,9 @@ fn the_operations_guide_join_a_federation_steps_work_as_written() {
     let boot_address = text.trim().strip_prefix("bootstrap address: ").expect("the address").to_string();
 
     // 2. Each founder: a node and an identity.
-    for (node, code, name) in [(&qwo, "QWO", "NHS West Yorkshire ICB"), (&qoq, "QOQ", "NHS Humber and North Yorkshire ICB")] {
+    for (node, code, name) in
+        [(&qwo, "QWO", "NHS West Yorkshire ICB"), (&qoq, "QOQ", "NHS Humber and North Yorkshire ICB")]
+    {
         node.ok(&["init", "--org-code", code, "--name", name]);
         std::fs::write(d.join(format!("{}.json", code.to_lowercase())), node.ok(&["id", "--json"])).expect("write");
     }
@@ -84,11 +84,12 @@ fn the_operations_guide_join_a_federation_steps_work_as_written() {
     }
 
     // 5. The bootstrap host: start the server.
-    let mut child = boot(&["bootstrap", "--listen", &addr(boot_port), "--external", &addr(boot_port), "--genesis", &genesis])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(d.join("bootstrap.log")).expect("log"))
-        .spawn()
-        .expect("bootstrap starts");
+    let mut child =
+        boot(&["bootstrap", "--listen", &addr(boot_port), "--external", &addr(boot_port), "--genesis", &genesis])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(d.join("bootstrap.log")).expect("log"))
+            .spawn()
+            .expect("bootstrap starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("its address");
     assert_eq!(line.trim().strip_prefix("bootstrap address: "), Some(boot_address.as_str()));
@@ -130,8 +131,6 @@ fn the_operations_guide_join_a_federation_steps_work_as_written() {
     // 10. The new member: join, start, sync.
     qxx.ok(&["federation", "join", &genesis]);
     let _qxx_daemon = qxx.start_daemon(&["--listen", &addr(qxx_port), "--external", &addr(qxx_port)]);
-    // KNOWN FAILURE (issue 16, `csx sync` right after daemon start): fails here with exit 5
-    // "not connected to any member's node: nothing to sync with" while the new node connects.
     sync_first_time(&qxx, "QXX");
     // The whole history arrived: both founders' records and both endorsements.
     let held = qxx.records();
