@@ -71,6 +71,13 @@ impl Ctx {
         if let Some(client) = ControlClient::connect(&self.home)? {
             return Ok(self.node.get_or_init(|| Box::new(Daemon(client))).as_ref());
         }
+        // A daemon is starting (it holds its lock but does not answer yet): wait for it rather
+        // than answer from the store, or say "no daemon is running".
+        if daemon_starting(&self.home)
+            && let Some(client) = wait_for_daemon(&self.home)?
+        {
+            return Ok(self.node.get_or_init(|| Box::new(Daemon(client))).as_ref());
+        }
         let store = match SledStore::open(&self.home.store_dir(), StoreConfig::default()) {
             Ok(s) => s,
             Err(StoreError::Locked { .. }) => {
@@ -85,6 +92,26 @@ impl Ctx {
         };
         let service = Service::open(&self.home, Arc::new(store), Arc::new(crate::now_ms), "offline")?;
         Ok(self.node.get_or_init(|| Box::new(Offline(service))).as_ref())
+    }
+
+    /// For commands only a daemon answers (`csx sync`): when no daemon runs or starts for this
+    /// home yet, waits up to `grace` for one to (e.g. `csx daemon &` just before); the call that
+    /// follows then waits for a starting daemon as every command does.
+    pub fn await_daemon(&self, grace: Duration) -> anyhow::Result<()> {
+        if self.node.get().is_some() {
+            return Ok(());
+        }
+        self.home.identity()?;
+        let deadline = std::time::Instant::now() + grace;
+        loop {
+            if daemon_starting(&self.home) || ControlClient::connect(&self.home)?.is_some() {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(25 + fastrand::u64(..50)));
+        }
     }
 
     pub fn call(&self, request: Request) -> anyhow::Result<Response> {
@@ -120,6 +147,71 @@ impl Ctx {
 /// How long a command waits, when the store is held, for a starting daemon's control socket or for
 /// another command to let the store go.
 const DAEMON_START_WAIT: Duration = Duration::from_secs(10);
+
+/// How long a command waits for a starting daemon (one that holds its lock) to answer: it may
+/// wait for its store for up to 10 s, then starts its network and binds its socket.
+const DAEMON_ANSWER_WAIT: Duration = Duration::from_secs(30);
+
+/// The file a daemon holds locked for as long as it runs (see [`lock_daemon`]).
+fn daemon_lock_path(home: &Home) -> PathBuf {
+    home.path("daemon.lock")
+}
+
+/// Held by a running daemon: a second one for the same home fails at once, and commands can
+/// tell a starting daemon (locked, no socket yet) from none.
+#[derive(Debug)]
+pub struct DaemonLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes this home's daemon lock, or says that a daemon is already running for it.
+pub fn lock_daemon(home: &Home) -> anyhow::Result<DaemonLock> {
+    let path = daemon_lock_path(home);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match fs2::FileExt::try_lock_exclusive(&file) {
+        Ok(()) => Ok(DaemonLock(file)),
+        Err(e) if e.kind() == fs2::lock_contended_error().kind() || e.kind() == std::io::ErrorKind::WouldBlock => {
+            Err(crate::error::CliError::new(
+                crate::error::exit::UNAVAILABLE,
+                format!(
+                    "a daemon is already running for this home ({}): use it, or stop it with `csx shutdown` first",
+                    home.root().display()
+                ),
+            )
+            .into())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
+/// Whether a daemon holds this home's lock.
+fn daemon_starting(home: &Home) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new().read(true).open(daemon_lock_path(home)) else { return false };
+    match fs2::FileExt::try_lock_shared(&file) {
+        Ok(()) => {
+            let _ = fs2::FileExt::unlock(&file);
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Waits for a starting daemon to answer on its socket, while it holds its lock, for a while.
+fn wait_for_daemon(home: &Home) -> anyhow::Result<Option<ControlClient>> {
+    let deadline = std::time::Instant::now() + DAEMON_ANSWER_WAIT;
+    loop {
+        if let Some(c) = ControlClient::connect(home)? {
+            return Ok(Some(c));
+        }
+        if !daemon_starting(home) || std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(25 + fastrand::u64(..50)));
+    }
+}
 
 enum Either {
     Daemon(ControlClient),

@@ -73,10 +73,7 @@ impl NodeApi {
             Request::Sync { timeout_ms } => {
                 let wait = std::time::Duration::from_millis(timeout_ms);
                 match tokio::time::timeout(wait, self.net.sync()).await {
-                    Err(_) => Err(ApiError::new(
-                        ErrorKind::Timeout,
-                        format!("sync did not complete within {:.1}s", wait.as_secs_f64()),
-                    )),
+                    Err(_) => Err(self.sync_timed_out(wait).await),
                     Ok(Err(e)) => Err(stopped(e)),
                     Ok(Ok(report)) if report.peers.is_empty() => Err(ApiError::new(
                         ErrorKind::Unavailable,
@@ -152,6 +149,32 @@ impl NodeApi {
                 blocking(move || service.handle(other)).await
             }
         }
+    }
+
+    /// Why a `csx sync` did not end within `wait`: no member's node connected, or rounds still
+    /// running.
+    async fn sync_timed_out(&self, wait: std::time::Duration) -> ApiError {
+        let secs = wait.as_secs_f64();
+        let net = match self.net.status().await {
+            Ok(n) => n,
+            Err(e) => return stopped(e),
+        };
+        let members = net.peers.iter().filter(|p| p.connected && p.verified).count();
+        let bootstraps = net.peers.iter().filter(|p| p.connected && p.bootstrap).count();
+        if members == 0 {
+            return ApiError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "not connected to any member's node within {secs:.1}s: nothing to sync with \
+                     ({bootstraps} bootstrap servers connected; check `csx peers`, firewalls and the \
+                     addresses in config.toml)"
+                ),
+            );
+        }
+        ApiError::new(
+            ErrorKind::Timeout,
+            format!("sync did not complete within {secs:.1}s ({members} members' nodes connected; see `csx peers`)"),
+        )
     }
 
     /// Tells the alert watcher this node wrote records.

@@ -30,8 +30,6 @@ fn addr(port: u16) -> String {
 }
 
 #[test]
-#[ignore = "issue 16: `csx sync` right after a daemon starts exits 5 (not connected to any member's node) \
-            instead of waiting for connections; run with --ignored once that fix is merged"]
 fn the_operations_guide_join_a_federation_steps_work_as_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
@@ -133,8 +131,6 @@ fn the_operations_guide_join_a_federation_steps_work_as_written() {
     // 10. The new member: join, start, sync.
     qxx.ok(&["federation", "join", &genesis]);
     let _qxx_daemon = qxx.start_daemon(&["--listen", &addr(qxx_port), "--external", &addr(qxx_port)]);
-    // KNOWN FAILURE (issue 16, `csx sync` right after daemon start): fails here with exit 5
-    // "not connected to any member's node: nothing to sync with" while the new node connects.
     sync_first_time(&qxx, "QXX");
     // The whole history arrived: both founders' records and both endorsements.
     let held = qxx.records();

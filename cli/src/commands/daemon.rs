@@ -60,6 +60,8 @@ pub struct DaemonArgs {
 pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
     let identity = ctx.home.identity()?;
     let genesis = ctx.home.genesis()?;
+    // Held until the daemon exits: a second daemon for this home fails here, at once.
+    let _lock = crate::context::lock_daemon(&ctx.home)?;
     let path = args.config.clone().unwrap_or_else(|| ctx.home.path("config.toml"));
     let mut config = Config::load(&path).map_err(|e| CliError::invalid(e.to_string()))?;
     apply_overrides(&mut config, &args);

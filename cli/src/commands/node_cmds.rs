@@ -63,7 +63,12 @@ pub struct SyncArgs {
     pub timeout: Duration,
 }
 
+/// How long `csx sync` waits for a daemon to start when none runs for the home (one started a
+/// moment before, e.g. `csx daemon &`), at most its timeout.
+const DAEMON_GRACE: Duration = Duration::from_secs(3);
+
 pub fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
+    ctx.await_daemon(DAEMON_GRACE.min(args.timeout))?;
     let request = Request::Sync { timeout_ms: args.timeout.as_millis() as u64 };
     let Response::Synced(report) = ctx.call(request)? else { anyhow::bail!("unexpected reply") };
     ctx.out.print(&report, || {

@@ -268,6 +268,7 @@ pub async fn run(
     let roster = Arc::new(RwLock::new(follower.roster()));
     let mut swarm = build_swarm(key, &options, &roster)?;
     for addr in &options.listen {
+        crate::net::event_loop::probe_port(addr)?;
         swarm.listen_on(addr.clone()).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     }
     for addr in &options.external {
@@ -571,6 +572,8 @@ impl Server {
                 Action::Unblock(peer) => {
                     self.swarm.behaviour_mut().blocked.unblock_peer(peer);
                 }
+                // Its discovery requests are held until it is verified or dropped (see `held`).
+                Action::ReleaseHeld(_) => {}
             }
         }
     }

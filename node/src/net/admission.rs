@@ -11,7 +11,9 @@
 //!   its feed), and our own certificate only if we dialled it (the dialler shows its
 //!   certificate first, so a stranger dialling a member learns nothing).
 //! - The work a peer can cause before it is verified is bounded: at most [`MAX_CERT_CHECKS`]
-//!   certificates verified per connection; any other request is refused and costs a strike;
+//!   certificates verified per connection; while its certificate is asked for or checked, at
+//!   most [`MAX_HELD_REQUESTS`] of its requests are held (answered if it is verified, refused
+//!   otherwise); any other request is refused and costs a strike;
 //!   at most `max_unverified` peers are being verified at once.
 //! - A peer not verified within the verification time is disconnected (and banned, unless its
 //!   organisation is an applicant); one answering with something else than its certificate, or
@@ -37,6 +39,11 @@ use crate::api::TableSizes;
 /// Most certificates verified per connection of a peer not yet verified: the first answer,
 /// and one more if the membership changes while it waits.
 pub const MAX_CERT_CHECKS: u8 = 2;
+/// Requests of a peer held while its certificate is asked for or checked: served once it is
+/// verified (a member's node that verified us first asks at once, and is neither refused nor
+/// struck for it), refused as soon as the check shows it is not (or it is dropped). Beyond,
+/// requests are refused at once.
+pub const MAX_HELD_REQUESTS: u8 = 8;
 /// How long after a peer withheld its certificate (it had not verified us yet) we ask again,
 /// unless it shows sooner that it has (by asking us for more than our certificate).
 pub const CERT_RETRY_MS: u64 = 1_000;
@@ -189,6 +196,8 @@ pub enum Action {
     Disconnect { peer: PeerId, reason: Reason, ban: bool },
     /// Its ban is over (or lifted): allow its connections again.
     Unblock(PeerId),
+    /// Its certificate did not make it a member's node (yet): refuse the requests held for it.
+    ReleaseHeld(PeerId),
 }
 
 /// Where a connected peer is with its certificate.
@@ -218,6 +227,8 @@ pub struct Link {
     closing: bool,
     cert: Option<Cert>,
     checks: u8,
+    /// Its requests held while its certificate is asked for or checked.
+    held: u8,
 }
 
 /// One peer in the table. `S` is what the rest of the node keeps about it (sync figures).
@@ -298,7 +309,7 @@ impl<S: Default> Admission<S> {
             return vec![];
         }
         let mut link =
-            Link { since: now, dialled: conn.dialer, verified: false, closing: false, cert: None, checks: 0 };
+            Link { since: now, dialled: conn.dialer, verified: false, closing: false, cert: None, checks: 0, held: 0 };
         if bootstrap {
             entry.link = Some(link);
             return vec![];
@@ -352,7 +363,7 @@ impl<S: Default> Admission<S> {
             }
             CertAnswer::Withheld | CertAnswer::Failed => {
                 link.cert = Some(Cert::Withheld(now));
-                vec![]
+                self.release_held(peer).into_iter().collect()
             }
             CertAnswer::Record(_) | CertAnswer::Other => self.drop_peer(peer, Reason::NoCertificate, now),
         }
@@ -404,6 +415,13 @@ impl<S: Default> Admission<S> {
         match ask {
             // The dialler shows its certificate first; an honest dialler asks for ours at once.
             Ask::OwnCertificate if link.dialled => (Access::Serve, vec![]),
+            // We are checking who it is: hold, and answer (or refuse) once we know.
+            Ask::OwnCertificate | Ask::Sync | Ask::Membership
+                if matches!(link.cert, Some(Cert::Asked(_) | Cert::Checking)) && link.held < MAX_HELD_REQUESTS =>
+            {
+                link.held += 1;
+                (Access::Hold, vec![])
+            }
             Ask::OwnCertificate => (Access::Refuse(Reason::Unverified), vec![]),
             Ask::Discovery => (Access::Hold, vec![]),
             Ask::Sync | Ask::Membership => {
@@ -622,7 +640,7 @@ impl<S: Default> Admission<S> {
         match (standing, link.cert) {
             (Standing::Applicant, Some(Cert::Checking | Cert::NotMember | Cert::Applicant)) => {
                 link.cert = Some(Cert::Applicant);
-                vec![]
+                self.release_held(peer).into_iter().collect()
             }
             // Its certificate was refused (not stored) before the change: ask for it again,
             // once, as the new roster may take it.
@@ -632,11 +650,19 @@ impl<S: Default> Admission<S> {
             }
             (_, Some(Cert::Checking)) => {
                 link.cert = Some(Cert::NotMember);
+                let mut out: Vec<Action> = self.release_held(peer).into_iter().collect();
                 // Work it made us do for nothing.
-                self.on_strike(peer, weight::NOT_VALID, now)
+                out.extend(self.on_strike(peer, weight::NOT_VALID, now));
+                out
             }
             _ => vec![],
         }
+    }
+
+    /// Its requests held while we checked it are to be refused (the check did not admit it).
+    fn release_held(&mut self, peer: PeerId) -> Option<Action> {
+        let link = self.verifying_link(&peer)?;
+        (std::mem::take(&mut link.held) > 0).then_some(Action::ReleaseHeld(peer))
     }
 
     /// Evicts disconnected peers, least recently seen first, beyond the table's bound.

@@ -53,6 +53,20 @@ impl EventLoop {
         }
     }
 
+    /// Registers at every connected bootstrap server that has not accepted a registration on
+    /// this connection yet (the first attempt failed, or this node had no address then).
+    pub(super) fn register_unregistered(&mut self) {
+        let due: Vec<PeerId> = self
+            .bootstrap
+            .keys()
+            .filter(|b| self.swarm.is_connected(b) && !self.registered.contains(b))
+            .copied()
+            .collect();
+        for b in due {
+            self.register(b);
+        }
+    }
+
     /// Periodically: renew registrations and ask again for members' nodes.
     pub(super) fn discover(&mut self) {
         let connected: Vec<PeerId> = self.bootstrap.keys().filter(|p| self.swarm.is_connected(p)).copied().collect();
@@ -85,7 +99,9 @@ impl EventLoop {
                         }
                     }
                     DiscoveryResponse::Registered { ttl_secs } => {
-                        tracing::debug!(bootstrap = %peer, ttl_secs, "registered at bootstrap server");
+                        if self.registered.insert(peer) {
+                            tracing::info!(bootstrap = %peer, ttl_secs, "registered at the bootstrap server");
+                        }
                         self.listen_through_relay(peer);
                         // Discover again now that we are registered: of two nodes registering at
                         // about the same time, the later one then finds the earlier one at once.

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use csx_protocol::roster::Roster;
-use csx_protocol::sync::{SyncLimits, SyncResponse};
+use csx_protocol::sync::{SyncLimits, SyncRequest, SyncResponse};
 use csx_protocol::{FederationId, NodeKey, Record};
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
@@ -91,7 +91,8 @@ pub enum Command {
     Status {
         reply: oneshot::Sender<NetStatus>,
     },
-    /// Sync with every connected member; reply when level with all (or a round failed).
+    /// Sync with every connected member's node (and those verified meanwhile; with none, wait for
+    /// one); reply when level with all, or when a round failed or kept fetching nothing.
     Sync {
         reply: oneshot::Sender<SyncReport>,
     },
@@ -110,11 +111,33 @@ pub enum Command {
 
 /// Results of work done off the event loop.
 pub(super) enum Internal {
-    GossipChecked { message_id: gossipsub::MessageId, source: PeerId, verdict: Verdict },
-    ProofChecked { message_id: Option<gossipsub::MessageId>, source: PeerId, outcome: ProofOutcome },
-    Respond { channel: ResponseChannel<SyncResponse>, response: SyncResponse },
-    PageStored { peer: PeerId, generation: u64, verdicts: Vec<Verdict> },
-    CertChecked { peer: PeerId, check: CertCheck },
+    GossipChecked {
+        message_id: gossipsub::MessageId,
+        source: PeerId,
+        verdict: Verdict,
+    },
+    ProofChecked {
+        message_id: Option<gossipsub::MessageId>,
+        source: PeerId,
+        outcome: ProofOutcome,
+    },
+    Respond {
+        channel: ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    },
+    PageStored {
+        peer: PeerId,
+        generation: u64,
+        verdicts: Vec<Verdict>,
+    },
+    CertChecked {
+        peer: PeerId,
+        check: CertCheck,
+    },
+    /// Start another round with a peer a `csx sync` waits on.
+    Resync {
+        peer: PeerId,
+    },
 }
 
 /// What the event loop keeps about a peer besides its admission: sync figures.
@@ -164,9 +187,16 @@ pub struct EventLoop {
     pub(super) requests: HashMap<OutboundRequestId, (PeerId, u64, u64)>,
     cert_requests: HashMap<OutboundRequestId, PeerId>,
     pub(super) discovery_requests: HashMap<OutboundRequestId, PeerId>,
+    /// Bootstrap servers that accepted this node's registration on the current connection.
+    pub(super) registered: HashSet<PeerId>,
     /// Listeners through bootstrap servers' relays, by bootstrap server.
     pub(super) relay_listeners: HashMap<PeerId, libp2p::core::transport::ListenerId>,
     pub(super) waiters: Vec<Waiter>,
+    /// Requests of peers whose certificates are being checked, answered once they are verified
+    /// (bounded by admission: a few per peer, `max_unverified` peers).
+    pub(super) held: HashMap<PeerId, Vec<(SyncRequest, ResponseChannel<SyncResponse>)>>,
+    /// Per connected member's node: rounds in a row that fetched nothing new.
+    pub(super) idle_rounds: HashMap<PeerId, u32>,
     pub(super) generation: u64,
     pub(super) gossip_in_flight: usize,
     pub(super) last_sync_at: Option<u64>,
@@ -178,6 +208,33 @@ pub struct EventLoop {
     /// Peers refused by command, whatever admission decides.
     denied: HashSet<PeerId>,
     log: LogLimiter,
+}
+
+/// Fails if `addr`'s TCP port is taken. libp2p's TCP transport sets `SO_REUSEPORT` on its
+/// listeners, so two nodes could otherwise both listen on one port and the kernel would split
+/// inbound connections between them; a plain bind (without it) fails while any socket listens.
+pub(crate) fn probe_port(addr: &Multiaddr) -> Result<(), String> {
+    let mut ip = None;
+    let mut port = None;
+    for p in addr.iter() {
+        match p {
+            Protocol::Ip4(a) => ip = Some(std::net::IpAddr::V4(a)),
+            Protocol::Ip6(a) => ip = Some(std::net::IpAddr::V6(a)),
+            Protocol::Tcp(p) => port = Some(p),
+            _ => {}
+        }
+    }
+    let (Some(ip), Some(port)) = (ip, port) else { return Ok(()) };
+    if port == 0 {
+        return Ok(());
+    }
+    match std::net::TcpListener::bind((ip, port)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(format!(
+            "cannot listen on {addr}: port {port} is in use (another csx daemon, or another program, listens on it)"
+        )),
+        Err(e) => Err(format!("cannot listen on {addr}: {e}")),
+    }
 }
 
 /// Judges peers by this node's roster (and its quarantine, for applicants).
@@ -245,8 +302,11 @@ impl EventLoop {
             requests: HashMap::new(),
             cert_requests: HashMap::new(),
             discovery_requests: HashMap::new(),
+            registered: HashSet::new(),
             relay_listeners: HashMap::new(),
             waiters: Vec::new(),
+            idle_rounds: HashMap::new(),
+            held: HashMap::new(),
             generation: 0,
             gossip_in_flight: 0,
             last_sync_at,
@@ -275,6 +335,7 @@ impl EventLoop {
     /// Starts listening and dialling. Errors name the address that could not be used.
     pub fn start(&mut self) -> Result<(), String> {
         for addr in self.ctx.config.listen.clone() {
+            probe_port(&addr)?;
             let id = self.swarm.listen_on(addr.clone()).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             self.listeners.push(id);
         }
@@ -456,6 +517,8 @@ impl EventLoop {
                 tracing::info!(address = %address.clone().with(Protocol::P2p(*self.swarm.local_peer_id())), "listening");
                 if self.ctx.config.external.is_empty() {
                     self.swarm.add_external_address(address);
+                    // A bootstrap server may have connected before this node had an address.
+                    self.register_everywhere();
                 }
             }
             SwarmEvent::ExternalAddrConfirmed { address } => {
@@ -492,6 +555,9 @@ impl EventLoop {
                 self.admission.on_disconnected(&peer_id, now);
                 self.discovery_requests.retain(|_, p| *p != peer_id);
                 self.cert_requests.retain(|_, p| *p != peer_id);
+                self.idle_rounds.remove(&peer_id);
+                self.registered.remove(&peer_id);
+                self.held.remove(&peer_id);
                 if known {
                     tracing::info!(peer = %peer_id, cause = ?cause, "disconnected");
                 }
@@ -523,6 +589,7 @@ impl EventLoop {
                 Action::Admit(peer) => self.admit(peer),
                 Action::Disconnect { peer, reason, ban } => self.disconnect(peer, reason, ban),
                 Action::Unblock(peer) => self.unblock(peer),
+                Action::ReleaseHeld(peer) => self.refuse_held(peer),
             }
         }
     }
@@ -572,11 +639,14 @@ impl EventLoop {
         let now = self.now();
         let addrs = self.admission.get(&peer).map(|e| e.addresses.clone()).unwrap_or_default();
         self.book.saw(&peer, addrs, now);
+        self.serve_held(peer);
+        self.join_waiters(peer);
         self.start_round(peer);
     }
 
     fn disconnect(&mut self, peer: PeerId, reason: Reason, ban: bool) {
         self.ctx.counters.add(&reason.dropped_counter(), 1);
+        self.refuse_held(peer);
         self.log_refusal(peer, reason, "disconnected");
         if ban {
             self.swarm.behaviour_mut().blocked.block_peer(peer);
@@ -663,6 +733,8 @@ impl EventLoop {
                 }
             }
         }
+        // Registrations that failed or could not be sent yet (no address then): again.
+        self.register_unregistered();
         let none_up = !self.bootstrap.keys().any(|b| self.swarm.is_connected(b));
         if none_up {
             for (peer, addr) in self.bootstrap.clone() {
@@ -712,6 +784,7 @@ impl EventLoop {
                 }
             }
             Internal::PageStored { peer, generation, verdicts } => self.on_page_stored(peer, generation, verdicts),
+            Internal::Resync { peer } => self.resync(peer),
             Internal::CertChecked { peer, check } => {
                 let now = self.now();
                 let judge = self.judge();

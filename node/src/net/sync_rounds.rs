@@ -23,17 +23,36 @@ use crate::store::{Scan, Store};
 /// How often the time of the last completed sync round is written to the store, at most.
 const SYNC_SAVE_INTERVAL_MS: u64 = 5_000;
 
+/// Rounds in a row that fetched nothing new and refused nothing (records that other rounds or
+/// gossip stored meanwhile, a peer that has not verified this node yet) that `csx sync` starts
+/// again before it reports the peer as not level.
+const MAX_IDLE_RETRIES: u32 = 20;
+/// The pause before such a retry, times the retries so far (capped at one second).
+const RETRY_PAUSE_MS: u64 = 50;
+
 pub(super) struct Round {
     session: SyncSession,
     generation: u64,
     /// Records of this round that were new here (not refused, not already held).
     appended: u64,
+    /// Records of this round this node refused (their authors are not members here, quarantined
+    /// applicants, refused by the store), by reason.
+    refused: Vec<(&'static str, u64)>,
 }
 
+/// A `csx sync` waiting for its rounds. It waits for a member's node to connect if none is,
+/// and takes in members' nodes verified while it runs.
 pub(super) struct Waiter {
     pending: HashSet<PeerId>,
     results: Vec<PeerSync>,
     reply: oneshot::Sender<SyncReport>,
+}
+
+impl Waiter {
+    fn has_result(&self, peer: &PeerId) -> bool {
+        let id = peer.to_string();
+        self.results.iter().any(|r| r.peer_id == id)
+    }
 }
 
 impl EventLoop {
@@ -101,8 +120,11 @@ impl EventLoop {
         let reason = match access {
             Access::Serve => None,
             Access::Refuse(reason) => Some(reason),
-            // Holding is for bootstrap servers' discovery; sync is answered or refused.
-            Access::Hold => Some(Reason::Unverified),
+            // Its certificate is being checked: answered once it is verified, refused otherwise.
+            Access::Hold => {
+                self.held.entry(peer).or_default().push((request, channel));
+                return;
+            }
         };
         if let Some(reason) = reason {
             self.ctx.counters.add(&reason.refused_counter(), 1);
@@ -141,6 +163,31 @@ impl EventLoop {
         });
     }
 
+    /// Serves the requests held while `peer` was being verified (it now is).
+    pub(super) fn serve_held(&mut self, peer: PeerId) {
+        for (request, channel) in self.held.remove(&peer).unwrap_or_default() {
+            self.serve(peer, request, channel);
+        }
+    }
+
+    /// Refuses the requests held for `peer`: its certificate did not make it a member's node,
+    /// or it is being dropped.
+    pub(super) fn refuse_held(&mut self, peer: PeerId) {
+        let held = self.held.remove(&peer).unwrap_or_default();
+        if held.is_empty() {
+            return;
+        }
+        self.ctx.counters.add(&Reason::Unverified.refused_counter(), held.len() as u64);
+        self.log_refusal(peer, Reason::Unverified, "refused sync requests held while it was checked");
+        for (_, channel) in held {
+            let response = SyncResponse::Refused {
+                code: RefusalCode::NotAMember,
+                message: "this node serves members' nodes only".into(),
+            };
+            let _ = self.swarm.behaviour_mut().sync.send_response(channel, response);
+        }
+    }
+
     /// Starts a round with `peer` if it is a verified member's node and none is running.
     pub(super) fn start_round(&mut self, peer: PeerId) {
         if self.rounds.contains_key(&peer) || !self.is_verified(&peer) {
@@ -153,7 +200,7 @@ impl EventLoop {
             SyncSession::start(self.ctx.federation, self.limits, &mut heads)
         };
         session.watch(self.ctx.own_node);
-        self.rounds.insert(peer, Round { session, generation, appended: 0 });
+        self.rounds.insert(peer, Round { session, generation, appended: 0, refused: vec![] });
         self.execute(peer, generation, vec![first]);
     }
 
@@ -216,6 +263,17 @@ impl EventLoop {
         }
         let Some(round) = self.rounds.get_mut(&peer).filter(|r| r.generation == generation) else { return };
         round.appended += appended;
+        for v in &verdicts {
+            let reason = match v {
+                Verdict::NotValid { reason } | Verdict::Refused { reason } => *reason,
+                Verdict::Quarantined => "quarantined",
+                _ => continue,
+            };
+            match round.refused.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, n)) => *n += 1,
+                None => round.refused.push((reason, 1)),
+            }
+        }
         let actions = round.session.on_stored();
         self.execute(peer, generation, actions);
     }
@@ -264,24 +322,77 @@ impl EventLoop {
         }
         tracing::debug!(peer = %peer, ?end, received = s.received, "sync round ended");
         match end {
-            SyncEnd::InSync => self.resolve_waiters(peer, true, None),
+            SyncEnd::InSync => {
+                self.idle_rounds.remove(&peer);
+                self.resolve_waiters(peer, true, None)
+            }
             // Something new was stored: confirm with a new round.
-            SyncEnd::Fetched if round.appended > 0 => self.start_round(peer),
-            // Nothing new: the peer holds records this node refuses (its view of the membership
-            // differs), did not send what it advertised, or refused us. Repeating now would loop.
-            SyncEnd::Fetched => self.resolve_waiters(
-                peer,
-                false,
-                Some(format!(
-                    "the peer holds {} records this node did not take (see the refused counters)",
-                    s.received.max(1)
-                )),
-            ),
+            SyncEnd::Fetched if round.appended > 0 => {
+                self.idle_rounds.remove(&peer);
+                self.start_round(peer)
+            }
+            // The peer holds records this node refuses (its view of the membership differs):
+            // repeating now would loop.
+            SyncEnd::Fetched if !round.refused.is_empty() => {
+                self.idle_rounds.remove(&peer);
+                let total: u64 = round.refused.iter().map(|(_, n)| n).sum();
+                let reasons: Vec<String> = round.refused.iter().map(|(r, n)| format!("{n} {r}")).collect();
+                self.resolve_waiters(
+                    peer,
+                    false,
+                    Some(format!(
+                        "the peer holds {total} records this node refused ({}; see the rejected.* counters \
+                         of `csx status`)",
+                        reasons.join(", ")
+                    )),
+                )
+            }
+            // Nothing new and nothing refused: what it sent was stored meanwhile (by gossip or a
+            // round with another peer), waits for earlier records, or the peer refused a request
+            // (it has not verified this node yet) or did not send what it advertised. A `csx
+            // sync` waiting on it tries again, a few times; a periodic round just ends.
+            SyncEnd::Fetched => {
+                let waited = self.waiters.iter().any(|w| w.pending.contains(&peer));
+                let tries = self.idle_rounds.entry(peer).or_insert(0);
+                *tries += 1;
+                let tries = *tries;
+                if waited && tries <= MAX_IDLE_RETRIES {
+                    tracing::debug!(peer = %peer, tries, received = s.received, "sync round fetched nothing new; again");
+                    let tx = self.internal_tx.clone();
+                    let pause = std::time::Duration::from_millis((RETRY_PAUSE_MS * u64::from(tries)).min(1_000));
+                    tokio::spawn(async move {
+                        tokio::time::sleep(pause).await;
+                        let _ = tx.send(Internal::Resync { peer });
+                    });
+                } else {
+                    self.idle_rounds.remove(&peer);
+                    let why = if s.received == 0 {
+                        "the peer refused this node's requests or did not send records it advertised, \
+                         round after round"
+                            .to_string()
+                    } else {
+                        format!(
+                            "round after round the peer sent records this node already held or that \
+                             wait for earlier ones ({} in the last round)",
+                            s.received
+                        )
+                    };
+                    self.resolve_waiters(peer, false, Some(why))
+                }
+            }
+        }
+    }
+
+    /// A retry of a round `csx sync` waits on (see [`MAX_IDLE_RETRIES`]).
+    pub(super) fn resync(&mut self, peer: PeerId) {
+        if self.waiters.iter().any(|w| w.pending.contains(&peer)) {
+            self.start_round(peer);
         }
     }
 
     pub(super) fn fail_round(&mut self, peer: PeerId, reason: String) {
         self.rounds.remove(&peer);
+        self.idle_rounds.remove(&peer);
         self.requests.retain(|_, (p, _, _)| *p != peer);
         if let Some(p) = self.admission.extra_mut(&peer) {
             p.in_sync = Some(false);
@@ -306,15 +417,24 @@ impl EventLoop {
         self.start_round(pick);
     }
 
+    /// `csx sync`: a round with every connected member's node, and with each verified while it
+    /// runs; with none connected, it waits for the first (the caller bounds the wait).
     pub(super) fn sync_all(&mut self, reply: oneshot::Sender<SyncReport>) {
+        self.waiters.retain(|w| !w.reply.is_closed());
         let members = self.admission.members();
-        if members.is_empty() {
-            let _ = reply.send(SyncReport { level: false, peers: vec![], heads_digest: self.digest() });
-            return;
-        }
         self.waiters.push(Waiter { pending: members.iter().copied().collect(), results: vec![], reply });
         for peer in members {
             self.start_round(peer);
+        }
+    }
+
+    /// A member's node was verified: the `csx sync`s under way wait for it too.
+    pub(super) fn join_waiters(&mut self, peer: PeerId) {
+        self.waiters.retain(|w| !w.reply.is_closed());
+        for w in &mut self.waiters {
+            if !w.has_result(&peer) {
+                w.pending.insert(peer);
+            }
         }
     }
 

@@ -79,9 +79,40 @@ fn the_dialler_shows_its_certificate_first() {
     let (theirs, ours) = (node_peer(), node_peer());
     a.on_connected(theirs, inbound(), &stranger, 0);
     a.on_connected(ours, dialled(1), &stranger, 0);
-    assert_eq!(a.on_request(theirs, Ask::OwnCertificate, 1).0, Access::Refuse(Reason::Unverified));
+    // Held while we check its certificate; refused once it withholds it.
+    assert_eq!(a.on_request(theirs, Ask::OwnCertificate, 1).0, Access::Hold);
     assert_eq!(a.strikes(&theirs, 1), 0.0, "an honest dialler asks for it first: no strike");
+    assert_eq!(a.on_certificate_answer(theirs, CertAnswer::Withheld, 2), vec![Action::ReleaseHeld(theirs)]);
+    assert_eq!(a.on_request(theirs, Ask::OwnCertificate, 3).0, Access::Refuse(Reason::Unverified));
     assert_eq!(a.on_request(ours, Ask::OwnCertificate, 1).0, Access::Serve);
+}
+
+#[test]
+fn requests_made_while_its_certificate_is_checked_are_held_then_served_or_refused() {
+    // A member's node that verified us first: its asks wait for our check, with no strike.
+    let mut a = admission();
+    let p = node_peer();
+    a.on_connected(p, inbound(), &stranger, 0);
+    for ask in [Ask::OwnCertificate, Ask::Sync, Ask::Membership] {
+        assert_eq!(a.on_request(p, ask, 1), (Access::Hold, vec![]), "{ask:?}");
+    }
+    a.on_certificate_answer(p, CertAnswer::Record(vec![1]), 2);
+    assert_eq!(a.on_request(p, Ask::Sync, 3).0, Access::Hold, "still being checked");
+    assert_eq!(a.on_certificate_checked(p, CertCheck::Valid, &member, 4), vec![Action::Admit(p)]);
+    assert_eq!(a.strikes(&p, 4), 0.0);
+    // A stranger: its held asks are refused as soon as its certificate shows it is not a member.
+    let s = node_peer();
+    a.on_connected(s, inbound(), &stranger, 10);
+    assert_eq!(a.on_request(s, Ask::Sync, 11).0, Access::Hold);
+    a.on_certificate_answer(s, CertAnswer::Record(vec![2]), 12);
+    let out = a.on_certificate_checked(s, CertCheck::Valid, &stranger, 13);
+    assert_eq!(out, vec![Action::ReleaseHeld(s)]);
+    assert_eq!(a.on_request(s, Ask::Sync, 14).0, Access::Refuse(Reason::Unverified));
+    // At most MAX_HELD_REQUESTS are held; beyond, refused at once.
+    let f = node_peer();
+    a.on_connected(f, inbound(), &stranger, 20);
+    let held = (0..20).filter(|_| a.on_request(f, Ask::Sync, 21).0 == Access::Hold).count();
+    assert_eq!(held, MAX_HELD_REQUESTS as usize);
 }
 
 #[test]
@@ -150,12 +181,16 @@ fn asking_for_more_before_verification_is_refused_struck_and_ends_in_a_ban() {
     let p = node_peer();
     a.on_connected(p, inbound(), &stranger, 0);
     let mut dropped = vec![];
-    for t in 0..30 {
+    for t in 0..(30 + u64::from(MAX_HELD_REQUESTS)) {
         let (access, actions) = a.on_request(p, Ask::Sync, t);
-        assert!(matches!(access, Access::Refuse(Reason::Unverified | Reason::Banned)));
+        if t < u64::from(MAX_HELD_REQUESTS) {
+            assert_eq!(access, Access::Hold, "held while its certificate is asked for");
+        } else {
+            assert!(matches!(access, Access::Refuse(Reason::Unverified | Reason::Banned)));
+        }
         dropped.extend(disconnects(&actions));
     }
-    assert_eq!(dropped, vec![(Reason::Misbehaving, true)], "banned at 19 strikes");
+    assert_eq!(dropped, vec![(Reason::Misbehaving, true)], "banned at 19 strikes beyond the held ones");
 }
 
 #[test]
