@@ -151,6 +151,9 @@ pub(super) struct PeerStats {
     /// Our last round was refused because the peer had not verified us yet: start another
     /// as soon as it shows it has.
     pub(super) refused_us: bool,
+    /// When this node last started a round with it (a peer's differing summary starts one
+    /// back at most every [`super::sync_rounds::PULL_BACK_MS`]).
+    pub(super) round_started_at: Option<u64>,
 }
 
 /// Finds the ODS code of a node key's organisation.

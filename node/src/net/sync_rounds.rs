@@ -1,6 +1,7 @@
 //! The event loop's side of catch-up sync: answering peers' requests (as admission allows) and
 //! running rounds with verified members' nodes — on admission, on a timer with a random member,
-//! when gossip shows a gap, and on `csx sync`. Never with a peer not yet verified.
+//! when gossip shows a gap, when a peer's summary shows it holds other records (a round back,
+//! at most every [`PULL_BACK_MS`]), and on `csx sync`. Never with a peer not yet verified.
 
 use std::collections::HashSet;
 
@@ -27,6 +28,11 @@ const SYNC_SAVE_INTERVAL_MS: u64 = 5_000;
 /// gossip stored meanwhile, a peer that has not verified this node yet) that `csx sync` starts
 /// again before it reports the peer as not level.
 const MAX_IDLE_RETRIES: u32 = 20;
+/// A verified peer whose summary shows it holds other records than this node (it has just
+/// started a round with us) gets a round back, so what it holds spreads at once rather than at
+/// the next periodic round; at most once per this many milliseconds per peer, so two nodes
+/// that keep differing (records one refuses) do not ping-pong.
+pub(super) const PULL_BACK_MS: u64 = 2_000;
 /// The pause before such a retry, times the retries so far (capped at one second).
 const RETRY_PAUSE_MS: u64 = 50;
 
@@ -148,6 +154,19 @@ impl EventLoop {
         {
             self.start_round(peer);
         }
+        // It holds other records than we do (a new node announcing what it wrote offline, or
+        // records it just fetched elsewhere): pull them now.
+        if let SyncRequest::Summary { root, .. } = &request
+            && !self.rounds.contains_key(&peer)
+            && *root != self.ctx.store.heads_index().root()
+            && self
+                .admission
+                .get(&peer)
+                .and_then(|e| e.extra.round_started_at)
+                .is_none_or(|at| now.saturating_sub(at) >= PULL_BACK_MS)
+        {
+            self.start_round(peer);
+        }
         let store = self.ctx.store.clone();
         let federation = self.ctx.federation;
         let max_page = self.ctx.config.page_bytes;
@@ -195,6 +214,10 @@ impl EventLoop {
         }
         self.generation += 1;
         let generation = self.generation;
+        let now = self.now();
+        if let Some(stats) = self.admission.extra_mut(&peer) {
+            stats.round_started_at = Some(now);
+        }
         let (mut session, first) = {
             let mut heads = self.ctx.store.heads_index();
             SyncSession::start(self.ctx.federation, self.limits, &mut heads)
