@@ -5,6 +5,7 @@ mod context;
 mod error;
 mod labels;
 mod output;
+mod signals;
 mod systemd;
 mod view;
 
@@ -306,6 +307,8 @@ fn run(cli: Cli, out: Output) -> anyhow::Result<()> {
 }
 
 fn main() {
+    // Before any thread starts: a child of `csx demo` goes when the demo goes.
+    signals::exit_with_parent();
     let cli = match Cli::from_arg_matches(&command().get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

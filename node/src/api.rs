@@ -171,6 +171,28 @@ pub struct NetStatus {
     /// How full the tables strangers could grow are (each has a bound, docs/SECURITY.md).
     #[serde(default)]
     pub tables: TableSizes,
+    /// The catch-up by sync under way, else the last one since the daemon started.
+    #[serde(default)]
+    pub progress: Option<SyncProgress>,
+}
+
+/// How far a catch-up by sync has come (`csx status`, `csx sync`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncProgress {
+    /// Still under way (else: the last one, ended).
+    pub active: bool,
+    /// When it began (Unix ms).
+    pub started_at: u64,
+    pub elapsed_secs: f64,
+    /// Records and bytes fetched so far.
+    pub received_records: u64,
+    pub received_bytes: u64,
+    /// Records the peers hold beyond what they have sent so far (an estimate: 0 once ended).
+    pub remaining_records: u64,
+    pub records_per_sec: f64,
+    pub bytes_per_sec: f64,
+    /// Seconds left at the rate so far, while under way.
+    pub eta_secs: Option<f64>,
 }
 
 /// Entries in the network's bounded tables.

@@ -42,6 +42,9 @@ pub struct Config {
     pub log_filter: String,
     /// sled's page cache, MiB.
     pub store_cache_mib: u64,
+    /// Serve Prometheus metrics, `/healthz` and `/readyz` on this `host:port` (e.g.
+    /// 127.0.0.1:9464), or `off`.
+    pub metrics: String,
     pub limits: Limits,
     /// The dashboard the daemon serves.
     pub web: WebConfig,
@@ -159,6 +162,7 @@ impl Default for Config {
             log_format: "text".into(),
             log_filter: "info".into(),
             store_cache_mib: 64,
+            metrics: "off".into(),
             limits: Limits::default(),
             web: WebConfig::default(),
             alerts: crate::alerts::settings::AlertsConfig::default(),
@@ -196,21 +200,41 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads `path`; a missing file means all defaults.
+    /// Reads `path`; a missing file means all defaults. A key in the wrong table (say `listen`
+    /// appended at the end of the file, which lands in its last table) is named with its line,
+    /// the table it was found in and where it belongs.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(source) => return Err(ConfigError::Read { path: path.display().to_string(), source }),
         };
-        toml::from_str(&text)
-            .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
+        toml::from_str(&text).map_err(|e| {
+            let problems = check_text(&text);
+            let message = if problems.is_empty() {
+                e.to_string()
+            } else {
+                problems
+                    .iter()
+                    .map(|p| match p.line {
+                        Some(line) => format!("line {line}: {}", p.message),
+                        None => p.message.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            ConfigError::Parse { path: path.display().to_string(), message }
+        })
     }
 
     /// The file as written by `csx init`: every setting at its default, with comments.
     pub fn documented_default() -> String {
-        let d = Config::default();
-        let text = toml::to_string_pretty(&d).expect("the default config serialises");
+        Config::default().documented()
+    }
+
+    /// This configuration as a file, with the header `csx init` writes.
+    pub fn documented(&self) -> String {
+        let text = toml::to_string_pretty(self).expect("a configuration serialises");
         format!(
             "# csx node configuration. Every setting is shown at its default; see docs/OPERATIONS.md.\n\
              # `csx daemon` flags and CSX_* environment variables override these.\n\n{text}"
@@ -341,18 +365,33 @@ pub struct Problem {
     pub message: String,
 }
 
-/// Every setting this csx knows, as `table.key` (or `key`).
+/// Every setting this csx knows, as `table.key` (or `key`; `table.sub.key` in a nested table
+/// such as `[alerts.smtp]`).
 pub fn known_settings() -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(toml::Value::Table(t)) = toml::Value::try_from(Config::default()) {
-        for (k, v) in t {
-            match v {
-                toml::Value::Table(sub) => out.extend(sub.keys().map(|s| format!("{k}.{s}"))),
-                _ => out.push(k),
-            }
-        }
+        leaves("", &t, &mut out);
     }
     out
+}
+
+fn leaves(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+    for (k, v) in table {
+        let full = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(sub) => leaves(&full, sub, out),
+            _ => out.push(full),
+        }
+    }
+}
+
+/// Where a setting is written: at the top of the file, or in its table.
+fn place_of(setting: &str) -> String {
+    match setting.rsplit_once('.') {
+        Some((t, _)) => format!("in the [{t}] table"),
+        None => "at the top, before the first [table] line (a key written after a [table] line belongs to that table)"
+            .to_string(),
+    }
 }
 
 fn distance(a: &str, b: &str) -> usize {
@@ -381,23 +420,30 @@ pub fn check_text(text: &str) -> Vec<Problem> {
         }
     };
     let known = known_settings();
-    let tables: Vec<String> = known.iter().filter_map(|k| k.split_once('.').map(|(t, _)| t.to_string())).collect();
+    let mut tables: Vec<String> = Vec::new();
+    for k in &known {
+        let mut t = k.as_str();
+        while let Some((parent, _)) = t.rsplit_once('.') {
+            tables.push(parent.to_string());
+            t = parent;
+        }
+    }
     let mut problems = Vec::new();
     let unknown = |full: String, problems: &mut Vec<Problem>| {
         let key = full.rsplit('.').next().unwrap_or(&full).to_string();
         let line = line_of(&full);
-        let elsewhere: Vec<&String> = known.iter().filter(|k| k.rsplit('.').next() == Some(key.as_str())).collect();
-        let message = if let Some(right) = elsewhere.first() {
-            let place = match right.split_once('.') {
-                Some((t, _)) => format!("in the [{t}] table"),
-                None => "at the top, before the first [table] line (a key written after a [table] line belongs to that table)".to_string(),
-            };
+        let mut elsewhere: Vec<&String> = known.iter().filter(|k| k.rsplit('.').next() == Some(key.as_str())).collect();
+        // The top level first: a key appended at the end of the file is most often meant there.
+        elsewhere.sort_by_key(|k| k.matches('.').count());
+        let message = if !elsewhere.is_empty() {
+            let places: Vec<String> = elsewhere.iter().map(|k| place_of(k)).collect();
             format!(
-                "`{key}` is not a setting of {}: it belongs {place}",
-                match full.split_once('.') {
-                    Some((t, _)) => format!("[{t}]"),
+                "`{key}` is not a setting of {}: it belongs {}",
+                match full.rsplit_once('.') {
+                    Some((t, _)) => format!("the [{t}] table, where this line puts it"),
                     None => "the top level".to_string(),
-                }
+                },
+                places.join(", or ")
             )
         } else {
             let near = known.iter().filter(|k| distance(k, &full) <= 2).min_by_key(|k| distance(k, &full));
@@ -408,20 +454,18 @@ pub fn check_text(text: &str) -> Vec<Problem> {
         };
         problems.push(Problem { line, setting: Some(full), message });
     };
-    for (k, v) in &parsed {
-        match v {
-            toml::Value::Table(sub) if tables.contains(k) => {
-                for sk in sub.keys() {
-                    let full = format!("{k}.{sk}");
-                    if !known.contains(&full) {
-                        unknown(full, &mut problems);
-                    }
-                }
+    let mut walk = vec![(String::new(), &parsed)];
+    while let Some((prefix, table)) = walk.pop() {
+        for (k, v) in table {
+            let full = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            match v {
+                toml::Value::Table(sub) if tables.contains(&full) => walk.push((full, sub)),
+                _ if known.contains(&full) => {}
+                _ => unknown(full, &mut problems),
             }
-            _ if known.contains(k) => {}
-            _ => unknown(k.clone(), &mut problems),
         }
     }
+    problems.sort_by_key(|p| p.line);
     if !problems.is_empty() {
         return problems;
     }
@@ -460,6 +504,9 @@ pub fn check_text(text: &str) -> Vec<Problem> {
                 bad(setting, format!("cannot read {}: {e}", path.display()));
             }
         }
+    }
+    if let Err(e) = crate::metrics::parse_addr(&config.metrics) {
+        bad("metrics", e);
     }
     if !["text", "json"].contains(&config.log_format.as_str()) {
         bad("log_format", format!("`{}` is not text or json", config.log_format));
@@ -544,6 +591,39 @@ mod tests {
         assert_eq!(p[0].line, Some(1), "{p:?}");
         let p = check_text("listen = [\n");
         assert!(p[0].message.starts_with("not valid TOML"), "{p:?}");
+    }
+
+    #[test]
+    fn a_key_appended_after_the_last_table_is_named_with_its_table_and_where_it_belongs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        let mut text = Config::documented_default();
+        text.push_str("listen = [\"/ip4/0.0.0.0/tcp/4101\"]\n");
+        let line = text.lines().count();
+        let last_table = text
+            .lines()
+            .filter(|l| l.starts_with('['))
+            .last()
+            .expect("a table")
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_string();
+        std::fs::write(&path, &text).expect("write");
+        let err = Config::load(&path).expect_err("listen in the last table").to_string();
+        assert!(err.contains(&format!("line {line}: `listen` is not a setting of the [{last_table}] table")), "{err}");
+        assert!(err.contains("it belongs at the top, before the first [table] line"), "{err}");
+        assert!(err.contains("or in the [web] table"), "{err}");
+        // Every known key, misplaced in a table it does not belong to, is named the same way.
+        for setting in known_settings() {
+            let key = setting.rsplit('.').next().expect("a key");
+            let wrong = if setting.starts_with("limits.") { "web" } else { "limits" };
+            std::fs::write(&path, format!("[{wrong}]\n{key} = 1\n")).expect("write");
+            let err = Config::load(&path).expect_err("misplaced").to_string();
+            assert!(
+                err.contains(&format!("line 2: `{key}` is not a setting of the [{wrong}] table"))
+                    && err.contains(&place_of(&setting)),
+                "{setting}: {err}"
+            );
+        }
     }
 
     #[test]

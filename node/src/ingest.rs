@@ -53,12 +53,34 @@ pub enum Verdict {
 }
 
 /// Counts of what the node received and why it refused what it refused, for `csx status`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     inner: Mutex<BTreeMap<String, u64>>,
     /// Signalled whenever records are appended to the store (by ingest or by this node's own
     /// writes): the alert watcher waits on it.
     pub records_stored: tokio::sync::Notify,
+    /// Seconds from records being queued for ingest to their verdicts (verified, classified
+    /// and stored), per queued batch: the metrics' ingest latency.
+    pub ingest_seconds: prometheus_client::metrics::histogram::Histogram,
+    /// Records queued for ingest and not yet decided.
+    pub ingest_queued: std::sync::atomic::AtomicU64,
+    /// Records received by gossip waiting for their verdicts (bounded by the event loop).
+    pub gossip_in_flight: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            inner: Mutex::default(),
+            records_stored: tokio::sync::Notify::new(),
+            // 0.5 ms to about 16 s.
+            ingest_seconds: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 16),
+            ),
+            ingest_queued: std::sync::atomic::AtomicU64::new(0),
+            gossip_in_flight: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
 }
 
 impl Counters {
@@ -89,12 +111,14 @@ pub struct CounterSnapshot(pub BTreeMap<String, u64>);
 struct Job {
     records: Vec<Vec<u8>>,
     reply: oneshot::Sender<Vec<Verdict>>,
+    queued: std::time::Instant,
 }
 
 /// Submits records to the ingest thread.
 #[derive(Debug, Clone)]
 pub struct IngestHandle {
     tx: mpsc::UnboundedSender<Job>,
+    counters: Arc<Counters>,
 }
 
 impl IngestHandle {
@@ -102,8 +126,11 @@ impl IngestHandle {
     /// waits, so the event loop can call it; callers bound how much they queue.
     pub fn enqueue(&self, records: Vec<Vec<u8>>) -> oneshot::Receiver<Vec<Verdict>> {
         let (reply, rx) = oneshot::channel();
+        let n = records.len() as u64;
         // If the worker has stopped (shutdown), the receiver reports it by closing.
-        let _ = self.tx.send(Job { records, reply });
+        if self.tx.send(Job { records, reply, queued: std::time::Instant::now() }).is_ok() {
+            self.counters.ingest_queued.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
         rx
     }
 }
@@ -112,7 +139,7 @@ impl IngestHandle {
 struct Stage {
     ctx: VerifyContext,
     checked: Vec<Result<Verified<Record>, RecordError>>,
-    replies: Vec<(usize, oneshot::Sender<Vec<Verdict>>)>,
+    replies: Vec<(usize, oneshot::Sender<Vec<Verdict>>, std::time::Instant)>,
 }
 
 /// Most records verified and stored as one batch.
@@ -126,6 +153,7 @@ pub fn spawn(
     counters: Arc<Counters>,
 ) -> (IngestHandle, std::thread::JoinHandle<()>) {
     let federation = membership.genesis().id();
+    let counters_for_handle = counters.clone();
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     // Two stages, so that verifying one batch (on every core) overlaps storing the one before:
     // the verifier gathers queued jobs into a batch and verifies it; the store stage classifies
@@ -151,7 +179,7 @@ pub fn spawn(
                 let mut replies = Vec::with_capacity(jobs.len());
                 let mut records = Vec::with_capacity(n);
                 for job in jobs {
-                    replies.push((job.records.len(), job.reply));
+                    replies.push((job.records.len(), job.reply, job.queued));
                     records.extend(job.records);
                 }
                 let checked = verify_all(records, &ctx, &mut keys);
@@ -171,7 +199,13 @@ pub fn spawn(
                     counters.records_stored.notify_one();
                 }
                 let mut it = verdicts.into_iter();
-                for (len, reply) in stage.replies {
+                for (len, reply, queued) in stage.replies {
+                    counters.ingest_seconds.observe(queued.elapsed().as_secs_f64());
+                    let _ = counters.ingest_queued.fetch_update(
+                        std::sync::atomic::Ordering::Relaxed,
+                        std::sync::atomic::Ordering::Relaxed,
+                        |q| Some(q.saturating_sub(len as u64)),
+                    );
                     let _ = reply.send(it.by_ref().take(len).collect());
                 }
             }
@@ -180,7 +214,7 @@ pub fn spawn(
             }
         })
         .expect("the ingest thread starts");
-    (IngestHandle { tx }, join)
+    (IngestHandle { tx, counters: counters_for_handle }, join)
 }
 
 /// Decoded public keys of recent authors (point decompression is a fifth of a verification).

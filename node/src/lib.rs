@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod input;
 pub mod keyfile;
 pub mod membership;
+pub mod metrics;
 pub mod net;
 pub mod query;
 pub mod registry;

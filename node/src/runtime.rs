@@ -230,6 +230,11 @@ impl NodeApi {
     pub fn membership(&self) -> &Arc<Membership> {
         &self.membership
     }
+
+    /// What the node received, refused and queued (for `/metrics`).
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
 }
 
 fn stopped(_: crate::net::handle::Stopped) -> ApiError {

@@ -19,7 +19,8 @@ use crate::error::CliError;
 #[command(after_help = "Examples:
   csx bootstrap --show-address --external /dns4/boot.example.nhs.uk/tcp/4000
   csx bootstrap --genesis genesis.json --listen /ip4/0.0.0.0/tcp/4000 --external \\
-      /dns4/boot.example.nhs.uk/tcp/4000 --log-format json")]
+      /dns4/boot.example.nhs.uk/tcp/4000 --log-format json
+  csx bootstrap --genesis genesis.json --write-address /run/csx/bootstrap.addr")]
 pub struct BootstrapArgs {
     /// Listen on this multiaddress (repeat for several)
     #[arg(long, env = "CSX_LISTEN", value_delimiter = ',', default_value = "/ip4/0.0.0.0/tcp/4000")]
@@ -33,6 +34,10 @@ pub struct BootstrapArgs {
     /// Print the address members configure (creating the server's key the first time), and exit
     #[arg(long)]
     pub show_address: bool,
+    /// Once listening, write the addresses members configure to FILE, one a line (replaced
+    /// whole, never half-written; removed when the server stops)
+    #[arg(long, value_name = "FILE")]
+    pub write_address: Option<PathBuf>,
     /// Most connections at once
     #[arg(long, default_value_t = 2048)]
     pub max_connections: u32,
@@ -87,6 +92,8 @@ pub fn run(ctx: &Ctx, args: BootstrapArgs) -> anyhow::Result<()> {
         .into());
     }
     let genesis = read_genesis(&genesis_path)?;
+    // An address file from an earlier run would tell scripts waiting for it a server listens.
+    let address_file = args.write_address.clone().map(AddressFile::new).transpose()?;
     super::daemon::init_logging(&args.log_format, &args.log, ctx.out.err_color && std::io::stderr().is_terminal())?;
     let options = BootstrapOptions {
         listen,
@@ -105,21 +112,26 @@ pub fn run(ctx: &Ctx, args: BootstrapArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut signals = crate::signals::Shutdown::install()?;
         let shutdown = async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
+            let stop = signals.recv().await;
+            tracing::info!("{}; shutting down", stop.describe());
             crate::systemd::stopping();
         };
         let federation = options.genesis.name.clone();
         let mut ready = false;
-        bootstrap::run(
+        let mut addresses: Vec<String> = Vec::new();
+        let result = bootstrap::run(
             &key,
             options,
             |addr| {
                 let _ = crate::output::write_stdout(format!("bootstrap address: {addr}\n").as_bytes());
+                if let Some(file) = &address_file {
+                    addresses.push(addr.to_string());
+                    if let Err(e) = file.write(&addresses) {
+                        tracing::error!("--write-address: {e}");
+                    }
+                }
                 // It listens once it has an address to give out: ready for systemd.
                 if !std::mem::replace(&mut ready, true) {
                     crate::systemd::ready(&format!("bootstrap server for {federation}"));
@@ -127,7 +139,62 @@ pub fn run(ctx: &Ctx, args: BootstrapArgs) -> anyhow::Result<()> {
             },
             shutdown,
         )
-        .await
-        .map_err(|e| CliError::invalid(e).into())
+        .await;
+        if let Some(file) = &address_file {
+            file.remove();
+        }
+        result.map_err(|e| CliError::invalid(e).into())
     })
+}
+
+/// The file `--write-address` keeps: the server's addresses, one a line.
+#[derive(Debug)]
+struct AddressFile {
+    path: PathBuf,
+}
+
+impl AddressFile {
+    /// Removes what an earlier run left; checks the directory can be written to.
+    fn new(path: PathBuf) -> anyhow::Result<AddressFile> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(CliError::invalid(format!("--write-address: no directory {}", dir.display())).into());
+        }
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(
+                    CliError::invalid(format!("--write-address: cannot replace {}: {e}", path.display())).into()
+                );
+            }
+            _ => {}
+        }
+        Ok(AddressFile { path })
+    }
+
+    /// Writes `addresses` to a temporary file beside the target and renames it over the
+    /// target: a reader sees the old file or the new one, never part of one.
+    fn write(&self, addresses: &[String]) -> std::io::Result<()> {
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        use std::io::Write;
+        for a in addresses {
+            writeln!(tmp, "{a}")?;
+        }
+        // Others (scripts, a member's setup) read it: not only this server's user.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&self.path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }

@@ -23,7 +23,8 @@ pub enum LogFormat {
 #[command(after_help = "Examples:
   csx daemon
   csx daemon --listen /ip4/0.0.0.0/tcp/4001 --external \\
-      /dns4/csx.example.nhs.uk/tcp/4001 --log-format json")]
+      /dns4/csx.example.nhs.uk/tcp/4001 --log-format json
+  csx daemon --metrics 127.0.0.1:9464")]
 pub struct DaemonArgs {
     /// Configuration file (default: config.toml in the home directory)
     #[arg(long, value_name = "FILE")]
@@ -55,6 +56,9 @@ pub struct DaemonArgs {
     /// Serve the dashboard on host:port, or `off`; replaces [web] listen
     #[arg(long, env = "CSX_WEB_LISTEN", value_name = "ADDR")]
     pub web_listen: Option<String>,
+    /// Serve Prometheus metrics, /healthz and /readyz on host:port, or `off`; replaces `metrics`
+    #[arg(long, env = "CSX_METRICS", value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
@@ -66,6 +70,7 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
     let mut config = Config::load(&path).map_err(|e| CliError::invalid(e.to_string()))?;
     apply_overrides(&mut config, &args);
     config.web.listen_addr().map_err(|e| CliError::invalid(e.to_string()))?;
+    let metrics = csx_node::metrics::parse_addr(&config.metrics).map_err(CliError::invalid)?;
     config.alerts.validate().map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
     init_logging(&config.log_format, &config.log_filter, ctx.out.err_color && std::io::stderr().is_terminal())?;
 
@@ -75,6 +80,8 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
+        // First: a signal while the node starts is kept and stops it once it has started.
+        let mut signals = crate::signals::Shutdown::install()?;
         let mut node = RunningNode::start(&ctx.home, options).await.map_err(|e| match e {
             csx_node::runtime::StartError::Api(a) => anyhow::Error::from(CliError::from(a)),
             other => anyhow::Error::from(CliError::invalid(other.to_string())),
@@ -102,6 +109,28 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
                 return Err(e.into());
             }
         };
+        let metrics = match metrics {
+            None => None,
+            Some(addr) => {
+                let build = csx_node::metrics::BuildInfo {
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    commit: env!("CSX_COMMIT").into(),
+                    protocol: csx_protocol::record::PROTOCOL_VERSION.to_string(),
+                    store_layout: csx_node::store::SCHEMA_VERSION.to_string(),
+                };
+                match csx_node::metrics::serve(addr, node.api().clone(), build, ctx.home.store_dir()).await {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        drop(control);
+                        if let Some(web) = web {
+                            web.stop().await;
+                        }
+                        node.shutdown().await;
+                        return Err(CliError::invalid(e).into());
+                    }
+                }
+            }
+        };
         tracing::info!(
             org = %identity.ods_code,
             node = %identity.node_key.short(),
@@ -112,15 +141,16 @@ pub fn run(ctx: &Ctx, args: DaemonArgs) -> anyhow::Result<()> {
         );
         crate::systemd::ready(&format!("member node of {} for {}", identity.ods_code, genesis.name));
         let api = node.api().clone();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = control.serve(api.clone()) => {}
-            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; shutting down"),
-            _ = term.recv() => tracing::info!("terminated; shutting down"),
+            stop = signals.recv() => tracing::info!("{}; shutting down", stop.describe()),
             _ = api.stop_requested() => tracing::info!("asked to stop; shutting down"),
         }
         crate::systemd::stopping();
         drop(control);
+        if let Some(metrics) = metrics {
+            metrics.stop().await;
+        }
         if let Some(web) = web {
             web.stop().await;
         }
@@ -194,6 +224,10 @@ pub fn apply_overrides(config: &mut Config, args: &DaemonArgs) -> Vec<(&'static 
     if let Some(w) = args.web_listen.as_ref().filter(|w| !w.trim().is_empty()) {
         config.web.listen = w.clone();
         set.push(("web.listen", origin("--web-listen", "CSX_WEB_LISTEN")));
+    }
+    if let Some(m) = args.metrics.as_ref().filter(|m| !m.trim().is_empty()) {
+        config.metrics = m.clone();
+        set.push(("metrics", origin("--metrics", "CSX_METRICS")));
     }
     set
 }

@@ -61,6 +61,7 @@ pub fn run(ctx: &Ctx, args: DashboardArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
+        let mut signals = crate::signals::Shutdown::install()?;
         let started = csx_web::start(node.clone(), ctx.home.clone(), &config, Arc::new(crate::now_ms)).await;
         let web = match started {
             Err(csx_web::StartError::Bind { .. }) if args.listen.is_none() => {
@@ -82,8 +83,9 @@ pub fn run(ctx: &Ctx, args: DashboardArgs) -> anyhow::Result<()> {
         if args.open {
             open_browser(&link);
         }
-        tokio::signal::ctrl_c().await?;
-        println!("Stopping the dashboard …");
+        let stop = signals.recv().await;
+        // A closed terminal (SIGHUP) has nobody to read this: that is no failure.
+        let _ = crate::output::write_stdout(format!("{}: stopping the dashboard …\n", stop.describe()).as_bytes());
         web.stop().await;
         Ok::<(), anyhow::Error>(())
     })

@@ -5,7 +5,9 @@
 //! an offline home holding a whole sample federation's records, to query with no network.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
@@ -87,7 +89,14 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
     if std::fs::read_dir(&dir)?.next().is_some() {
         return Err(CliError::invalid(format!("{} is not empty; give an empty --dir", dir.display())).into());
     }
-    let mut demo = Demo { exe: std::env::current_exe()?, dir: dir.clone(), children: vec![] };
+    let mut demo = Demo {
+        exe: std::env::current_exe()?,
+        dir: dir.clone(),
+        children: Arc::default(),
+        running: Arc::new(AtomicBool::new(false)),
+    };
+    // Before the first child starts: any of SIGINT, SIGTERM, SIGHUP stops them all.
+    demo.stop_on_signals()?;
     let result = demo.run(args.members, args.seed, args.exit);
     if result.is_err() || args.exit {
         demo.stop_all();
@@ -98,8 +107,15 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
 struct Demo {
     exe: PathBuf,
     dir: PathBuf,
-    children: Vec<(String, Child)>,
+    /// The bootstrap server and the daemons (shared with the thread that waits for signals).
+    children: Arc<Mutex<Vec<(String, Child)>>>,
+    /// Whether the federation is up and running on for the user (a signal then ends the demo
+    /// as intended: exit status 0).
+    running: Arc<AtomicBool>,
 }
+
+/// How long a stopping child has to exit before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(30);
 
 struct Node {
     org: SampleOrg,
@@ -131,11 +147,38 @@ impl Demo {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Starts a long-running child from this (the main) thread; it is told to stop when the
+    /// demo dies, even by SIGKILL (see [`crate::signals::exit_with_parent`]).
     fn spawn(&mut self, name: &str, home: &Path, args: &[&str]) -> anyhow::Result<()> {
         let log = std::fs::File::create(home.join(format!("{name}.log")))?;
-        let child =
-            Command::new(&self.exe).env("CSX_HOME", home).args(args).stdout(Stdio::piped()).stderr(log).spawn()?;
-        self.children.push((name.to_string(), child));
+        let mut children = lock(&self.children);
+        let child = Command::new(&self.exe)
+            .env("CSX_HOME", home)
+            .env(crate::signals::EXIT_WITH_PARENT_ENV, std::process::id().to_string())
+            .args(args)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        children.push((name.to_string(), child));
+        Ok(())
+    }
+
+    /// Starts the thread that, at SIGINT, SIGTERM or SIGHUP, stops every child cleanly and ends
+    /// the demo; returns once the signals are taken over.
+    fn stop_on_signals(&self) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let mut signals = runtime.block_on(async { crate::signals::Shutdown::install() })?;
+        let (children, running) = (self.children.clone(), self.running.clone());
+        std::thread::Builder::new().name("signals".into()).spawn(move || {
+            let stop = runtime.block_on(signals.recv());
+            say(&format!("\n{}: stopping every node …", stop.describe()));
+            // The lock is kept to the end: the main thread starts no child and reports nothing
+            // meanwhile.
+            let mut list = lock(&children);
+            stop_children(&mut list);
+            let code = if running.load(Ordering::SeqCst) { 0 } else { 128 + stop.number() };
+            std::process::exit(code);
+        })?;
         Ok(())
     }
 
@@ -332,31 +375,45 @@ impl Demo {
             a = a.display(),
             b = b.display(),
         ));
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        runtime.block_on(async { tokio::signal::ctrl_c().await })?;
-        say("\nStopping every node …");
-        self.stop_all();
-        Ok(())
+        // The signal thread ends the demo.
+        self.running.store(true, Ordering::SeqCst);
+        loop {
+            std::thread::park();
+        }
     }
 
-    /// Asks every daemon to stop (they flush their stores), then stops the bootstrap server.
     fn stop_all(&mut self) {
-        for (name, child) in &mut self.children {
-            if name == "daemon" {
-                let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        stop_children(&mut lock(&self.children));
+    }
+}
+
+fn lock(children: &Mutex<Vec<(String, Child)>>) -> MutexGuard<'_, Vec<(String, Child)>> {
+    children.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Asks every daemon to stop (they flush their stores and remove their control sockets), then
+/// the bootstrap server; kills any that has not exited within [`STOP_GRACE`].
+fn stop_children(children: &mut Vec<(String, Child)>) {
+    for phase in ["daemon", "bootstrap"] {
+        let stopping: Vec<&mut Child> =
+            children.iter_mut().filter(|(name, _)| name == phase).map(|(_, child)| child).collect();
+        for child in &stopping {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
             }
         }
-        for (name, child) in &mut self.children {
-            if name == "daemon" {
-                let _ = child.wait();
+        let deadline = Instant::now() + STOP_GRACE;
+        for child in stopping {
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
             }
-        }
-        for (_, child) in &mut self.children {
-            let _ = child.kill();
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
             let _ = child.wait();
         }
-        self.children.clear();
     }
+    children.clear();
 }
 
 impl Drop for Demo {

@@ -14,7 +14,9 @@ use csx_node::input;
 #[command(after_help = "Examples:
   csx init --org-code QWO --name \"NHS West Yorkshire ICB\" --population 2400000 \\
       --population-year 2024/25
-  csx init --org-code 02A --name \"NHS Test CCG\" --kind ccg --protect-org-key")]
+  csx init --org-code 02A --name \"NHS Test CCG\" --kind ccg --protect-org-key
+  csx init --org-code QWO --name \"NHS West Yorkshire ICB\" --port 4101
+  csx init --org-code QWO --name \"NHS West Yorkshire ICB\" --listen 10.0.0.5:4001")]
 pub struct InitArgs {
     /// Your organisation's ODS code, e.g. QWO or 02A
     #[arg(long)]
@@ -44,6 +46,13 @@ pub struct InitArgs {
     /// Years until this node's certificate expires
     #[arg(long, default_value_t = 5)]
     pub cert_years: u32,
+    /// The address the daemon listens on, written to config.toml's `listen`: host:port or a
+    /// multiaddress (repeat for several; default /ip4/0.0.0.0/tcp/4001)
+    #[arg(long, value_name = "ADDR", conflicts_with = "port")]
+    pub listen: Vec<String>,
+    /// The TCP port the daemon listens on, on every address (config.toml's `listen`)
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
 }
 
 pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
@@ -79,6 +88,16 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    // The configuration is checked before anything is written.
+    let config = ctx.home.path("config.toml");
+    let listen = listen_addresses(&args.listen, args.port)?;
+    if config.exists() && !listen.is_empty() {
+        return Err(CliError::invalid(format!(
+            "--listen/--port: {} exists already; set `listen` in it instead",
+            config.display()
+        ))
+        .into());
+    }
     let now = crate::now_ms();
     let params = InitParams {
         ods_code: org_code,
@@ -86,9 +105,12 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
         cert_expires_at: now + u64::from(args.cert_years) * 365 * 24 * 3600 * 1000,
     };
     let identity = ctx.home.init(&params, passphrase.as_ref().map(|p| p.as_bytes()))?;
-    let config = ctx.home.path("config.toml");
     if !config.exists() {
-        std::fs::write(&config, csx_node::config::Config::documented_default())
+        let mut settings = csx_node::config::Config::default();
+        if !listen.is_empty() {
+            settings.listen = listen;
+        }
+        std::fs::write(&config, settings.documented())
             .map_err(|e| CliError::invalid(format!("cannot write {}: {e}", config.display())))?;
     }
     ctx.out.print(&identity, || {
@@ -103,4 +125,32 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
         "Next: share `csx id --json` with the federation's founder (or members), then `csx federation join GENESIS.json`.\nBack up org.key (and its passphrase) somewhere safe and offline.",
     );
     Ok(())
+}
+
+/// `--listen` (host:port or a multiaddress) and `--port` as config.toml's `listen`
+/// multiaddresses; empty when neither is given.
+fn listen_addresses(listen: &[String], port: Option<u16>) -> anyhow::Result<Vec<String>> {
+    if let Some(port) = port {
+        if port == 0 {
+            return Err(CliError::invalid("--port: give a port from 1 to 65535 (other members dial it)").into());
+        }
+        return Ok(vec![format!("/ip4/0.0.0.0/tcp/{port}")]);
+    }
+    listen
+        .iter()
+        .map(|a| {
+            let a = a.trim();
+            if let Ok(addr) = a.parse::<std::net::SocketAddr>() {
+                let ip = if addr.is_ipv4() { "ip4" } else { "ip6" };
+                return Ok(format!("/{ip}/{}/tcp/{}", addr.ip(), addr.port()));
+            }
+            a.parse::<libp2p::Multiaddr>().map(|m| m.to_string()).map_err(|e| {
+                CliError::invalid(format!(
+                    "--listen: `{a}` is neither host:port (e.g. 0.0.0.0:4001) nor a multiaddress \
+                     (e.g. /ip4/0.0.0.0/tcp/4001): {e}"
+                ))
+                .into()
+            })
+        })
+        .collect()
 }

@@ -69,6 +69,7 @@ const DAEMON_GRACE: Duration = Duration::from_secs(3);
 
 pub fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
     ctx.await_daemon(DAEMON_GRACE.min(args.timeout))?;
+    let _progress = ProgressReport::start(ctx);
     let request = Request::Sync { timeout_ms: args.timeout.as_millis() as u64 };
     let Response::Synced(report) = ctx.call(request)? else { anyhow::bail!("unexpected reply") };
     ctx.out.print(&report, || {
@@ -120,4 +121,44 @@ pub fn shutdown(ctx: &Ctx) -> anyhow::Result<()> {
     }
     ctx.out.note("the daemon has stopped");
     Ok(())
+}
+
+/// While `csx sync` waits for its answer: a line on stderr every 2 seconds with the daemon's
+/// catch-up progress (records and bytes received, rate, time left), while one runs.
+struct ProgressReport {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressReport {
+    fn start(ctx: &Ctx) -> Option<ProgressReport> {
+        use std::sync::atomic::Ordering;
+        let client = csx_node::control::ControlClient::connect(&ctx.home).ok().flatten()?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            loop {
+                for _ in 0..20 {
+                    if stopping.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let Ok(Response::Status(s)) = client.call(&Request::Status, Duration::from_secs(5)) else { continue };
+                if let Some(p) = s.network.and_then(|n| n.progress).filter(|p| p.active) {
+                    eprintln!("catching up: {}", super::status::progress_line(&p));
+                }
+            }
+        });
+        Some(ProgressReport { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for ProgressReport {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

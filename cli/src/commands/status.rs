@@ -82,6 +82,10 @@ fn network_rows(n: &NetStatus) -> Vec<(String, String)> {
             n.last_sync_at.map(|t| format!("{}s ago", now.saturating_sub(t) / 1000)).unwrap_or_else(|| "never".into()),
         ),
         (
+            "catching up".into(),
+            n.progress.as_ref().map(progress_line).unwrap_or_else(|| "no catch-up since the start".into()),
+        ),
+        (
             "received".into(),
             format!("{} records ({} new, {} waited for a gap)", count("received"), count("appended"), count("held")),
         ),
@@ -96,4 +100,20 @@ fn network_rows(n: &NetStatus) -> Vec<(String, String)> {
             ),
         ),
     ]
+}
+
+/// A catch-up by sync in one line: under way with the time left, or how the last one went.
+pub fn progress_line(p: &csx_node::api::SyncProgress) -> String {
+    let bytes = csx_node::net::progress::human_bytes(p.received_bytes);
+    if p.active {
+        let left = p.eta_secs.map(|s| format!("about {s:.0}s left")).unwrap_or_else(|| "time left unknown".into());
+        format!(
+            "under way: {} of about {} records ({bytes}), {:.0} records/s, {left}",
+            p.received_records,
+            p.received_records + p.remaining_records,
+            p.records_per_sec
+        )
+    } else {
+        format!("done: {} records ({bytes}) in {:.1}s", p.received_records, p.elapsed_secs)
+    }
 }

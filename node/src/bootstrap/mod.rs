@@ -249,7 +249,7 @@ fn build_swarm(
 }
 
 /// Runs a bootstrap server until `shutdown` resolves. `on_address` is told each address
-/// (with `/p2p/<peer id>`) that members should configure.
+/// (with `/p2p/<peer id>`) that members should configure, once it listens.
 pub async fn run(
     key: &SecretKey,
     options: BootstrapOptions,
@@ -273,8 +273,9 @@ pub async fn run(
     }
     for addr in &options.external {
         swarm.add_external_address(addr.clone());
-        on_address(&addr.clone().with(Protocol::P2p(peer_id)));
     }
+    // External addresses are given out once the server listens, as listen addresses are.
+    let mut listening = false;
     swarm.behaviour_mut().relay.set_status(Some(relay::Status::Enable));
     let mut server = Server {
         admission: Admission::new(options.limits.verify_timeout.as_millis() as u64, options.limits.tables, []),
@@ -298,9 +299,15 @@ pub async fn run(
             _ = &mut shutdown => break,
             _ = tick.tick() => server.on_tick(),
             event = server.swarm.select_next_some() => match event {
-                SwarmEvent::NewListenAddr { address, .. } if server.options.external.is_empty() => {
-                    server.swarm.add_external_address(address.clone());
-                    on_address(&address.with(Protocol::P2p(peer_id)));
+                SwarmEvent::NewListenAddr { address, .. } => {
+                    if server.options.external.is_empty() {
+                        server.swarm.add_external_address(address.clone());
+                        on_address(&address.with(Protocol::P2p(peer_id)));
+                    } else if !std::mem::replace(&mut listening, true) {
+                        for addr in &server.options.external {
+                            on_address(&addr.clone().with(Protocol::P2p(peer_id)));
+                        }
+                    }
                 }
                 other => server.on_swarm_event(other),
             }

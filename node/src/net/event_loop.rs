@@ -202,6 +202,8 @@ pub struct EventLoop {
     pub(super) idle_rounds: HashMap<PeerId, u32>,
     pub(super) generation: u64,
     pub(super) gossip_in_flight: usize,
+    /// The catch-up by sync under way (for `csx status` and the log).
+    pub(super) catch_up: super::progress::CatchUp,
     pub(super) last_sync_at: Option<u64>,
     /// When `last_sync_at` was last written to the store (so offline answers can say it).
     pub(super) sync_saved_at: u64,
@@ -312,6 +314,7 @@ impl EventLoop {
             held: HashMap::new(),
             generation: 0,
             gossip_in_flight: 0,
+            catch_up: Default::default(),
             last_sync_at,
             sync_saved_at: 0,
             limits,
@@ -511,6 +514,7 @@ impl EventLoop {
             counters: self.ctx.counters.snapshot(),
             own_feed_confirmed: self.ctx.own_feed.is_confirmed(),
             tables: self.admission.sizes(),
+            progress: self.catch_up.progress(self.sync_remaining(), now),
         }
     }
 
@@ -715,6 +719,8 @@ impl EventLoop {
     }
 
     fn admission_tick(&mut self) {
+        let now = self.now();
+        self.catch_up.tick(!self.rounds.is_empty(), self.sync_remaining(), now);
         self.check_roster();
         let now = self.now();
         let judge = self.judge();

@@ -45,6 +45,7 @@ impl EventLoop {
             return;
         }
         self.gossip_in_flight += 1;
+        self.ctx.counters.gossip_in_flight.store(self.gossip_in_flight as u64, std::sync::atomic::Ordering::Relaxed);
         let verdict = self.ctx.ingest.enqueue(vec![data]);
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
@@ -58,6 +59,7 @@ impl EventLoop {
 
     pub(super) fn on_gossip_checked(&mut self, message_id: gossipsub::MessageId, source: PeerId, verdict: Verdict) {
         self.gossip_in_flight = self.gossip_in_flight.saturating_sub(1);
+        self.ctx.counters.gossip_in_flight.store(self.gossip_in_flight as u64, std::sync::atomic::Ordering::Relaxed);
         use gossipsub::MessageAcceptance::*;
         let acceptance = match &verdict {
             Verdict::Appended => Accept,

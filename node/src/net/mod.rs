@@ -14,6 +14,7 @@ pub mod guard;
 pub mod handle;
 pub mod identity;
 pub mod peers;
+pub mod progress;
 pub mod reason;
 mod sync_rounds;
 

@@ -235,6 +235,8 @@ impl EventLoop {
                     self.requests.insert(id, (peer, generation, tag));
                 }
                 SyncAction::Ingest { records } => {
+                    let now = self.now();
+                    self.catch_up.fetched(&records, now);
                     let verdicts = self.ctx.ingest.enqueue(records);
                     let tx = self.internal_tx.clone();
                     tokio::spawn(async move {
@@ -344,6 +346,7 @@ impl EventLoop {
             }
         }
         tracing::debug!(peer = %peer, ?end, received = s.received, "sync round ended");
+        self.ctx.counters.add(if end == SyncEnd::InSync { "sync_rounds.in_sync" } else { "sync_rounds.fetched" }, 1);
         match end {
             SyncEnd::InSync => {
                 self.idle_rounds.remove(&peer);
@@ -414,7 +417,9 @@ impl EventLoop {
     }
 
     pub(super) fn fail_round(&mut self, peer: PeerId, reason: String) {
-        self.rounds.remove(&peer);
+        if self.rounds.remove(&peer).is_some() {
+            self.ctx.counters.add("sync_rounds.failed", 1);
+        }
         self.idle_rounds.remove(&peer);
         self.requests.retain(|_, (p, _, _)| *p != peer);
         if let Some(p) = self.admission.extra_mut(&peer) {
@@ -427,6 +432,12 @@ impl EventLoop {
         if self.rounds.contains_key(&peer) || self.waiters.iter().any(|w| w.pending.contains(&peer)) {
             self.fail_round(peer, reason.to_string());
         }
+    }
+
+    /// Records the peers of the rounds running hold beyond what they have sent so far (the
+    /// most of any one: the same records are offered by every peer).
+    pub(super) fn sync_remaining(&self) -> u64 {
+        self.rounds.values().map(|r| r.session.behind.saturating_sub(r.session.received)).max().unwrap_or(0)
     }
 
     /// A round with a random verified member's node (the periodic completeness check).

@@ -203,6 +203,8 @@ pub trait Store: Send + Sync {
     /// other kinds give nothing.
     fn latest(&self, kind: Kind, skip: &dyn Fn(&RecordId) -> bool) -> Result<Vec<Record>, StoreError>;
     fn stats(&self) -> Result<StoreStats, StoreError>;
+    /// Records held of the kind with this code (a walk of the kind's index, no record read).
+    fn count_kind(&self, kind: u16) -> Result<u64, StoreError>;
     fn forks(&self) -> Result<Vec<ForkProof>, StoreError>;
     /// Seqs held in the waiting area for `author`.
     fn pending_seqs(&self, author: &NodeKey) -> Result<Vec<u64>, StoreError>;

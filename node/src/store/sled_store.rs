@@ -787,6 +787,15 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn count_kind(&self, kind: u16) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for item in self.tree.scan_prefix(keys::kind_prefix(kind)) {
+            item?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     fn stats(&self) -> Result<StoreStats, StoreError> {
         Ok(StoreStats {
             records: self.counter("records")?,
