@@ -255,6 +255,9 @@ impl Store for FailingStore {
     fn stats(&self) -> Result<StoreStats, StoreError> {
         self.inner.stats()
     }
+    fn count_kind(&self, kind: u16) -> Result<u64, StoreError> {
+        self.inner.count_kind(kind)
+    }
     fn forks(&self) -> Result<Vec<ForkProof>, StoreError> {
         self.inner.forks()
     }
