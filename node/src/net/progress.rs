@@ -128,7 +128,7 @@ mod tests {
         let mut c = CatchUp::default();
         assert!(c.progress(0, 0).is_none());
         c.fetched(&[vec![0; 100], vec![0; 50]], 1_000);
-        c.fetched(&[vec![0; 10]; 48], 3_000);
+        c.fetched(&vec![vec![0; 10]; 48], 3_000);
         let p = c.progress(100, 3_000).expect("under way");
         assert!(p.active);
         assert_eq!((p.received_records, p.received_bytes, p.remaining_records), (50, 630, 100));
