@@ -7,6 +7,7 @@ use csx_protocol::body::Kind;
 use csx_protocol::{Body, FederationId, Head, NodeKey, OrgKey, Record, RecordId};
 use serde::{Deserialize, Serialize};
 
+pub use crate::error_kind::{ApiError, ErrorKind};
 use crate::home::PublicIdentity;
 use crate::store::{ForkProof, StoreStats};
 
@@ -384,65 +385,6 @@ pub enum Response {
     Alerts {
         alerts: Vec<crate::alerts::Alert>,
     },
-}
-
-/// The class of an error, which the CLI maps to its exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// A field, argument or file is not acceptable.
-    InvalidInput,
-    /// The thing asked for does not exist (or a prefix matches nothing or several things).
-    NotFound,
-    /// The store or daemon cannot be reached or is busy.
-    Unavailable,
-    /// The home is not initialised or has not joined a federation.
-    NotSetUp,
-    /// An operation did not finish in time.
-    Timeout,
-    /// Anything else.
-    Internal,
-}
-
-/// An error from the node, with a message that names the culprit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{message}")]
-pub struct ApiError {
-    pub kind: ErrorKind,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into() }
-    }
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::InvalidInput, message)
-    }
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::NotFound, message)
-    }
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Internal, message)
-    }
-}
-
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        ApiError::new(e.kind(), e.to_string())
-    }
-}
-
-impl From<crate::home::HomeError> for ApiError {
-    fn from(e: crate::home::HomeError) -> Self {
-        ApiError::new(e.kind(), e.to_string())
-    }
-}
-
-impl From<csx_protocol::RecordError> for ApiError {
-    fn from(e: csx_protocol::RecordError) -> Self {
-        ApiError::invalid(e.to_string())
-    }
 }
 
 mod hex_vec {

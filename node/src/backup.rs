@@ -53,7 +53,7 @@ use csx_protocol::{NodeKey, Record, VerifyContext};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::api::{ApiError, ErrorKind};
+use crate::error_kind::{ApiError, ErrorKind};
 use crate::home::Home;
 use crate::store::{Outcome, SledStore, Store, StoreConfig, StoreError};
 

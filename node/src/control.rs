@@ -23,7 +23,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
-use crate::api::{ApiError, ErrorKind, Request, Response};
+use crate::api::{Request, Response};
+use crate::error_kind::{ApiError, ErrorKind};
 use crate::home::Home;
 use crate::runtime::NodeApi;
 

@@ -18,6 +18,7 @@ use csx_protocol::keys::SecretKey;
 use csx_protocol::{Genesis, NodeKey, OrgKey};
 use serde::{Deserialize, Serialize};
 
+use crate::error_kind::{ApiError, ErrorKind};
 use crate::keyfile::{self, KeyFileError};
 
 /// Value of the `format` field of an identity file.
@@ -65,8 +66,7 @@ pub enum HomeError {
 
 impl HomeError {
     /// The class of this error, for exit codes and API replies.
-    pub fn kind(&self) -> crate::api::ErrorKind {
-        use crate::api::ErrorKind;
+    pub fn kind(&self) -> ErrorKind {
         match self {
             HomeError::NotInitialised { .. } | HomeError::NoFederation { .. } => ErrorKind::NotSetUp,
             HomeError::AlreadyInitialised { .. }
@@ -79,6 +79,12 @@ impl HomeError {
             }
             _ => ErrorKind::Internal,
         }
+    }
+}
+
+impl From<HomeError> for ApiError {
+    fn from(e: HomeError) -> Self {
+        ApiError::new(e.kind(), e.to_string())
     }
 }
 

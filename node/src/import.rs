@@ -13,7 +13,7 @@ use csx_protocol::body::{Kind, MAX_RETRACT_ALSO, Retract};
 use csx_protocol::{Body, NodeKey, Record, RecordId};
 use serde::{Deserialize, Serialize};
 
-use crate::api::ApiError;
+use crate::error_kind::ApiError;
 use crate::registry;
 use crate::service::Service;
 use crate::store::{Scan, Store};

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod bootstrap;
 pub mod config;
 pub mod control;
+pub mod error_kind;
 pub mod home;
 pub mod import;
 pub mod ingest;

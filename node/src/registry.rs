@@ -8,7 +8,8 @@ use csx_protocol::body::{Kind, Party};
 use csx_protocol::refdata;
 use csx_protocol::{Body, Date, OrgKey, Record, RecordId};
 
-use crate::api::{ApiError, ProviderEntry};
+use crate::api::ProviderEntry;
+use crate::error_kind::ApiError;
 use crate::store::{Scan, Store, StoreError};
 
 /// Whether `code` is a built-in provider or has a provider record.

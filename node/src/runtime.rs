@@ -6,7 +6,8 @@ use std::sync::Arc;
 use libp2p::PeerId;
 use tokio::sync::{Notify, mpsc};
 
-use crate::api::{ApiError, ErrorKind, Request, Response};
+use crate::api::{Request, Response};
+use crate::error_kind::{ApiError, ErrorKind};
 use crate::home::Home;
 use crate::ingest::{self, Counters};
 use crate::membership::Membership;

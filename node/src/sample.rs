@@ -491,8 +491,13 @@ fn sample_key(seed: u64, ods: &str, role: &str) -> csx_protocol::keys::SecretKey
 /// federation they all founded, with every member's records of the sample market in its store:
 /// a market to query offline, with no network. Keys are derived from `seed` and records are
 /// stamped `now_ms`, so the same arguments give the same records, byte for byte.
-pub fn sandbox(dir: &std::path::Path, seed: u64, members: usize, now_ms: u64) -> Result<Sandbox, crate::api::ApiError> {
-    use crate::api::ApiError;
+pub fn sandbox(
+    dir: &std::path::Path,
+    seed: u64,
+    members: usize,
+    now_ms: u64,
+) -> Result<Sandbox, crate::error_kind::ApiError> {
+    use crate::error_kind::ApiError;
     use crate::store::{SledStore, Store, StoreConfig};
     use csx_protocol::genesis::{Founder, Genesis};
     use csx_protocol::{Record, VerifyContext};
@@ -589,7 +594,7 @@ pub fn write_as(
     federation: csx_protocol::FederationId,
     bodies: Vec<Body>,
     now_ms: u64,
-) -> Result<Vec<RecordId>, crate::api::ApiError> {
+) -> Result<Vec<RecordId>, crate::error_kind::ApiError> {
     use csx_protocol::{Record, VerifyContext};
     let key = sample_key(seed, ods, "node");
     let head = store.head(&key.node_key())?;

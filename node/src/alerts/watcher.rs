@@ -15,7 +15,7 @@ use super::rules::{self, ForkFact, Input, MemberFact};
 use super::settings::{self, AlertsConfig};
 use super::state::State;
 use super::{Alert, Rule};
-use crate::api::ApiError;
+use crate::error_kind::ApiError;
 use crate::home::Home;
 use crate::ingest::Counters;
 use crate::query::{Ctx, Dataset, Want};

@@ -49,15 +49,21 @@ pub enum StoreError {
 
 impl StoreError {
     /// The class of this error, for exit codes and API replies.
-    pub fn kind(&self) -> crate::api::ErrorKind {
+    pub fn kind(&self) -> crate::error_kind::ErrorKind {
         match self {
-            StoreError::Locked { .. } => crate::api::ErrorKind::Unavailable,
-            _ => crate::api::ErrorKind::Internal,
+            StoreError::Locked { .. } => crate::error_kind::ErrorKind::Unavailable,
+            _ => crate::error_kind::ErrorKind::Internal,
         }
     }
 
     pub(crate) fn corrupt(what: impl Into<String>) -> Self {
         StoreError::Corrupt { what: what.into() }
+    }
+}
+
+impl From<StoreError> for crate::error_kind::ApiError {
+    fn from(e: StoreError) -> Self {
+        crate::error_kind::ApiError::new(e.kind(), e.to_string())
     }
 }
 
