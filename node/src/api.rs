@@ -76,6 +76,31 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// The request's `op`, as it is named on the wire.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Request::Publish { .. } => "publish",
+            Request::Record { .. } => "record",
+            Request::Feed { .. } => "feed",
+            Request::List { .. } => "list",
+            Request::Providers => "providers",
+            Request::Members => "members",
+            Request::Status => "status",
+            Request::Peers => "peers",
+            Request::Sync { .. } => "sync",
+            Request::Shutdown => "shutdown",
+            Request::Query { .. } => "query",
+            Request::Select(_) => "select",
+            Request::Import(_) => "import",
+            Request::ImportBatches => "import_batches",
+            Request::ImportUndo { .. } => "import_undo",
+            Request::Backup { .. } => "backup",
+            Request::Alerts { .. } => "alerts",
+        }
+    }
+}
+
 /// Which records a [`Request::Select`] lists.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Selection {
@@ -385,6 +410,30 @@ pub enum Response {
     Alerts {
         alerts: Vec<crate::alerts::Alert>,
     },
+}
+
+impl Response {
+    /// The reply's kind, as it is named on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Response::Published { .. } => "published",
+            Response::Record { .. } => "record",
+            Response::Records { .. } => "records",
+            Response::Providers { .. } => "providers",
+            Response::Status(_) => "status",
+            Response::Peers { .. } => "peers",
+            Response::Members(_) => "members",
+            Response::Synced(_) => "synced",
+            Response::Stopping => "stopping",
+            Response::Answer(_) => "answer",
+            Response::Selected { .. } => "selected",
+            Response::Imported(_) => "imported",
+            Response::Batches { .. } => "batches",
+            Response::Undone { .. } => "undone",
+            Response::BackedUp(_) => "backed_up",
+            Response::Alerts { .. } => "alerts",
+        }
+    }
 }
 
 mod hex_vec {

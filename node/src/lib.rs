@@ -9,6 +9,7 @@ pub mod api;
 pub mod author;
 pub mod backup;
 pub mod bootstrap;
+pub mod client;
 pub mod config;
 pub mod control;
 pub mod error_kind;
