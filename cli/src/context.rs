@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use std::time::Duration;
 
-use csx_node::api::{ApiError, Request, Response};
+use csx_node::client::Node;
 use csx_node::control::ControlClient;
 use csx_node::home::Home;
 use csx_node::service::Service;
@@ -16,37 +16,6 @@ use csx_node::store::{SledStore, StoreConfig, StoreError};
 use csx_protocol::RecordId;
 
 use crate::output::Output;
-
-/// A way to reach the node: its service over the store, or (later) the running daemon.
-pub trait Node {
-    fn call(&self, request: Request) -> Result<Response, ApiError>;
-}
-
-/// The offline node: the CLI opens the store itself.
-struct Offline(Service);
-
-impl Node for Offline {
-    fn call(&self, request: Request) -> Result<Response, ApiError> {
-        self.0.handle(request)
-    }
-}
-
-/// The running daemon, reached over its control socket.
-struct Daemon(ControlClient);
-
-/// How long a command waits for the daemon (a sync waits its own timeout and a margin).
-fn reply_timeout(request: &Request) -> Duration {
-    match request {
-        Request::Sync { timeout_ms } => Duration::from_millis(*timeout_ms) + Duration::from_secs(10),
-        _ => Duration::from_secs(300),
-    }
-}
-
-impl Node for Daemon {
-    fn call(&self, request: Request) -> Result<Response, ApiError> {
-        self.0.call(&request, reply_timeout(&request))
-    }
-}
 
 pub struct Ctx {
     pub home: Home,
@@ -69,14 +38,14 @@ impl Ctx {
         }
         self.home.identity()?;
         if let Some(client) = ControlClient::connect(&self.home)? {
-            return Ok(self.node.get_or_init(|| Box::new(Daemon(client))).as_ref());
+            return Ok(self.node.get_or_init(|| Box::new(client)).as_ref());
         }
         // A daemon is starting (it holds its lock but does not answer yet): wait for it rather
         // than answer from the store, or say "no daemon is running".
         if daemon_starting(&self.home)
             && let Some(client) = wait_for_daemon(&self.home)?
         {
-            return Ok(self.node.get_or_init(|| Box::new(Daemon(client))).as_ref());
+            return Ok(self.node.get_or_init(|| Box::new(client)).as_ref());
         }
         let store = match SledStore::open(&self.home.store_dir(), StoreConfig::default()) {
             Ok(s) => s,
@@ -84,14 +53,14 @@ impl Ctx {
                 // A daemon may be starting (it takes the store before it opens its socket), or
                 // another command may be using the store for a moment: wait for either.
                 match wait_for_store_or_daemon(&self.home)? {
-                    Either::Daemon(client) => return Ok(self.node.get_or_init(|| Box::new(Daemon(client))).as_ref()),
+                    Either::Daemon(client) => return Ok(self.node.get_or_init(|| Box::new(client)).as_ref()),
                     Either::Store(s) => *s,
                 }
             }
             Err(e) => return Err(e).with_context(|| format!("opening the store of {}", self.home.root().display())),
         };
         let service = Service::open(&self.home, Arc::new(store), Arc::new(crate::now_ms), "offline")?;
-        Ok(self.node.get_or_init(|| Box::new(Offline(service))).as_ref())
+        Ok(self.node.get_or_init(|| Box::new(service)).as_ref())
     }
 
     /// For commands only a daemon answers (`csx sync`): when no daemon runs or starts for this
@@ -114,16 +83,9 @@ impl Ctx {
         }
     }
 
-    pub fn call(&self, request: Request) -> anyhow::Result<Response> {
-        Ok(self.node()?.call(request)?)
-    }
-
     /// Every provider's name by code (built-in and those members added).
     pub fn provider_names(&self) -> anyhow::Result<crate::view::Names> {
-        let Response::Providers { providers } = self.call(Request::Providers)? else {
-            anyhow::bail!("unexpected reply")
-        };
-        Ok(providers.into_iter().map(|p| (p.code, p.name)).collect())
+        Ok(self.node()?.providers()?.into_iter().map(|p| (p.code, p.name)).collect())
     }
 
     /// A provider given on the command line by code or name, as its code.
@@ -137,10 +99,7 @@ impl Ctx {
 
     /// Resolves a record id or unique prefix to a full id.
     pub fn resolve(&self, text: &str) -> anyhow::Result<RecordId> {
-        match self.call(Request::Record { id: text.to_string() })? {
-            Response::Record { record } => Ok(record.record.decode()?.id()),
-            other => anyhow::bail!("unexpected reply {other:?}"),
-        }
+        Ok(self.node()?.record(text.to_string())?.record.decode()?.id())
     }
 }
 

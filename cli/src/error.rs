@@ -1,6 +1,7 @@
 //! Exit codes and the error type that carries one.
 
 use csx_node::api::{ApiError, ErrorKind};
+use csx_node::client::ClientError;
 
 /// Exit codes of `csx` (also listed in `csx --help`).
 pub mod exit {
@@ -71,11 +72,20 @@ impl From<ApiError> for CliError {
     }
 }
 
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        CliError::from(ApiError::from(e))
+    }
+}
+
 /// The exit code for an error chain: the first [`CliError`] or [`ApiError`] in it decides.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<CliError>() {
             return e.code;
+        }
+        if let Some(e) = cause.downcast_ref::<ClientError>() {
+            return CliError::from(ApiError::new(e.kind(), "")).code;
         }
         if let Some(e) = cause.downcast_ref::<ApiError>() {
             return CliError::from(e.clone()).code;

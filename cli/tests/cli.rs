@@ -565,3 +565,44 @@ fn a_provider_signs_a_reply_offline_and_a_changed_file_is_refused_by_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the provider's signature does not verify (bad_provider_signature)"), "{err}");
 }
+
+/// A daemon that answers with a reply of another kind than the request calls for (as one of
+/// another csx version might) is named, request and reply, with exit code 1; its own errors keep
+/// their exit codes.
+#[test]
+fn a_reply_of_the_wrong_kind_names_the_request_and_the_reply() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixListener;
+
+    let m = Member::new();
+    let listener = UnixListener::bind(m.home.join("control.sock")).expect("bind a fake control socket");
+    std::fs::write(m.home.join("control.token"), "token").expect("token");
+    // Answers each request line with the next reply; a connection that sends nothing (the
+    // client's probe) gets nothing.
+    let replies = [
+        r#"{"ok":{"reply":"stopping"}}"#,
+        r#"{"error":{"kind":"not_found","message":"no record has id prefix abcd"}}"#,
+    ];
+    let server = std::thread::spawn(move || {
+        let mut next = replies.iter();
+        for stream in listener.incoming() {
+            let mut stream = stream.expect("accept");
+            let mut line = String::new();
+            if BufReader::new(&stream).read_line(&mut line).expect("read") == 0 {
+                continue;
+            }
+            assert!(line.contains(r#""token":"token""#), "the client sends the token: {line}");
+            let Some(reply) = next.next() else { return };
+            stream.write_all(format!("{reply}\n").as_bytes()).expect("reply");
+            if next.len() == 0 {
+                return;
+            }
+        }
+    });
+    let err = m.fails(&["status"], 1);
+    assert!(err.contains("asked the node for `status` but it answered `stopping`"), "{err}");
+    assert!(err.contains(env!("CARGO_PKG_VERSION")), "names this csx's version: {err}");
+    let err = m.fails(&["record", "show", "abcd"], 4);
+    assert!(err.contains("no record has id prefix abcd"), "{err}");
+    server.join().expect("the fake daemon answered both");
+}

@@ -11,7 +11,8 @@ use csx_node::alerts::settings::{self, AlertsConfig, EmailTarget, WebhookFormat,
 use csx_node::alerts::state::State;
 use csx_node::alerts::watcher::state_path;
 use csx_node::alerts::{Alert, Rule};
-use csx_node::api::{ErrorKind, Request, Response};
+use csx_node::api::ErrorKind;
+use csx_node::client::Node as _;
 use csx_node::config::Config;
 use serde::Serialize;
 
@@ -139,10 +140,9 @@ fn since_ms(text: Option<&str>) -> anyhow::Result<u64> {
 
 /// The log: from the daemon when one runs, else from the state file it keeps.
 fn fetch(ctx: &Ctx, after: u64, since: u64) -> anyhow::Result<Vec<Alert>> {
-    match ctx.node()?.call(Request::Alerts { after, since_ms: since, wait_ms: 0 }) {
-        Ok(Response::Alerts { alerts }) => Ok(alerts),
-        Ok(other) => anyhow::bail!("unexpected reply {other:?}"),
-        Err(e) if e.kind == ErrorKind::Unavailable && !daemon_running(ctx) => {
+    match ctx.node()?.alerts(after, since, 0) {
+        Ok(alerts) => Ok(alerts),
+        Err(e) if e.kind() == ErrorKind::Unavailable && !daemon_running(ctx) => {
             let path = state_path(&ctx.home);
             let state = State::load(&path).map_err(CliError::invalid)?;
             Ok(state.map(|s| s.list(after, since)).unwrap_or_default())
@@ -205,13 +205,10 @@ pub fn watch(ctx: &Ctx) -> anyhow::Result<()> {
         .into());
     };
     let call = |after: u64, wait_ms: u64| -> anyhow::Result<Vec<Alert>> {
-        match client
-            .call(&Request::Alerts { after, since_ms: 0, wait_ms }, std::time::Duration::from_millis(wait_ms + 30_000))
-        {
-            Ok(Response::Alerts { alerts }) => Ok(alerts),
-            Ok(other) => anyhow::bail!("unexpected reply {other:?}"),
-            Err(e) => Err(CliError::from(e).into()),
-        }
+        Ok(client
+            .timed(std::time::Duration::from_millis(wait_ms + 30_000))
+            .alerts(after, 0, wait_ms)
+            .map_err(CliError::from)?)
     };
     let mut after = call(0, 0)?.last().map(|a| a.seq).unwrap_or(0);
     if !ctx.out.json {

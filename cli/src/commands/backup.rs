@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use csx_node::api::{Request, Response};
 use csx_node::backup::BackupSummary;
 
 use crate::context::Ctx;
@@ -71,9 +70,7 @@ fn summary_rows(s: &BackupSummary) -> Vec<(String, String)> {
 
 pub fn backup(ctx: &Ctx, args: BackupArgs) -> anyhow::Result<()> {
     let path = absolute(&args.file)?;
-    let Response::BackedUp(summary) = ctx.call(Request::Backup { path: path.display().to_string() })? else {
-        anyhow::bail!("unexpected reply")
-    };
+    let summary = ctx.node()?.backup(path.display().to_string())?;
     ctx.out.print(&summary, || fields(summary_rows(&summary)))?;
     ctx.out.note("the file holds this node's secret keys: keep it where only you can read it");
     Ok(())

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use csx_node::api::{Request, Response, Status};
+use csx_node::api::Status;
+use csx_node::client::{Node as _, Timed};
 use csx_node::control::ControlClient;
 use csx_node::home::Home;
 use csx_node::sample::{Market, SampleOrg, pick_members};
@@ -453,18 +454,17 @@ fn wait_for_daemon(home: &Path) -> anyhow::Result<ControlClient> {
     }
 }
 
-fn call(client: &ControlClient, request: Request) -> anyhow::Result<Response> {
-    Ok(client.call(&request, Duration::from_secs(120))?)
+/// The daemon of a demo node, waiting up to two minutes for each reply.
+fn node(client: &ControlClient) -> Timed<'_> {
+    client.timed(Duration::from_secs(120))
 }
 
 /// Publishes `bodies`; returns the records written.
 fn publish(client: &ControlClient, bodies: Vec<Body>) -> anyhow::Result<Vec<Record>> {
     let mut out = Vec::with_capacity(bodies.len());
     for chunk in bodies.chunks(500) {
-        if let Response::Published { records } = call(client, Request::Publish { bodies: chunk.to_vec() })? {
-            for r in records {
-                out.push(r.decode()?);
-            }
+        for r in node(client).publish(chunk.to_vec())? {
+            out.push(r.decode()?);
         }
     }
     Ok(out)
@@ -479,11 +479,7 @@ fn switches_in(records: &[Record]) -> Vec<(csx_protocol::RecordId, csx_protocol:
 }
 
 fn list_motions(client: &ControlClient) -> anyhow::Result<Vec<(csx_protocol::RecordId, Motion)>> {
-    let Response::Records { records } =
-        call(client, Request::List { kind: Kind::Motion, service_line: None, provider: None, limit: 1000 })?
-    else {
-        anyhow::bail!("unexpected reply")
-    };
+    let records = node(client).list(Kind::Motion, None, None, 1000)?;
     let mut out = Vec::new();
     for l in records {
         let r: Record = l.record.decode()?;
@@ -495,13 +491,7 @@ fn list_motions(client: &ControlClient) -> anyhow::Result<Vec<(csx_protocol::Rec
 }
 
 fn statuses(clients: &[ControlClient]) -> anyhow::Result<Vec<Status>> {
-    clients
-        .iter()
-        .map(|c| match call(c, Request::Status)? {
-            Response::Status(s) => Ok(*s),
-            _ => anyhow::bail!("unexpected reply"),
-        })
-        .collect()
+    clients.iter().map(|c| Ok(node(c).status()?)).collect()
 }
 
 /// `csx demo sandbox`: a whole sample market in one offline home.
@@ -550,11 +540,7 @@ fn seed_this_node(ctx: &Ctx, seed: u64) -> anyhow::Result<()> {
     let bodies = market.records_for(&org, usize::MAX, 0, today);
     let written = super::write::publish_quietly(ctx, bodies)?;
     // Then what refers to records: support for motions held, outcomes of its own switches.
-    let Response::Records { records } =
-        ctx.call(Request::List { kind: Kind::Motion, service_line: None, provider: None, limit: 1000 })?
-    else {
-        anyhow::bail!("unexpected reply")
-    };
+    let records = ctx.node()?.list(Kind::Motion, None, None, 1000)?;
     let motions: Vec<_> = records
         .iter()
         .filter_map(|l| l.record.decode().ok())

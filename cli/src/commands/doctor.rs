@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
-use csx_node::api::{NetStatus, Request, Response};
+use csx_node::api::NetStatus;
+use csx_node::client::{ClientError, Node as _};
 use csx_node::config::Config;
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
@@ -211,8 +212,8 @@ fn daemon_status(ctx: &Ctx, c: &mut Checks, set_up: bool) -> Option<NetStatus> {
         return None;
     }
     match csx_node::control::ControlClient::connect(&ctx.home) {
-        Ok(Some(client)) => match client.call(&Request::Status, Duration::from_secs(10)) {
-            Ok(Response::Status(s)) => {
+        Ok(Some(client)) => match client.timed(Duration::from_secs(10)).status() {
+            Ok(s) => {
                 let n = s.network.unwrap_or_default();
                 if n.own_feed_confirmed {
                     c.add("daemon", Level::Ok, format!("running, peer id {}", n.peer_id), "");
@@ -226,8 +227,13 @@ fn daemon_status(ctx: &Ctx, c: &mut Checks, set_up: bool) -> Option<NetStatus> {
                 }
                 Some(n)
             }
-            Ok(_) => {
-                c.add("daemon", Level::Fail, "running, but its status reply was unexpected", "restart it");
+            Err(e @ ClientError::WrongReply { .. }) => {
+                c.add(
+                    "daemon",
+                    Level::Fail,
+                    format!("running, but its status reply was unexpected: {e}"),
+                    "restart it",
+                );
                 None
             }
             Err(e) => {

@@ -1,7 +1,6 @@
 //! `csx feed`: one node's feed, in order.
 
 use clap::Args;
-use csx_node::api::{Request, Response};
 
 use crate::context::Ctx;
 use crate::labels::count;
@@ -29,8 +28,7 @@ pub struct FeedArgs {
 
 pub fn run(ctx: &Ctx, args: FeedArgs) -> anyhow::Result<()> {
     let limit = if args.all { usize::MAX } else { args.limit };
-    let request = Request::Feed { author: args.author, from_seq: args.from_seq, limit: limit.saturating_add(1) };
-    let Response::Records { mut records } = ctx.call(request)? else { anyhow::bail!("unexpected reply") };
+    let mut records = ctx.node()?.feed(args.author, args.from_seq, limit.saturating_add(1))?;
     let more = records.len() > limit;
     records.truncate(limit);
     let shown = view::decode(records)?;

@@ -1,7 +1,8 @@
 //! `csx <kind> list`: the records of one kind, newest first.
 
 use clap::Args;
-use csx_node::api::{Request, Response, Selection};
+use csx_node::api::Selection;
+use csx_node::client::Selected;
 use csx_protocol::Kind;
 
 use crate::context::Ctx;
@@ -37,8 +38,8 @@ pub fn run(ctx: &Ctx, kind: Kind, args: ListArgs) -> anyhow::Result<()> {
     let names = ctx.provider_names()?;
     let provider = args.provider.as_deref().map(|p| ctx.provider_code(&names, p)).transpose()?;
     let limit = if args.all { usize::MAX } else { args.limit };
-    let request = Request::Select(Selection { kind, service_line, provider, mine: args.mine, limit });
-    let Response::Selected { records, total } = ctx.call(request)? else { anyhow::bail!("unexpected reply") };
+    let Selected { records, total } =
+        ctx.node()?.select(Selection { kind, service_line, provider, mine: args.mine, limit })?;
     let shown = view::decode(records)?;
     if shown.len() < total {
         ctx.out.note(format!("showing the newest {} of {} (use --limit N or --all)", count(shown.len()), count(total)));

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use clap::{Args, Subcommand};
-use csx_node::api::{MembersView, Request, Response};
+use csx_node::api::MembersView;
 use csx_node::home::read_identity_file;
 use csx_protocol::body::{Endorse, Revoke, RevokedNode};
 use csx_protocol::{Body, OrgKey};
@@ -79,10 +79,7 @@ pub fn confirm(ctx: &Ctx, what: &str, yes: bool) -> anyhow::Result<()> {
 }
 
 pub fn members(ctx: &Ctx) -> anyhow::Result<MembersView> {
-    match ctx.call(Request::Members)? {
-        Response::Members(m) => Ok(*m),
-        other => anyhow::bail!("unexpected reply {other:?}"),
-    }
+    Ok(ctx.node()?.members()?)
 }
 
 fn endorse(ctx: &Ctx, a: EndorseArgs) -> anyhow::Result<()> {

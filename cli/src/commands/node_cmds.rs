@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use csx_node::api::{Request, Response};
+use csx_node::client::Node as _;
 
 use crate::context::Ctx;
 use crate::error::{CliError, exit};
@@ -17,7 +17,7 @@ fn ago(now: u64, ms: Option<u64>) -> String {
 }
 
 pub fn peers(ctx: &Ctx) -> anyhow::Result<()> {
-    let Response::Peers { peers } = ctx.call(Request::Peers)? else { anyhow::bail!("unexpected reply") };
+    let peers = ctx.node()?.peers()?;
     let now = crate::now_ms();
     ctx.out.print(&peers, || {
         let mut t = Grid::new()
@@ -70,8 +70,7 @@ const DAEMON_GRACE: Duration = Duration::from_secs(3);
 pub fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<()> {
     ctx.await_daemon(DAEMON_GRACE.min(args.timeout))?;
     let _progress = ProgressReport::start(ctx);
-    let request = Request::Sync { timeout_ms: args.timeout.as_millis() as u64 };
-    let Response::Synced(report) = ctx.call(request)? else { anyhow::bail!("unexpected reply") };
+    let report = ctx.node()?.sync(args.timeout.as_millis() as u64)?;
     ctx.out.print(&report, || {
         let mut t =
             Grid::new().keep("peer").keep("member").keep("in step").num("records received").text("problem").optional();
@@ -102,7 +101,7 @@ pub fn shutdown(ctx: &Ctx) -> anyhow::Result<()> {
     if csx_node::control::ControlClient::connect(&ctx.home)?.is_none() {
         return Err(CliError::new(exit::UNAVAILABLE, "no daemon is running for this home").into());
     }
-    ctx.call(Request::Shutdown)?;
+    ctx.node()?.shutdown()?;
     let socket = csx_node::control::socket_path(&ctx.home);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while socket.exists() {
@@ -144,7 +143,7 @@ impl ProgressReport {
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                let Ok(Response::Status(s)) = client.call(&Request::Status, Duration::from_secs(5)) else { continue };
+                let Ok(s) = client.timed(Duration::from_secs(5)).status() else { continue };
                 if let Some(p) = s.network.and_then(|n| n.progress).filter(|p| p.active) {
                     eprintln!("catching up: {}", super::status::progress_line(&p));
                 }

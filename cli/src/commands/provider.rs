@@ -1,7 +1,6 @@
 //! `csx provider add|list`: the shared registry of providers.
 
 use clap::Subcommand;
-use csx_node::api::{Request, Response};
 
 use crate::context::Ctx;
 use crate::output::Grid;
@@ -99,9 +98,7 @@ pub fn run(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<()> {
             })
         }
         ProviderCommand::List => {
-            let Response::Providers { providers } = ctx.call(Request::Providers)? else {
-                anyhow::bail!("unexpected reply")
-            };
+            let providers = ctx.node()?.providers()?;
             ctx.out.print(&providers, || {
                 let mut t = Grid::new()
                     .keep("code")

@@ -1,7 +1,6 @@
 //! `csx record show ID`: one record in full.
 
 use clap::Subcommand;
-use csx_node::api::{Request, Response};
 
 use crate::context::Ctx;
 use crate::output::fields;
@@ -21,7 +20,7 @@ pub enum RecordCommand {
 
 pub fn run(ctx: &Ctx, cmd: RecordCommand) -> anyhow::Result<()> {
     let RecordCommand::Show { id } = cmd;
-    let Response::Record { record } = ctx.call(Request::Record { id })? else { anyhow::bail!("unexpected reply") };
+    let record = ctx.node()?.record(id)?;
     let shown = view::decode(vec![record])?.remove(0);
     ctx.out.print(&shown, || {
         let r = &shown.record;

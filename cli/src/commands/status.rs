@@ -1,13 +1,13 @@
 //! `csx status`: this node, its federation, its store and (with a daemon) its network.
 
-use csx_node::api::{NetStatus, Request, Response, Status};
+use csx_node::api::{NetStatus, Status};
 
 use crate::context::Ctx;
 use crate::labels;
 use crate::output::fields;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let Response::Status(status) = ctx.call(Request::Status)? else { anyhow::bail!("unexpected reply") };
+    let status = ctx.node()?.status()?;
     ctx.out.print(&status, || fields(rows(&status)))
 }
 

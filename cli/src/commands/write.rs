@@ -1,6 +1,5 @@
 //! What every writing command shares: prompting for missing fields, converting, publishing.
 
-use csx_node::api::{Request, Response};
 use csx_protocol::{Body, Record};
 use serde::Serialize;
 
@@ -21,7 +20,11 @@ pub fn add<T: KindInput>(ctx: &Ctx, input: T) -> anyhow::Result<()> {
 /// A node's refusal of a field (`motion.closes_on: … is in the past`) as the flag it came
 /// from (`--closes-on: … is in the past`); other errors unchanged.
 fn as_flag_error(e: anyhow::Error) -> anyhow::Error {
-    let Some(api) = e.downcast_ref::<csx_node::api::ApiError>() else { return e };
+    let api = match e.downcast_ref::<csx_node::client::ClientError>() {
+        Some(client) => client.api(),
+        None => e.downcast_ref::<csx_node::api::ApiError>(),
+    };
+    let Some(api) = api else { return e };
     match input::field_of_message(&api.message) {
         Some((field, rest)) => {
             CliError::new(crate::error::CliError::from(api.clone()).code, input::FieldErr::new(field, rest).as_flag())
@@ -37,10 +40,8 @@ pub fn with_input_ctx<R>(ctx: &Ctx, f: impl FnOnce(&InputCtx<'_>) -> R) -> anyho
     let own_population = ctx.home.profile().ok().and_then(|p| p.population);
     let resolve = |s: &str| ctx.resolve(s).map_err(|e| format!("{e:#}"));
     let mut providers = input::ProviderNames::builtin();
-    if let Response::Providers { providers: known } = ctx.call(Request::Providers)? {
-        for p in known {
-            providers.add(&p.code, &p.name, &p.aliases);
-        }
+    for p in ctx.node()?.providers()? {
+        providers.add(&p.code, &p.name, &p.aliases);
     }
     let today = csx_protocol::Date::from_unix_ms(crate::now_ms())
         .ok_or_else(|| anyhow::anyhow!("the clock is outside the years csx handles"))?;
@@ -87,16 +88,12 @@ pub fn publish_quietly(ctx: &Ctx, bodies: Vec<Body>) -> anyhow::Result<Vec<Recor
             }
         })?;
     }
-    match ctx.call(Request::Publish { bodies })? {
-        Response::Published { records } => {
-            Ok(records.iter().map(|r| r.decode()).collect::<Result<Vec<Record>, _>>()?)
-        }
-        other => anyhow::bail!("unexpected reply {other:?}"),
-    }
+    let records = ctx.node()?.publish(bodies)?;
+    Ok(records.iter().map(|r| r.decode()).collect::<Result<Vec<Record>, _>>()?)
 }
 
 /// Makes sure this node's certificate and profile head its feed (done on joining).
 pub fn publish_setup(ctx: &Ctx) -> anyhow::Result<()> {
-    ctx.call(Request::Publish { bodies: vec![] })?;
+    ctx.node()?.publish(vec![])?;
     Ok(())
 }

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use csx_node::api::{Request, Response};
 use csx_node::import::{BatchInfo, Duplicate, ImportReport, ImportRequest};
 use csx_protocol::Body;
 use serde::Serialize;
@@ -213,15 +212,14 @@ fn import<T: KindInput>(ctx: &Ctx, path: &Path, format: FileFormat, args: &Impor
     let n = bodies.len();
     let previews: Vec<String> = bodies.iter().map(view::summary).collect();
     let progress = progress(ctx, n, if args.dry_run { "checking" } else { "checking, signing and storing" });
-    let request = Request::Import(ImportRequest {
+    let reply = ctx.node()?.import(ImportRequest {
         bodies,
         source: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or(name.clone()),
         dry_run: args.dry_run,
         allow_duplicates: args.allow_duplicates,
     });
-    let reply = ctx.call(request);
     progress.finish_and_clear();
-    let Response::Imported(report) = reply? else { anyhow::bail!("unexpected reply") };
+    let report = reply?;
     let number = |i: usize| table.rows[i].number;
     if !report.problems.is_empty() {
         let errors: Vec<String> = report
@@ -401,10 +399,7 @@ fn summary(
 
 /// `csx import undo BATCH`.
 fn undo(ctx: &Ctx, batch: &str, reason: Option<String>) -> anyhow::Result<()> {
-    let Response::Undone { retractions, batch } = ctx.call(Request::ImportUndo { batch: batch.to_string(), reason })?
-    else {
-        anyhow::bail!("unexpected reply")
-    };
+    let csx_node::client::Undone { retractions, batch } = ctx.node()?.import_undo(batch.to_string(), reason)?;
     let records: Vec<csx_protocol::Record> = retractions.iter().map(|r| r.decode()).collect::<Result<_, _>>()?;
     let withdrawn: usize = records
         .iter()
@@ -443,7 +438,7 @@ fn undo(ctx: &Ctx, batch: &str, reason: Option<String>) -> anyhow::Result<()> {
 
 /// `csx import list`.
 fn list(ctx: &Ctx) -> anyhow::Result<()> {
-    let Response::Batches { batches } = ctx.call(Request::ImportBatches)? else { anyhow::bail!("unexpected reply") };
+    let batches = ctx.node()?.import_batches()?;
     if batches.is_empty() && !ctx.out.json {
         ctx.out.note("No imports have been made from this node.");
     }

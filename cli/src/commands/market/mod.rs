@@ -15,7 +15,6 @@ pub use providers::{ProvidersArgs, provider_show, providers};
 pub use renewals::{RenewalsArgs, renewals};
 pub use switches::{SwitchesArgs, switches};
 
-use csx_node::api::{Request, Response};
 use csx_node::query::stats::Disclosure;
 use csx_node::query::{Answered, Question};
 use csx_protocol::FinancialYear;
@@ -28,10 +27,7 @@ use csx_node::input;
 
 /// Asks the node (daemon or store) a question.
 pub fn ask(ctx: &Ctx, question: Question) -> anyhow::Result<Answered> {
-    match ctx.call(Request::Query { question })? {
-        Response::Answer(a) => Ok(*a),
-        other => anyhow::bail!("unexpected reply {other:?}"),
-    }
+    Ok(ctx.node()?.query(question)?)
 }
 
 /// Prints an answer: JSON (answer and provenance), CSV rows, or the document `human` writes
