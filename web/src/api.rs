@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use csx_node::api::{Request, Response as NodeResponse};
+use csx_node::client::AsyncNode as _;
 use csx_node::query::motions::{MotionQuery, MotionStatus};
 use csx_node::query::prices::PriceQuery;
 use csx_node::query::providers::ProviderQuery;
@@ -26,7 +26,6 @@ use csx_protocol::body::Party;
 use crate::accounts::Role;
 use crate::app::App;
 use crate::auth::{User, Via};
-use crate::link::unexpected;
 use crate::pages::{Page, PageError, render};
 
 /// A JSON error body: `{"error": {"kind": …, "message": …}}`, as the control API's errors.
@@ -47,6 +46,12 @@ impl From<PageError> for ApiFail {
 impl From<csx_node::api::ApiError> for ApiFail {
     fn from(e: csx_node::api::ApiError) -> Self {
         ApiFail(PageError::Node(e))
+    }
+}
+
+impl From<csx_node::client::ClientError> for ApiFail {
+    fn from(e: csx_node::client::ClientError) -> Self {
+        ApiFail(PageError::from(e))
     }
 }
 
@@ -133,7 +138,7 @@ pub fn price_question(params: &Params) -> Result<(PriceQuery, bool), PageError> 
 /// Asks for prices as `csx prices --json` does.
 pub async fn prices_answer(app: &App, params: &Params) -> Result<Answered, PageError> {
     let (q, by_provider) = price_question(params)?;
-    let mut answered = app.node.ask(Question::Prices(q)).await?;
+    let mut answered = app.node.query(Question::Prices(q)).await?;
     if let Answer::Prices { cells } = &mut answered.answer
         && !by_provider
     {
@@ -207,23 +212,23 @@ async fn answer(app: &App, user: &User, ask: Ask, params: &Params) -> Result<Ans
     user.require(Role::Viewer)?;
     Ok(match ask {
         Ask::Prices => prices_answer(app, params).await?,
-        Ask::Providers => app.node.ask(Question::Providers(provider_question(params)?)).await?,
+        Ask::Providers => app.node.query(Question::Providers(provider_question(params)?)).await?,
         Ask::Provider(code) => {
             only(params, &[])?;
-            app.node.ask(Question::Provider { code }).await?
+            app.node.query(Question::Provider { code }).await?
         }
-        Ask::Switches => app.node.ask(Question::Switches(switch_question(params)?)).await?,
-        Ask::Motions => app.node.ask(Question::Motions(motion_question(params)?)).await?,
+        Ask::Switches => app.node.query(Question::Switches(switch_question(params)?)).await?,
+        Ask::Motions => app.node.query(Question::Motions(motion_question(params)?)).await?,
         Ask::Motion(id) => {
             only(params, &[])?;
-            app.node.ask(Question::Motion { id }).await?
+            app.node.query(Question::Motion { id }).await?
         }
         Ask::Report => {
             only(params, &[])?;
-            app.node.ask(Question::Report).await?
+            app.node.query(Question::Report).await?
         }
-        Ask::Renewals => app.node.ask(Question::Renewals(renewal_question(params)?)).await?,
-        Ask::Tenders => app.node.ask(Question::Tenders(tender_question(params)?)).await?,
+        Ask::Renewals => app.node.query(Question::Renewals(renewal_question(params)?)).await?,
+        Ask::Tenders => app.node.query(Question::Tenders(tender_question(params)?)).await?,
     })
 }
 
@@ -332,20 +337,14 @@ async fn motion(
 async fn status(State(app): State<Arc<App>>, user: User, Query(params): Query<Params>) -> Result<Response, ApiFail> {
     user.require(Role::Admin)?;
     only(&params, &[])?;
-    match app.node.call(Request::Status).await? {
-        NodeResponse::Status(s) => Ok(json(&s)),
-        other => Err(PageError::Node(unexpected(&other)).into()),
-    }
+    Ok(json(&app.node.status().await?))
 }
 
 /// `csx members --json` (administrators).
 async fn members(State(app): State<Arc<App>>, user: User, Query(params): Query<Params>) -> Result<Response, ApiFail> {
     user.require(Role::Admin)?;
     only(&params, &[])?;
-    match app.node.call(Request::Members).await? {
-        NodeResponse::Members(m) => Ok(json(&m)),
-        other => Err(PageError::Node(unexpected(&other)).into()),
-    }
+    Ok(json(&app.node.members().await?))
 }
 
 /// `csx alerts --json` (with `since`, as `csx alerts --since`).

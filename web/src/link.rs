@@ -1,13 +1,14 @@
 //! How the dashboard reaches its node: in the daemon, the running node's in-process API; for
 //! `csx dashboard`, the service over the store it opened, or a daemon's control socket. All
 //! three answer the same `Request`s with the same `Response`s, so a page shows what
-//! `csx … --json` prints.
+//! `csx … --json` prints. Pages use the typed methods of [`AsyncNode`], which `NodeLink`
+//! implements: the matching of replies to requests is the node crate's (`csx_node::client`).
 
 use std::sync::Arc;
 
 use csx_node::api::{ApiError, ErrorKind, Request, Response};
+use csx_node::client::AsyncNode;
 use csx_node::control::ControlClient;
-use csx_node::query::{Answered, Question};
 use csx_node::runtime::NodeApi;
 use csx_node::service::Service;
 
@@ -25,8 +26,8 @@ pub enum NodeLink {
     Control(Arc<ControlClient>),
 }
 
-impl NodeLink {
-    pub async fn call(&self, request: Request) -> Result<Response, ApiError> {
+impl AsyncNode for NodeLink {
+    async fn send(&self, request: Request) -> Result<Response, ApiError> {
         match self {
             NodeLink::InProcess(api) => api.handle(request).await,
             NodeLink::Offline(service) => {
@@ -39,22 +40,6 @@ impl NodeLink {
             }
         }
     }
-
-    /// Asks a market question.
-    pub async fn ask(&self, question: Question) -> Result<Answered, ApiError> {
-        match self.call(Request::Query { question }).await? {
-            Response::Answer(a) => Ok(*a),
-            other => Err(unexpected(&other)),
-        }
-    }
-}
-
-pub fn unexpected(r: &Response) -> ApiError {
-    let name = serde_json::to_value(r)
-        .ok()
-        .and_then(|v| v.get("reply").and_then(|x| x.as_str()).map(str::to_string))
-        .unwrap_or_default();
-    ApiError::internal(format!("the node gave an unexpected reply ({name})"))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {

@@ -13,7 +13,8 @@ use csx_node::alerts::settings::{self, AlertsConfig};
 use csx_node::alerts::state::State as AlertState;
 use csx_node::alerts::watcher::state_path;
 use csx_node::alerts::{Alert, Rule};
-use csx_node::api::{ApiError, ErrorKind, Request, Response as NodeResponse};
+use csx_node::api::{ApiError, ErrorKind};
+use csx_node::client::AsyncNode as _;
 use csx_protocol::Date;
 
 use super::{Page, PageError, render, safe_next};
@@ -21,7 +22,7 @@ use crate::accounts::Role;
 use crate::app::App;
 use crate::auth::User;
 use crate::html::{collect, error_summary, query};
-use crate::link::{NodeLink, unexpected};
+use crate::link::NodeLink;
 
 /// Alerts shown on the page at most (the newest); the JSON API gives them all.
 const SHOWN: usize = 200;
@@ -98,10 +99,7 @@ pub async fn fetch(app: &App, since: u64) -> Result<Vec<Alert>, ApiError> {
         let state = AlertState::load(&path).map_err(ApiError::invalid)?;
         return Ok(state.map(|s| s.list(0, since)).unwrap_or_default());
     }
-    match app.node.call(Request::Alerts { after: 0, since_ms: since, wait_ms: 0 }).await? {
-        NodeResponse::Alerts { alerts } => Ok(alerts),
-        other => Err(unexpected(&other)),
-    }
+    Ok(app.node.alerts(0, since, 0).await?)
 }
 
 fn when(ms: u64) -> String {

@@ -53,6 +53,12 @@ impl From<ApiError> for PageError {
     }
 }
 
+impl From<csx_node::client::ClientError> for PageError {
+    fn from(e: csx_node::client::ClientError) -> Self {
+        PageError::Node(e.into())
+    }
+}
+
 impl PageError {
     /// The HTTP status and the words for people.
     pub fn status_and_message(&self) -> (StatusCode, String) {

@@ -9,6 +9,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use csx_node::client::AsyncNode as _;
 use csx_node::query::motions::MotionView;
 use csx_node::query::{Answer, Question};
 use csx_protocol::Body;
@@ -115,7 +116,7 @@ pub async fn page(
     user.require(Role::Viewer)?;
     let q = api::motion_question(&params)?;
     let status = params.get("status").cloned().unwrap_or_default();
-    let answered = app.node.ask(Question::Motions(q)).await?;
+    let answered = app.node.query(Question::Motions(q)).await?;
     let Answer::Motions { motions } = &answered.answer else {
         return Err(PageError::Internal("unexpected answer".into()));
     };
@@ -136,7 +137,7 @@ pub async fn one(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
-    let answered = app.node.ask(Question::Motion { id: id.clone() }).await?;
+    let answered = app.node.query(Question::Motion { id: id.clone() }).await?;
     let Answer::Motion(m) = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
     let t = MotionPage {
         page: Page::new(&app, &user, &m.title, "/motions"),

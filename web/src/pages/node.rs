@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use csx_node::api::{Request, Response as NodeResponse};
+use csx_node::client::AsyncNode as _;
 use csx_protocol::Body;
 use csx_protocol::body::Endorse;
 
@@ -17,7 +17,6 @@ use crate::accounts::Role;
 use crate::app::App;
 use crate::auth::User;
 use crate::html::collect;
-use crate::link::unexpected;
 
 #[derive(Template)]
 #[template(path = "node.html")]
@@ -54,10 +53,7 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     user.require(Role::Admin)?;
     let now = app.now();
-    let status = match app.node.call(Request::Status).await? {
-        NodeResponse::Status(s) => s,
-        other => return Err(unexpected(&other).into()),
-    };
+    let status = app.node.status().await?;
     let mut facts = vec![
         ("Organisation".to_string(), format!("{} {}", status.identity.ods_code, status.identity.name)),
         ("Federation".into(), format!("{} ({})", status.federation.name, status.federation.id.short())),
@@ -121,10 +117,7 @@ pub async fn page(
                 .to_string(),
         ),
     };
-    let m = match app.node.call(Request::Members).await? {
-        NodeResponse::Members(m) => m,
-        other => return Err(unexpected(&other).into()),
-    };
+    let m = app.node.members().await?;
     let mut members = Table::new(
         format!("Members ({} endorsements admit a new member)", m.endorsement_threshold),
         &[("Member", false), ("Status", false), ("Admitted by", false), ("Nodes", true)],
@@ -188,10 +181,7 @@ pub async fn endorse(
     let form = collect(pairs);
     user.check_csrf(&form)?;
     let key = form.get("org_key").cloned().unwrap_or_default();
-    let m = match app.node.call(Request::Members).await? {
-        NodeResponse::Members(m) => m,
-        other => return Err(unexpected(&other).into()),
-    };
+    let m = app.node.members().await?;
     let a = m.applicants.iter().find(|a| a.org_key.to_string() == key).ok_or_else(|| {
         PageError::NotFound("That organisation is not an applicant (it may have been admitted already).".into())
     })?;

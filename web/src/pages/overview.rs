@@ -7,6 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
+use csx_node::client::AsyncNode as _;
 use csx_node::query::motions::{MotionQuery, MotionStatus};
 use csx_node::query::prices::short_pounds;
 use csx_node::query::prices::{Basis, PriceCell, PriceQuery};
@@ -67,7 +68,7 @@ pub fn your_cells(cells: &[PriceCell]) -> Vec<&PriceCell> {
 
 pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
-    let prices = app.node.ask(Question::Prices(PriceQuery::default())).await?;
+    let prices = app.node.query(Question::Prices(PriceQuery::default())).await?;
     let Answer::Prices { cells } = &prices.answer else { return Err(PageError::Internal("unexpected answer".into())) };
     let mine = your_cells(cells);
     let chart_rows: Vec<ranges::Row> = mine
@@ -120,8 +121,10 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
         )
     });
 
-    let motions_answer =
-        app.node.ask(Question::Motions(MotionQuery { status: Some(MotionStatus::Open), ..Default::default() })).await?;
+    let motions_answer = app
+        .node
+        .query(Question::Motions(MotionQuery { status: Some(MotionStatus::Open), ..Default::default() }))
+        .await?;
     let mut motions = match &motions_answer.answer {
         Answer::Motions { motions } => motions.clone(),
         _ => vec![],
@@ -145,7 +148,7 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
     // Your providers: those you disclose a price for.
     let my_providers: Vec<String> =
         cells.iter().filter(|c| c.you.is_some()).filter_map(|c| c.provider.clone()).collect();
-    let switched = app.node.ask(Question::Switches(SwitchQuery::default())).await?;
+    let switched = app.node.query(Question::Switches(SwitchQuery::default())).await?;
     let mut away = Table::new(
         "Members who left your providers, newest first",
         &[("Member", false), ("Service line", false), ("Left", false), ("For", false), ("From", false), ("Why", false)],
@@ -177,7 +180,7 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
 
     let today = Date::from_unix_ms(app.now()).ok_or_else(|| PageError::Internal("the clock is out of range".into()))?;
     let contracts = contracts(&app, today).await?;
-    let tenders = app.node.ask(Question::Tenders(Default::default())).await?;
+    let tenders = app.node.query(Question::Tenders(Default::default())).await?;
     let Answer::Tenders { worth, .. } = &tenders.answer else {
         return Err(PageError::Internal("unexpected answer".into()));
     };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use csx_node::client::AsyncNode as _;
 use csx_node::query::providers::{ProviderQuery, Scorecard};
 use csx_node::query::{Answer, Question};
 
@@ -157,7 +158,7 @@ pub async fn page(
     // With no line chosen, show the line with the most reviewers.
     let chosen = params.get("service_line").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let all = if chosen.is_none() {
-        let a = app.node.ask(Question::Providers(ProviderQuery::default())).await?;
+        let a = app.node.query(Question::Providers(ProviderQuery::default())).await?;
         if let Answer::Providers { scorecards } = &a.answer {
             let mut counts: HashMap<&str, usize> = HashMap::new();
             for c in scorecards {
@@ -185,7 +186,7 @@ pub async fn page(
     };
     let answered = match (all, q.service_line.is_some()) {
         (Some(a), false) => a,
-        _ => app.node.ask(Question::Providers(q)).await?,
+        _ => app.node.query(Question::Providers(q)).await?,
     };
     let Answer::Providers { scorecards } = &answered.answer else {
         return Err(PageError::Internal("unexpected answer".into()));
@@ -225,7 +226,7 @@ pub async fn page(
 
 pub async fn one(State(app): State<Arc<App>>, user: User, Path(code): Path<String>) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
-    let answered = app.node.ask(Question::Provider { code: code.clone() }).await?;
+    let answered = app.node.query(Question::Provider { code: code.clone() }).await?;
     let Answer::Provider(p) = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
     let cards: Vec<&Scorecard> = p.scorecards.iter().collect();
     let mut facts = vec![("Code".to_string(), p.code.clone())];

@@ -12,7 +12,8 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use csx_node::api::{ErrorKind, Listed, Request, Response as NodeResponse};
+use csx_node::api::{ErrorKind, Listed};
+use csx_node::client::{AsyncNode as _, ClientError};
 use csx_node::input::FieldErr;
 use csx_node::input::kinds::*;
 use csx_protocol::body::*;
@@ -23,7 +24,6 @@ use crate::accounts::Role;
 use crate::app::App;
 use crate::auth::User;
 use crate::html::{Field, collect, error_summary};
-use crate::link::unexpected;
 
 /// Own records read for the outcome form and contract dates: the newest this many of this
 /// node's feed (a node's own feed is its organisation's writing — hundreds to a few thousand
@@ -269,10 +269,10 @@ pub fn split_field(message: &str) -> (Option<String>, String) {
 /// Resolves a record id or unique prefix through the node. For the parsers' synchronous
 /// `resolve`: call it only on a blocking thread (see [`convert_on_node`]).
 fn resolve_on(handle: &tokio::runtime::Handle, node: &crate::link::NodeLink, s: &str) -> Result<RecordId, String> {
-    match handle.block_on(node.call(Request::Record { id: s.to_string() })) {
-        Ok(NodeResponse::Record { record }) => record.record.decode().map(|r| r.id()).map_err(|e| e.to_string()),
-        Ok(other) => Err(unexpected(&other).message),
-        Err(e) => Err(e.message),
+    match handle.block_on(node.record(s.to_string())) {
+        Ok(record) => record.record.decode().map(|r| r.id()).map_err(|e| e.to_string()),
+        Err(ClientError::Api(e)) => Err(e.message),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -289,7 +289,7 @@ pub async fn convert_on_node<R: Send + 'static>(
         let resolve = |s: &str| resolve_on(&handle, &node, s);
         // Providers by name as well as code: the built-in ones and those members added.
         let mut providers = csx_node::input::ProviderNames::builtin();
-        if let Ok(NodeResponse::Providers { providers: known }) = handle.block_on(node.call(Request::Providers)) {
+        if let Ok(known) = handle.block_on(node.providers()) {
             for p in known {
                 providers.add(&p.code, &p.name, &p.aliases);
             }
@@ -315,12 +315,7 @@ pub async fn publish(
 ) -> Result<Vec<Record>, PageError> {
     user.require(Role::Editor)?;
     let n = bodies.len();
-    let records = match app.node.call(Request::Publish { bodies }).await? {
-        NodeResponse::Published { records } => {
-            records.iter().map(|r| r.decode()).collect::<Result<Vec<Record>, _>>()?
-        }
-        other => return Err(unexpected(&other).into()),
-    };
+    let records = app.node.publish(bodies).await?.iter().map(|r| r.decode()).collect::<Result<Vec<Record>, _>>()?;
     // A node's first write also publishes its certificate and profile: report the user's records.
     let mine: Vec<Record> = records[records.len().saturating_sub(n)..].to_vec();
     let ids: Vec<String> = mine.iter().map(|r| r.id().to_string()).collect();
@@ -331,27 +326,16 @@ pub async fn publish(
 
 /// This node's newest `limit` records, newest first, and how many it has written in all.
 pub async fn own_records(app: &App, limit: usize) -> Result<(Vec<Listed>, u64), PageError> {
-    let head = match app.node.call(Request::Status).await? {
-        NodeResponse::Status(s) => s.own_head.map(|h| h.seq).unwrap_or(0),
-        other => return Err(unexpected(&other).into()),
-    };
+    let head = app.node.status().await?.own_head.map(|h| h.seq).unwrap_or(0);
     let from_seq = head.saturating_sub(limit as u64).saturating_add(1).max(1);
-    match app.node.call(Request::Feed { author: None, from_seq: Some(from_seq), limit }).await? {
-        NodeResponse::Records { mut records } => {
-            records.reverse();
-            Ok((records, head))
-        }
-        other => Err(unexpected(&other).into()),
-    }
+    let mut records = app.node.feed(None, Some(from_seq), limit).await?;
+    records.reverse();
+    Ok((records, head))
 }
 
 async fn choices(app: &App, kind: FormKind) -> Result<Choices, PageError> {
-    let providers = match app.node.call(Request::Providers).await? {
-        NodeResponse::Providers { providers } => {
-            providers.into_iter().map(|p| (p.code.clone(), format!("{} ({})", p.name, p.code))).collect()
-        }
-        other => return Err(unexpected(&other).into()),
-    };
+    let providers =
+        app.node.providers().await?.into_iter().map(|p| (p.code.clone(), format!("{} ({})", p.name, p.code))).collect();
     let mut switches = Vec::new();
     if kind == FormKind::Outcome {
         for l in own_records(app, OWN_RECORDS).await?.0.iter().filter(|l| l.retracted_by.is_none()) {
@@ -621,16 +605,12 @@ struct RetractPage {
 }
 
 async fn own_record(app: &App, id: &str) -> Result<Record, PageError> {
-    match app.node.call(Request::Record { id: id.to_string() }).await? {
-        NodeResponse::Record { record } => {
-            let r = record.record.decode()?;
-            if record.org.as_deref() != Some(app.identity.ods_code.as_str()) {
-                return Err(PageError::Forbidden("You can only withdraw your own organisation's records.".into()));
-            }
-            Ok(r)
-        }
-        other => Err(unexpected(&other).into()),
+    let record = app.node.record(id.to_string()).await?;
+    let r = record.record.decode()?;
+    if record.org.as_deref() != Some(app.identity.ods_code.as_str()) {
+        return Err(PageError::Forbidden("You can only withdraw your own organisation's records.".into()));
     }
+    Ok(r)
 }
 
 fn retract_page(app: &App, user: &User, r: &Record, value: &str, error: Option<String>) -> Result<Response, PageError> {

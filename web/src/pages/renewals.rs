@@ -8,6 +8,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
+use csx_node::client::AsyncNode as _;
 use csx_node::query::renewals::{DEFAULT_QUARTERS, Quarter, RenewalCell, Renewals};
 use csx_node::query::{Answer, Question, line_order};
 
@@ -198,7 +199,7 @@ pub async fn page(
         }
         Err(e) => return Err(e),
     };
-    let answered = app.node.ask(Question::Renewals(q)).await?;
+    let answered = app.node.query(Question::Renewals(q)).await?;
     let Answer::Renewals(r) = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
     t.range = format!("{} to {}", r.from, r.to);
     t.provenance = answered.provenance.line();

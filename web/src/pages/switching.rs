@@ -7,6 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
+use csx_node::client::AsyncNode as _;
 use csx_node::query::prices::short_pounds;
 use csx_node::query::{Answer, Question};
 
@@ -63,7 +64,7 @@ pub async fn page(
         }
         Err(e) => return Err(e),
     };
-    let answered = app.node.ask(Question::Switches(q)).await?;
+    let answered = app.node.query(Question::Switches(q)).await?;
     let Answer::Switches(a) = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
     t.provenance = answered.provenance.line();
     t.downloads = downloads(

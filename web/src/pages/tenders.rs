@@ -10,6 +10,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use csx_node::client::AsyncNode as _;
 use csx_node::query::prices::short_pounds;
 use csx_node::query::stats::Disclosure;
 use csx_node::query::tenders::TenderGroup;
@@ -206,7 +207,7 @@ pub async fn page(
         }
         Err(e) => return Err(e),
     };
-    let answered = app.node.ask(Question::Tenders(q)).await?;
+    let answered = app.node.query(Question::Tenders(q)).await?;
     let Answer::Tenders { groups, .. } = &answered.answer else {
         return Err(PageError::Internal("unexpected answer".into()));
     };
@@ -230,7 +231,7 @@ pub async fn join(
         .parse()
         .map_err(|_| PageError::Node(csx_node::api::ApiError::invalid(format!("intent: `{id}` is not a record id"))))?;
     // Only an intent of a group forming now (not one withdrawn, past or unknown).
-    let answered = app.node.ask(Question::Tenders(Default::default())).await?;
+    let answered = app.node.query(Question::Tenders(Default::default())).await?;
     let Answer::Tenders { groups, .. } = &answered.answer else {
         return Err(PageError::Internal("unexpected answer".into()));
     };
