@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use csx_node::api::{Request, Response};
+use csx_node::client::AsyncNode as _;
 use csx_node::home::{Home, InitParams};
 use csx_node::net::{NetConfig, TransportKind};
 use csx_node::runtime::{NodeOptions, RunningNode};
@@ -198,10 +198,8 @@ impl Federation {
 
     /// Member `i` writes `bodies` through its node's API (as `csx` would).
     pub async fn publish(&self, i: usize, bodies: Vec<Body>) -> Vec<Record> {
-        match self.node(i).api().handle(Request::Publish { bodies }).await.expect("publish") {
-            Response::Published { records } => records.iter().map(|r| r.decode().expect("decodes")).collect(),
-            other => panic!("unexpected reply {other:?}"),
-        }
+        let records = self.node(i).api().publish(bodies).await.expect("publish");
+        records.iter().map(|r| r.decode().expect("decodes")).collect()
     }
 
     pub fn holds(&self, i: usize, record: &Record) -> bool {

@@ -358,12 +358,12 @@ pub fn watch_verified(
     api: csx_node::runtime::NodeApi,
     peer_id: String,
 ) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-    use csx_node::api::{Request, Response};
+    use csx_node::client::AsyncNode as _;
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let f = flag.clone();
     tokio::spawn(async move {
         loop {
-            if let Ok(Response::Peers { peers }) = api.handle(Request::Peers).await
+            if let Ok(peers) = api.peers().await
                 && peers.iter().any(|p| p.peer_id == peer_id && p.verified)
             {
                 f.store(true, std::sync::atomic::Ordering::SeqCst);

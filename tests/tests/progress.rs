@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use csx_node::api::{Request, Response, Status, SyncProgress};
+use csx_node::api::{Status, SyncProgress};
+use csx_node::client::Node as _;
 use csx_node::control::ControlClient;
 use csx_node::home::Home;
 use csx_tests::federation::review;
@@ -17,10 +18,7 @@ fn client(home: &std::path::Path) -> ControlClient {
 }
 
 fn status(c: &ControlClient) -> Status {
-    match c.call(&Request::Status, Duration::from_secs(30)).expect("status") {
-        Response::Status(s) => *s,
-        other => panic!("unexpected reply {other:?}"),
-    }
+    c.timed(Duration::from_secs(30)).status().expect("status")
 }
 
 #[test]
@@ -34,7 +32,7 @@ fn a_newcomer_catching_up_shows_its_progress_and_the_final_counts() {
     let numbers: Vec<u32> = (0..RECORDS).collect();
     for chunk in numbers.chunks(500) {
         let bodies = chunk.iter().map(|n| review(*n)).collect();
-        member.call(&Request::Publish { bodies }, Duration::from_secs(120)).expect("publish");
+        member.timed(Duration::from_secs(120)).publish(bodies).expect("publish");
     }
     let held = status(&member);
     assert!(held.store.records > u64::from(RECORDS));

@@ -7,8 +7,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use csx_node::api::{Request, Response};
 use csx_node::author::Author;
+use csx_node::client::AsyncNode as _;
 use csx_node::query::providers::ProviderProfile;
 use csx_node::query::{Answer, Question};
 use csx_protocol::body::{ProviderKey, ProviderReply, Retract};
@@ -29,7 +29,7 @@ async fn settle(fed: &Federation, records: &[Record]) {
 
 /// Member `i` tries to publish `bodies`: the node's refusal, in words.
 async fn refused(fed: &Federation, i: usize, bodies: Vec<Body>) -> String {
-    match fed.node(i).api().handle(Request::Publish { bodies }).await {
+    match fed.node(i).api().publish(bodies).await {
         Err(e) => e.to_string(),
         Ok(r) => panic!("expected a refusal, got {r:?}"),
     }
@@ -37,12 +37,9 @@ async fn refused(fed: &Federation, i: usize, bodies: Vec<Body>) -> String {
 
 async fn provider_page(fed: &Federation, i: usize, code: &str) -> ProviderProfile {
     let question = Question::Provider { code: code.into() };
-    match fed.node(i).api().handle(Request::Query { question }).await.expect("answers") {
-        Response::Answer(a) => match a.answer {
-            Answer::Provider(p) => *p,
-            other => panic!("unexpected answer {other:?}"),
-        },
-        other => panic!("unexpected reply {other:?}"),
+    match fed.node(i).api().query(question).await.expect("answers").answer {
+        Answer::Provider(p) => *p,
+        other => panic!("unexpected answer {other:?}"),
     }
 }
 
