@@ -135,6 +135,10 @@ impl WebConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
+    /// Most members' nodes connected at once (bootstrap servers not counted). A node dials up
+    /// to half as many (at most 8), takes connections from others up to this bound, and swaps
+    /// one connection for another every minute, so records still reach every node.
+    pub max_peers: u32,
     pub max_connections: u32,
     pub max_connections_per_peer: u32,
     pub max_pending_incoming: u32,
@@ -174,6 +178,7 @@ impl Default for Limits {
     fn default() -> Self {
         let net = NetConfig::default();
         Limits {
+            max_peers: net.max_peers as u32,
             max_connections: net.max_connections,
             max_connections_per_peer: net.max_connections_per_peer,
             max_pending_incoming: net.max_pending_incoming,
@@ -283,6 +288,7 @@ impl Config {
             relay: self.relay,
             max_connections: self.limits.max_connections,
             max_connections_per_peer: self.limits.max_connections_per_peer,
+            max_peers: self.limits.max_peers.max(1) as usize,
             max_pending_incoming: self.limits.max_pending_incoming,
             request_timeout: Duration::from_secs(self.limits.request_timeout_secs.max(1)),
             page_records: self.limits.page_records,
@@ -516,6 +522,7 @@ pub fn check_text(text: &str) -> Vec<Problem> {
     }
     let l = &config.limits;
     for (setting, value) in [
+        ("limits.max_peers", u64::from(l.max_peers)),
         ("limits.max_connections", u64::from(l.max_connections)),
         ("limits.max_connections_per_peer", u64::from(l.max_connections_per_peer)),
         ("limits.max_pending_incoming", u64::from(l.max_pending_incoming)),
@@ -526,6 +533,16 @@ pub fn check_text(text: &str) -> Vec<Problem> {
         if value == 0 {
             bad(setting, "must be at least 1".into());
         }
+    }
+    if l.max_peers > l.max_connections {
+        bad(
+            "limits.max_peers",
+            format!(
+                "{} members' nodes cannot fit in limits.max_connections = {} (which also counts bootstrap servers \
+                 and peers being verified)",
+                l.max_peers, l.max_connections
+            ),
+        );
     }
     if config.sync_interval_secs > 86_400 || config.discover_interval_secs > 86_400 {
         bad("sync_interval_secs", "intervals longer than a day leave the node out of step; at most 86400".into());

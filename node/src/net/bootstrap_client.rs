@@ -95,8 +95,10 @@ impl EventLoop {
                             for a in &addrs {
                                 self.swarm.add_peer_address(member, a.clone());
                             }
-                            self.dial_peer(member, addrs);
+                            // A candidate: the connection policy dials as many as it keeps.
+                            self.connections.heard_of(member, addrs);
                         }
+                        self.connections_tick();
                     }
                     DiscoveryResponse::Registered { ttl_secs } => {
                         if self.registered.insert(peer) {

@@ -26,6 +26,11 @@ pub struct NetConfig {
     pub relay: bool,
     pub max_connections: u32,
     pub max_connections_per_peer: u32,
+    /// Most members' nodes connected at once (bootstrap servers not counted); see
+    /// `connections`.
+    pub max_peers: usize,
+    /// How often one connection is swapped for a member's node not connected lately.
+    pub rotate_interval: Duration,
     pub max_pending_incoming: u32,
     pub request_timeout: Duration,
     pub max_concurrent_streams: usize,
@@ -53,6 +58,8 @@ impl Default for NetConfig {
             relay: false,
             max_connections: 256,
             max_connections_per_peer: 2,
+            max_peers: super::connections::DEFAULT_MAX_PEERS,
+            rotate_interval: Duration::from_secs(60),
             max_pending_incoming: 64,
             request_timeout: Duration::from_secs(60),
             max_concurrent_streams: 64,

@@ -10,76 +10,40 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use csx_protocol::roster::Roster;
 use csx_protocol::sync::{SyncLimits, SyncRequest, SyncResponse};
-use csx_protocol::{FederationId, NodeKey, Record};
+use csx_protocol::{FederationId, NodeKey};
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
-use super::admission::{Action, Admission, CertAnswer, CertCheck, Connection, Judge, Standing};
+use super::admission::{Action, Admission, CertAnswer, CertCheck, Connection};
+use super::judge::NodeJudge;
+pub use super::own_feed::OwnFeedGate;
+pub(crate) use super::ports::probe_port;
 use super::behaviour::{NodeBehaviour, NodeBehaviourEvent, forks_topic, identify_version, topic};
 use super::config::NetConfig;
+use super::connections::{self, Connections, ConnectionsConfig, Keep};
 use super::peers::PeerBook;
 use super::reason::{LogLimiter, Reason};
-use crate::api::{NetStatus, PeerInfo, SyncReport};
+use crate::api::{NetStatus, SyncReport};
 use crate::ingest::{Counters, IngestHandle, Verdict};
 use crate::membership::Membership;
 use crate::service::Clock;
 use crate::store::Store;
 
 use super::gossip::ProofOutcome;
-use super::sync_rounds::{Round, Waiter};
+use super::rounds::{Rounds, RoundsConfig};
+use super::sync_rounds::{Session, Waiters};
 
-/// Connections to members the node keeps trying to have.
-const TARGET_PEERS: usize = 8;
 /// How often the node saves its peer book and redials peers.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often admission checks its clock (verification deadlines, certificate retries, bans).
 const ADMISSION_TICK: Duration = Duration::from_secs(1);
-
-/// Whether this node's own feed has been confirmed by a peer since it started. A node restored
-/// from a backup may hold less of its own feed than its peers; signing more before learning
-/// what they hold would fork its feed, so publishing waits for this.
-#[derive(Debug, Default)]
-pub struct OwnFeedGate {
-    confirmed: AtomicBool,
-    notify: Notify,
-}
-
-impl OwnFeedGate {
-    pub fn new(confirmed: bool) -> Self {
-        OwnFeedGate { confirmed: AtomicBool::new(confirmed), notify: Notify::new() }
-    }
-    pub fn confirm(&self) {
-        if !self.confirmed.swap(true, Ordering::AcqRel) {
-            tracing::info!("own feed confirmed by a peer; publishing enabled");
-        }
-        self.notify.notify_waiters();
-    }
-    pub fn is_confirmed(&self) -> bool {
-        self.confirmed.load(Ordering::Acquire)
-    }
-    /// Waits up to `timeout` for confirmation; returns whether it is confirmed.
-    pub async fn wait(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.notify.notified();
-            if self.is_confirmed() {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.is_confirmed();
-            }
-        }
-    }
-}
 
 /// Requests to the event loop.
 #[derive(Debug)]
@@ -134,10 +98,6 @@ pub(super) enum Internal {
         peer: PeerId,
         check: CertCheck,
     },
-    /// Start another round with a peer a `csx sync` waits on.
-    Resync {
-        peer: PeerId,
-    },
 }
 
 /// What the event loop keeps about a peer besides its admission: sync figures.
@@ -148,12 +108,6 @@ pub(super) struct PeerStats {
     pub(super) behind: u64,
     pub(super) ahead: u64,
     pub(super) received: u64,
-    /// Our last round was refused because the peer had not verified us yet: start another
-    /// as soon as it shows it has.
-    pub(super) refused_us: bool,
-    /// When this node last started a round with it (a peer's differing summary starts one
-    /// back at most every [`super::sync_rounds::PULL_BACK_MS`]).
-    pub(super) round_started_at: Option<u64>,
 }
 
 /// Finds the ODS code of a node key's organisation.
@@ -186,7 +140,11 @@ pub struct EventLoop {
     /// Configured bootstrap servers and their addresses.
     pub(super) bootstrap: HashMap<PeerId, Multiaddr>,
     pub(super) book: PeerBook,
-    pub(super) rounds: HashMap<PeerId, Round>,
+    /// Whom the node stays connected to (I/O-less): the bound on members' nodes, rotation.
+    pub(super) connections: Connections<PeerId, Vec<Multiaddr>>,
+    /// The round policy (I/O-less) and the sessions of the rounds it runs.
+    pub(super) rounds: Rounds<PeerId>,
+    pub(super) sessions: HashMap<PeerId, Session>,
     pub(super) requests: HashMap<OutboundRequestId, (PeerId, u64, u64)>,
     cert_requests: HashMap<OutboundRequestId, PeerId>,
     pub(super) discovery_requests: HashMap<OutboundRequestId, PeerId>,
@@ -194,13 +152,10 @@ pub struct EventLoop {
     pub(super) registered: HashSet<PeerId>,
     /// Listeners through bootstrap servers' relays, by bootstrap server.
     pub(super) relay_listeners: HashMap<PeerId, libp2p::core::transport::ListenerId>,
-    pub(super) waiters: Vec<Waiter>,
+    pub(super) waiters: Waiters,
     /// Requests of peers whose certificates are being checked, answered once they are verified
     /// (bounded by admission: a few per peer, `max_unverified` peers).
     pub(super) held: HashMap<PeerId, Vec<(SyncRequest, ResponseChannel<SyncResponse>)>>,
-    /// Per connected member's node: rounds in a row that fetched nothing new.
-    pub(super) idle_rounds: HashMap<PeerId, u32>,
-    pub(super) generation: u64,
     pub(super) gossip_in_flight: usize,
     /// The catch-up by sync under way (for `csx status` and the log).
     pub(super) catch_up: super::progress::CatchUp,
@@ -213,56 +168,6 @@ pub struct EventLoop {
     /// Peers refused by command, whatever admission decides.
     denied: HashSet<PeerId>,
     log: LogLimiter,
-}
-
-/// Fails if `addr`'s TCP port is taken. libp2p's TCP transport sets `SO_REUSEPORT` on its
-/// listeners, so two nodes could otherwise both listen on one port and the kernel would split
-/// inbound connections between them; a plain bind (without it) fails while any socket listens.
-pub(crate) fn probe_port(addr: &Multiaddr) -> Result<(), String> {
-    let mut ip = None;
-    let mut port = None;
-    for p in addr.iter() {
-        match p {
-            Protocol::Ip4(a) => ip = Some(std::net::IpAddr::V4(a)),
-            Protocol::Ip6(a) => ip = Some(std::net::IpAddr::V6(a)),
-            Protocol::Tcp(p) => port = Some(p),
-            _ => {}
-        }
-    }
-    let (Some(ip), Some(port)) = (ip, port) else { return Ok(()) };
-    if port == 0 {
-        return Ok(());
-    }
-    match std::net::TcpListener::bind((ip, port)) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(format!(
-            "cannot listen on {addr}: port {port} is in use (another csx daemon, or another program, listens on it)"
-        )),
-        Err(e) => Err(format!("cannot listen on {addr}: {e}")),
-    }
-}
-
-/// Judges peers by this node's roster (and its quarantine, for applicants).
-struct NodeJudge {
-    roster: Arc<Roster>,
-    store: Arc<dyn Store>,
-}
-
-impl Judge for NodeJudge {
-    fn standing(&self, peer: &PeerId, now: u64) -> Standing {
-        let Some(node) = super::identity::node_key(peer) else { return Standing::Stranger };
-        if self.roster.node_may_connect(&node, now) {
-            return Standing::Member;
-        }
-        // An endorsed organisation's node: its certificate waits in quarantine.
-        let applicant = self.store.quarantined(&node).ok().into_iter().flatten().any(|b| {
-            Record::decode(b).ok().is_some_and(|r| match r.body() {
-                csx_protocol::Body::NodeCert(c) => self.roster.is_applicant(&c.org_key),
-                _ => false,
-            })
-        });
-        if applicant { Standing::Applicant } else { Standing::Stranger }
-    }
 }
 
 impl EventLoop {
@@ -290,6 +195,28 @@ impl EventLoop {
         };
         let admission =
             Admission::new(ctx.config.verify_timeout.as_millis() as u64, ctx.config.tables, bootstrap.keys().copied());
+        let rounds = Rounds::new(
+            RoundsConfig {
+                interval_ms: ctx.config.sync_interval.as_millis() as u64,
+                stall_ms: 2 * ctx.config.request_timeout.as_millis() as u64,
+                ..RoundsConfig::default()
+            },
+            fastrand::u64(..),
+        );
+        let mut connections = Connections::new(
+            ConnectionsConfig::with_bound(ctx.config.max_peers, ctx.config.rotate_interval.as_millis() as u64),
+            bootstrap.keys().copied(),
+            fastrand::u64(..),
+        );
+        // Configured peers first, then remembered ones, most recently seen last (so they win).
+        for addr in &ctx.config.peers {
+            if let Some(Protocol::P2p(peer)) = addr.iter().last() {
+                connections.heard_of(peer, vec![addr.clone()]);
+            }
+        }
+        for (peer, addrs) in book.peers().into_iter().rev() {
+            connections.heard_of(peer, addrs);
+        }
         let roster_version = ctx.membership.version();
         let last_sync_at = crate::query::last_sync_at(ctx.store.as_ref()).ok().flatten();
         EventLoop {
@@ -303,16 +230,16 @@ impl EventLoop {
             admission,
             bootstrap,
             book,
-            rounds: HashMap::new(),
+            connections,
+            rounds,
+            sessions: HashMap::new(),
             requests: HashMap::new(),
             cert_requests: HashMap::new(),
             discovery_requests: HashMap::new(),
             registered: HashSet::new(),
             relay_listeners: HashMap::new(),
-            waiters: Vec::new(),
-            idle_rounds: HashMap::new(),
+            waiters: Waiters::default(),
             held: HashMap::new(),
-            generation: 0,
             gossip_in_flight: 0,
             catch_up: Default::default(),
             last_sync_at,
@@ -354,11 +281,8 @@ impl EventLoop {
         for addr in self.ctx.config.peers.clone() {
             self.dial(addr);
         }
-        let remembered = self.book.peers();
-        tracing::info!(remembered = remembered.len(), "dialling remembered peers");
-        for (peer, addrs) in remembered.into_iter().take(TARGET_PEERS * 2) {
-            self.dial_peer(peer, addrs);
-        }
+        tracing::info!(remembered = self.book.peers().len(), "dialling remembered peers");
+        self.connections_tick();
         Ok(())
     }
 
@@ -368,33 +292,86 @@ impl EventLoop {
         }
     }
 
-    /// Dials `peer` unless it is connected, banned, denied or backing off.
-    pub(super) fn dial_peer(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+    /// Dials `peer` unless it is connected, banned, denied or backing off; returns whether it did.
+    pub(super) fn dial_peer(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) -> bool {
         let now = self.now();
         if peer == *self.swarm.local_peer_id()
             || self.swarm.is_connected(&peer)
             || !self.admission.may_dial(&peer, now)
             || self.denied.contains(&peer)
         {
-            return;
+            return false;
         }
         tracing::debug!(peer = %peer, addresses = addrs.len(), "dialling");
         use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
         let opts = DialOpts::peer_id(peer).addresses(addrs).condition(PeerCondition::DisconnectedAndNotDialing).build();
-        if let Err(e) = self.swarm.dial(opts) {
-            tracing::debug!(peer = %peer, "dial failed: {e}");
+        match self.swarm.dial(opts) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(peer = %peer, "dial failed: {e}");
+                false
+            }
+        }
+    }
+
+    /// The connection policy's dials and rotation, with what keeps each peer now.
+    pub(super) fn connections_tick(&mut self) {
+        let now = self.now();
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let mesh: HashSet<PeerId> = gossipsub
+            .mesh_peers(&self.topic.hash())
+            .chain(gossipsub.mesh_peers(&self.forks_topic.hash()))
+            .copied()
+            .collect();
+        let rounds = &self.rounds;
+        let intents = self.connections.tick(now, |p| {
+            if rounds.is_partner(p, now) {
+                Keep::Busy
+            } else if mesh.contains(p) {
+                Keep::Mesh
+            } else {
+                Keep::Free
+            }
+        });
+        self.run_connections(intents);
+    }
+
+    /// Carries out what the connection policy decided.
+    fn run_connections(&mut self, intents: Vec<connections::Intent<PeerId, Vec<Multiaddr>>>) {
+        for intent in intents {
+            match intent {
+                connections::Intent::Dial { peer, addrs } => {
+                    if !self.dial_peer(peer, addrs) {
+                        self.connections.dial_failed(&peer);
+                    }
+                }
+                connections::Intent::Disconnect { peer, why } => {
+                    tracing::debug!(peer = %peer, ?why, bound = self.connections.config().max_peers, "closing a connection");
+                    let counter = match why {
+                        connections::Why::Full => "connections.full",
+                        connections::Why::Rotated => "connections.rotated",
+                    };
+                    self.ctx.counters.add(counter, 1);
+                    // Through admission, so the peer stops counting as verified at once.
+                    let now = self.now();
+                    let actions = self.admission.drop_peer(peer, Reason::ConnectionLimit, now);
+                    self.act(actions);
+                }
+            }
         }
     }
 
     /// Runs until shut down or until every handle is dropped.
     pub async fn run(mut self) {
-        let mut sync_tick = tokio::time::interval(self.ctx.config.sync_interval);
         let mut discover_tick = tokio::time::interval(self.ctx.config.discover_interval);
         let mut maintenance = tokio::time::interval(MAINTENANCE_INTERVAL);
         let mut admission_tick = tokio::time::interval(ADMISSION_TICK);
-        sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         admission_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // The round policy's next timer (stalls, retries, the periodic round), as a deadline
+            // that does not move while other events keep the loop busy.
+            let wait = self.rounds.next_due().saturating_sub(self.now()).min(1_000);
+            let rounds_due = tokio::time::Instant::now() + Duration::from_millis(wait);
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 command = self.commands.recv() => match command {
@@ -410,7 +387,7 @@ impl EventLoop {
                     self.on_internal(internal);
                     self.check_roster();
                 }
-                _ = sync_tick.tick() => self.sync_random_peer(),
+                _ = tokio::time::sleep_until(rounds_due) => self.rounds_tick(),
                 _ = discover_tick.tick() => self.discover(),
                 _ = admission_tick.tick() => self.admission_tick(),
                 _ = maintenance.tick() => self.maintain(),
@@ -468,56 +445,6 @@ impl EventLoop {
         self.ctx.membership.roster().org_of(node).map(|(_, ods)| ods.to_string())
     }
 
-    fn status(&self) -> NetStatus {
-        let now = self.now();
-        let mut peers: Vec<PeerInfo> = self
-            .admission
-            .iter()
-            .map(|(id, e)| {
-                let node_key = super::identity::node_key(id);
-                PeerInfo {
-                    peer_id: id.to_string(),
-                    org: node_key.as_ref().and_then(|k| self.org_of(k)),
-                    node_key,
-                    bootstrap: e.bootstrap,
-                    connected: e.connected(),
-                    verified: e.verified(),
-                    addresses: e.addresses.iter().map(|a| a.to_string()).collect(),
-                    connected_since: e.link.as_ref().map(|l| l.since),
-                    last_sync_at: e.extra.last_sync_at,
-                    in_sync: e.extra.in_sync,
-                    behind: e.extra.behind,
-                    ahead: e.extra.ahead,
-                    received: e.extra.received,
-                    strikes: self.admission.strikes(id, now),
-                    banned: self.admission.banned(id, now).map(|r| r.as_str().to_string()),
-                }
-            })
-            .collect();
-        for (id, _, reason) in self.admission.bans(now) {
-            if self.admission.get(&id).is_none() {
-                peers.push(PeerInfo {
-                    peer_id: id.to_string(),
-                    node_key: super::identity::node_key(&id),
-                    banned: Some(reason.as_str().to_string()),
-                    ..PeerInfo::default()
-                });
-            }
-        }
-        peers.sort_by(|a, b| (b.connected, &a.org, &a.peer_id).cmp(&(a.connected, &b.org, &b.peer_id)));
-        NetStatus {
-            peer_id: self.swarm.local_peer_id().to_string(),
-            listen: self.swarm.listeners().map(|a| a.to_string()).collect(),
-            external: self.swarm.external_addresses().map(|a| a.to_string()).collect(),
-            peers,
-            last_sync_at: self.last_sync_at,
-            counters: self.ctx.counters.snapshot(),
-            own_feed_confirmed: self.ctx.own_feed.is_confirmed(),
-            tables: self.admission.sizes(),
-            progress: self.catch_up.progress(self.sync_remaining(), now),
-        }
-    }
-
     fn on_swarm_event(&mut self, event: SwarmEvent<NodeBehaviourEvent>) {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -548,7 +475,6 @@ impl EventLoop {
                     tracing::info!(peer = %peer_id, bootstrap, "connected");
                     if let Some(s) = self.admission.extra_mut(&peer_id) {
                         s.received = 0;
-                        s.refused_us = false;
                     }
                     if bootstrap {
                         self.at_bootstrap(peer_id);
@@ -560,15 +486,15 @@ impl EventLoop {
                 let now = self.now();
                 let known = self.admission.get(&peer_id).is_some_and(|e| e.connected());
                 self.admission.on_disconnected(&peer_id, now);
+                self.connections.disconnected(&peer_id, now);
                 self.discovery_requests.retain(|_, p| *p != peer_id);
                 self.cert_requests.retain(|_, p| *p != peer_id);
-                self.idle_rounds.remove(&peer_id);
                 self.registered.remove(&peer_id);
                 self.held.remove(&peer_id);
                 if known {
                     tracing::info!(peer = %peer_id, cause = ?cause, "disconnected");
                 }
-                self.abort_round(peer_id, "the connection closed");
+                self.rounds_gone(peer_id, "the connection closed");
             }
             SwarmEvent::IncomingConnectionError { error: libp2p::swarm::ListenError::Denied { cause }, .. } => {
                 if let Some(reason) = super::reason::denied(&cause) {
@@ -580,6 +506,7 @@ impl EventLoop {
                 if let Some(p) = peer_id {
                     let now = self.now();
                     self.admission.dial_failed(p, now);
+                    self.connections.dial_failed(&p);
                 }
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
@@ -640,15 +567,23 @@ impl EventLoop {
     /// `peer` is verified: open gossip and identify to it, remember it, sync with it.
     fn admit(&mut self, peer: PeerId) {
         tracing::debug!(peer = %peer, "verified as a member's node");
-        self.swarm.behaviour_mut().gossipsub.open(peer);
-        self.swarm.behaviour_mut().identify.open(peer);
         // Remember members' nodes, so this node finds them again without a bootstrap server.
         let now = self.now();
         let addrs = self.admission.get(&peer).map(|e| e.addresses.clone()).unwrap_or_default();
-        self.book.saw(&peer, addrs, now);
+        self.book.saw(&peer, addrs.clone(), now);
+        if !addrs.is_empty() {
+            self.connections.heard_of(peer, addrs);
+        }
+        let intents = self.connections.verified(peer, now);
+        if !intents.is_empty() {
+            // Full: the connection closes (its held requests are refused).
+            return self.run_connections(intents);
+        }
+        self.swarm.behaviour_mut().gossipsub.open(peer);
+        self.swarm.behaviour_mut().identify.open(peer);
         self.serve_held(peer);
-        self.join_waiters(peer);
-        self.start_round(peer);
+        let intents = self.rounds.verified(peer, now);
+        self.run_rounds(intents);
     }
 
     fn disconnect(&mut self, peer: PeerId, reason: Reason, ban: bool) {
@@ -658,6 +593,7 @@ impl EventLoop {
         if ban {
             self.swarm.behaviour_mut().blocked.block_peer(peer);
             self.book.forget(&peer);
+            self.connections.forget(&peer);
         }
         let _ = self.swarm.disconnect_peer_id(peer);
         self.fail_round(peer, format!("dropped: {reason}"));
@@ -720,28 +656,17 @@ impl EventLoop {
 
     fn admission_tick(&mut self) {
         let now = self.now();
-        self.catch_up.tick(!self.rounds.is_empty(), self.sync_remaining(), now);
+        self.catch_up.tick(self.rounds.running_count() > 0, self.sync_remaining(), now);
         self.check_roster();
         let now = self.now();
         let judge = self.judge();
         let actions = self.admission.on_tick(&judge, now);
         self.act(actions);
+        self.connections_tick();
     }
 
     fn maintain(&mut self) {
         self.book.save(self.ctx.store.as_ref());
-        let members = self.admission.members().len();
-        if members < TARGET_PEERS {
-            for (peer, addrs) in self.book.peers().into_iter().take(TARGET_PEERS * 2) {
-                self.dial_peer(peer, addrs);
-            }
-            // Configured peers are the operator's choice: try them again too (with backoff).
-            for addr in self.ctx.config.peers.clone() {
-                if let Some(Protocol::P2p(peer)) = addr.iter().last() {
-                    self.dial_peer(peer, vec![addr]);
-                }
-            }
-        }
         // Registrations that failed or could not be sent yet (no address then): again.
         self.register_unregistered();
         let none_up = !self.bootstrap.keys().any(|b| self.swarm.is_connected(b));
@@ -772,7 +697,8 @@ impl EventLoop {
                 self.admission.note_addresses(&peer_id, info.listen_addrs.clone());
                 if self.is_verified(&peer_id) {
                     let now = self.now();
-                    self.book.saw(&peer_id, info.listen_addrs, now);
+                    self.book.saw(&peer_id, info.listen_addrs.clone(), now);
+                    self.connections.heard_of(peer_id, info.listen_addrs);
                 }
             }
             _ => {}
@@ -793,7 +719,6 @@ impl EventLoop {
                 }
             }
             Internal::PageStored { peer, generation, verdicts } => self.on_page_stored(peer, generation, verdicts),
-            Internal::Resync { peer } => self.resync(peer),
             Internal::CertChecked { peer, check } => {
                 let now = self.now();
                 let judge = self.judge();

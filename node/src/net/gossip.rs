@@ -1,6 +1,6 @@
 //! The event loop's side of gossip: records and fork proofs received on the federation's
 //! topics are verified off the loop, then reported to gossipsub (Accept / Ignore / Reject) with
-//! a strike per error class. Gossip reaches this node only from verified members' nodes (the
+//! a strike per error class, as the table in `verdicts` says. Gossip reaches this node only from verified members' nodes (the
 //! gossipsub handler is gated until then); the check below is a second line.
 
 use csx_protocol::forkproof::ForkProofMessage;
@@ -8,7 +8,7 @@ use csx_protocol::{Record, VerifyContext};
 use libp2p::{PeerId, gossipsub};
 
 use super::event_loop::{EventLoop, Internal};
-use super::guard::weight;
+use super::verdicts::{Acceptance, Outcome, Strike, verdict, wants_round};
 use crate::ingest::Verdict;
 
 /// Most gossip messages waiting for verification; beyond it new ones are ignored (sync will
@@ -22,26 +22,37 @@ pub(super) enum ProofOutcome {
 }
 
 impl EventLoop {
-    fn report(&mut self, message_id: &gossipsub::MessageId, source: &PeerId, acceptance: gossipsub::MessageAcceptance) {
-        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(message_id, source, acceptance);
+    /// Reports `outcome` to gossipsub and strikes the sender, as the verdict table says.
+    fn judge_gossip(&mut self, message_id: Option<&gossipsub::MessageId>, source: PeerId, outcome: Outcome<'_>) {
+        let (acceptance, strike) = verdict(outcome);
+        if let Some(id) = message_id {
+            let acceptance = match acceptance {
+                Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
+                Acceptance::Ignore => gossipsub::MessageAcceptance::Ignore,
+                Acceptance::Reject => gossipsub::MessageAcceptance::Reject,
+            };
+            self.swarm.behaviour_mut().gossipsub.report_message_validation_result(id, &source, acceptance);
+        }
+        if let Strike::Of { weight, reason } = strike {
+            self.strike(source, weight, reason);
+        }
     }
 
     pub(super) fn on_gossip(&mut self, source: PeerId, message_id: gossipsub::MessageId, data: Vec<u8>) {
         let now = self.now();
         if !self.is_verified(&source) {
             self.ctx.counters.add("rejected.unverified_peer", 1);
-            self.report(&message_id, &source, gossipsub::MessageAcceptance::Ignore);
+            self.judge_gossip(Some(&message_id), source, Outcome::Unverified);
             return;
         }
         if !self.admission.allow_gossip(source, now) {
             self.ctx.counters.add("rejected.rate_limited", 1);
-            self.report(&message_id, &source, gossipsub::MessageAcceptance::Ignore);
-            self.strike(source, weight::FLOOD, "rate_limited");
+            self.judge_gossip(Some(&message_id), source, Outcome::RateLimited);
             return;
         }
         if self.gossip_in_flight >= MAX_GOSSIP_IN_FLIGHT {
             self.ctx.counters.add("gossip_overflow", 1);
-            self.report(&message_id, &source, gossipsub::MessageAcceptance::Ignore);
+            self.judge_gossip(Some(&message_id), source, Outcome::Overflow);
             return;
         }
         self.gossip_in_flight += 1;
@@ -60,44 +71,26 @@ impl EventLoop {
     pub(super) fn on_gossip_checked(&mut self, message_id: gossipsub::MessageId, source: PeerId, verdict: Verdict) {
         self.gossip_in_flight = self.gossip_in_flight.saturating_sub(1);
         self.ctx.counters.gossip_in_flight.store(self.gossip_in_flight as u64, std::sync::atomic::Ordering::Relaxed);
-        use gossipsub::MessageAcceptance::*;
-        let acceptance = match &verdict {
-            Verdict::Appended => Accept,
-            // Valid and signed; we lack its predecessors, which a sync round fetches.
-            Verdict::Held { .. } => Accept,
-            Verdict::Duplicate | Verdict::Refused { .. } | Verdict::Quarantined => Ignore,
-            Verdict::Fork { .. } => Ignore,
-            // The forwarder accepted it, so it holds the author's certificate that this node
-            // lacks: hardly its fault (a token strike bounds a flood of them), and a sync round
-            // with it brings both.
-            Verdict::NotValid { reason: "unknown_author" } => {
-                self.strike(source, weight::FLOOD, "unknown_author");
-                Ignore
-            }
-            Verdict::NotValid { reason } => {
-                tracing::debug!(peer = %source, reason, "ignored gossiped record");
-                self.strike(source, weight::NOT_VALID, reason);
-                Ignore
-            }
+        match &verdict {
             Verdict::Invalid { reason, detail } => {
-                tracing::debug!(peer = %source, reason, "rejected gossiped record: {detail}");
-                self.strike(source, weight::INVALID, reason);
-                Reject
+                tracing::debug!(peer = %source, reason, "rejected gossiped record: {detail}")
             }
-        };
-        self.report(&message_id, &source, acceptance);
+            Verdict::NotValid { reason } => tracing::debug!(peer = %source, reason, "ignored gossiped record"),
+            _ => {}
+        }
+        self.judge_gossip(Some(&message_id), source, Outcome::Record(&verdict));
         if let Verdict::Fork { first, second, .. } = &verdict {
             self.publish_proof(first, second);
         }
-        if matches!(verdict, Verdict::Held { .. } | Verdict::NotValid { reason: "unknown_author" }) {
-            self.start_round(source);
+        if wants_round(&verdict) {
+            self.sync_with(source, super::rounds::Trigger::Gap);
         }
     }
 
     /// A fork proof on the forks topic (framing in `csx_protocol::forkproof`).
     pub(super) fn on_gossiped_proof(&mut self, source: PeerId, message_id: gossipsub::MessageId, data: Vec<u8>) {
         if !self.is_verified(&source) {
-            self.report(&message_id, &source, gossipsub::MessageAcceptance::Ignore);
+            self.judge_gossip(Some(&message_id), source, Outcome::Unverified);
             return;
         }
         let (first, second) = match ForkProofMessage::decode(&data) {
@@ -105,8 +98,7 @@ impl EventLoop {
             Err(e) => {
                 tracing::debug!(peer = %source, "malformed fork proof: {e}");
                 self.ctx.counters.add("rejected.malformed_fork_proof", 1);
-                self.report(&message_id, &source, gossipsub::MessageAcceptance::Reject);
-                self.strike(source, weight::INVALID, "malformed_fork_proof");
+                self.judge_gossip(Some(&message_id), source, Outcome::MalformedProof);
                 return;
             }
         };
@@ -147,26 +139,23 @@ impl EventLoop {
         source: PeerId,
         outcome: ProofOutcome,
     ) {
-        let acceptance = match outcome {
+        let outcome = match outcome {
             ProofOutcome::New { first, second } => {
                 self.ctx.counters.add("forks_learned", 1);
                 tracing::warn!(peer = %source, "learned of a fork; the author's feed is frozen");
                 if message_id.is_none() {
                     self.publish_proof(&first, &second);
                 }
-                gossipsub::MessageAcceptance::Accept
+                Outcome::NewProof
             }
-            ProofOutcome::Known => gossipsub::MessageAcceptance::Ignore,
+            ProofOutcome::Known => Outcome::KnownProof,
             ProofOutcome::Invalid(why) => {
                 self.ctx.counters.add("rejected.bad_fork_proof", 1);
                 tracing::warn!(peer = %source, "invalid fork proof: {why}");
-                self.strike(source, weight::INVALID, "bad_fork_proof");
-                gossipsub::MessageAcceptance::Reject
+                Outcome::InvalidProof
             }
         };
-        if let Some(id) = message_id {
-            self.report(&id, &source, acceptance);
-        }
+        self.judge_gossip(message_id.as_ref(), source, outcome);
     }
 
     pub(super) fn publish_proof(&mut self, first: &[u8], second: &[u8]) {

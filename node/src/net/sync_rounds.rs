@@ -1,9 +1,9 @@
 //! The event loop's side of catch-up sync: answering peers' requests (as admission allows) and
-//! running rounds with verified members' nodes — on admission, on a timer with a random member,
-//! when gossip shows a gap, when a peer's summary shows it holds other records (a round back,
-//! at most every [`PULL_BACK_MS`]), and on `csx sync`. Never with a peer not yet verified.
+//! carrying out what the round policy ([`Rounds`], I/O-less) decides — opening a round's
+//! [`SyncSession`] and sending its requests, storing what it fetched, and telling the policy
+//! how each round went. Never with a peer not yet verified.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use csx_protocol::sync::{
     RefusalCode, SyncAction, SyncEnd, SyncRequest, SyncResponse, SyncSession, SyncSource, respond,
@@ -17,6 +17,7 @@ use super::admission::{Access, Ask, CertAnswer, certificate_answer};
 use super::event_loop::{EventLoop, Internal};
 use super::guard::weight;
 use super::reason::Reason;
+use super::rounds::{End, Intent, Trigger};
 use crate::api::{PeerSync, SyncReport};
 use crate::ingest::{Verdict, rejected_counter};
 use crate::store::{Scan, Store};
@@ -24,41 +25,17 @@ use crate::store::{Scan, Store};
 /// How often the time of the last completed sync round is written to the store, at most.
 const SYNC_SAVE_INTERVAL_MS: u64 = 5_000;
 
-/// Rounds in a row that fetched nothing new and refused nothing (records that other rounds or
-/// gossip stored meanwhile, a peer that has not verified this node yet) that `csx sync` starts
-/// again before it reports the peer as not level.
-const MAX_IDLE_RETRIES: u32 = 20;
-/// A verified peer whose summary shows it holds other records than this node (it has just
-/// started a round with us) gets a round back, so what it holds spreads at once rather than at
-/// the next periodic round; at most once per this many milliseconds per peer, so two nodes
-/// that keep differing (records one refuses) do not ping-pong.
-pub(super) const PULL_BACK_MS: u64 = 2_000;
-/// The pause before such a retry, times the retries so far (capped at one second).
-const RETRY_PAUSE_MS: u64 = 50;
-
-pub(super) struct Round {
+/// The session of a round in flight (its bookkeeping is in [`super::rounds::Rounds`]).
+pub(super) struct Session {
     session: SyncSession,
     generation: u64,
-    /// Records of this round that were new here (not refused, not already held).
-    appended: u64,
-    /// Records of this round this node refused (their authors are not members here, quarantined
-    /// applicants, refused by the store), by reason.
-    refused: Vec<(&'static str, u64)>,
 }
 
-/// A `csx sync` waiting for its rounds. It waits for a member's node to connect if none is,
-/// and takes in members' nodes verified while it runs.
-pub(super) struct Waiter {
-    pending: HashSet<PeerId>,
-    results: Vec<PeerSync>,
-    reply: oneshot::Sender<SyncReport>,
-}
-
-impl Waiter {
-    fn has_result(&self, peer: &PeerId) -> bool {
-        let id = peer.to_string();
-        self.results.iter().any(|r| r.peer_id == id)
-    }
+/// The `csx sync`s waiting for their rounds, by the number [`super::rounds::Rounds`] knows them by.
+#[derive(Default)]
+pub(super) struct Waiters {
+    next: u64,
+    replies: HashMap<u64, oneshot::Sender<SyncReport>>,
 }
 
 impl EventLoop {
@@ -98,8 +75,8 @@ impl EventLoop {
                 }
                 if let Some((_, generation, tag)) = self.requests.remove(&request_id) {
                     tracing::debug!(peer = %peer, "sync request failed: {error}");
-                    if let Some(round) = self.rounds.get_mut(&peer).filter(|r| r.generation == generation) {
-                        round.session.on_failure(tag);
+                    if let Some(s) = self.sessions.get_mut(&peer).filter(|s| s.generation == generation) {
+                        s.session.on_failure(tag);
                     }
                     self.fail_round(peer, format!("a sync request failed: {error}"));
                 }
@@ -147,25 +124,14 @@ impl EventLoop {
             let _ = self.swarm.behaviour_mut().sync.send_response(channel, response);
             return;
         }
-        // A member whose earlier refusal ended our round has now verified us: pull again.
-        if ask == Ask::Sync
-            && let Some(stats) = self.admission.extra_mut(&peer)
-            && std::mem::take(&mut stats.refused_us)
-        {
-            self.start_round(peer);
-        }
-        // It holds other records than we do (a new node announcing what it wrote offline, or
-        // records it just fetched elsewhere): pull them now.
-        if let SyncRequest::Summary { root, .. } = &request
-            && !self.rounds.contains_key(&peer)
-            && *root != self.ctx.store.heads_index().root()
-            && self
-                .admission
-                .get(&peer)
-                .and_then(|e| e.extra.round_started_at)
-                .is_none_or(|at| now.saturating_sub(at) >= PULL_BACK_MS)
-        {
-            self.start_round(peer);
+        // A member asking for more has verified us (a round it refused may start again); one
+        // whose summary differs holds other records than we do (a new node announcing what it
+        // wrote offline, or records it just fetched elsewhere): the policy may pull them now.
+        if ask == Ask::Sync {
+            let differs = matches!(&request, SyncRequest::Summary { root, .. }
+                if *root != self.ctx.store.heads_index().root());
+            let intents = self.rounds.asked_by(peer, differs, now);
+            self.run_rounds(intents);
         }
         let store = self.ctx.store.clone();
         let federation = self.ctx.federation;
@@ -207,23 +173,40 @@ impl EventLoop {
         }
     }
 
-    /// Starts a round with `peer` if it is a verified member's node and none is running.
-    pub(super) fn start_round(&mut self, peer: PeerId) {
-        if self.rounds.contains_key(&peer) || !self.is_verified(&peer) {
-            return;
-        }
-        self.generation += 1;
-        let generation = self.generation;
+    /// Starts a round with `peer` for `trigger`, if the policy agrees.
+    pub(super) fn sync_with(&mut self, peer: PeerId, trigger: Trigger) {
         let now = self.now();
-        if let Some(stats) = self.admission.extra_mut(&peer) {
-            stats.round_started_at = Some(now);
+        let intents = self.rounds.sync_with(peer, trigger, now);
+        self.run_rounds(intents);
+    }
+
+    /// Carries out what the round policy decided.
+    pub(super) fn run_rounds(&mut self, intents: Vec<Intent<PeerId>>) {
+        for intent in intents {
+            match intent {
+                Intent::Start { peer, generation, trigger } => self.open_round(peer, generation, trigger),
+                Intent::Abort { peer, generation } => {
+                    tracing::debug!(peer = %peer, generation, "sync round stalled; abandoned");
+                    self.close_session(peer);
+                }
+                Intent::Reply { waiter, results } => self.reply_sync(waiter, results),
+            }
         }
+    }
+
+    /// Opens round `generation` with `peer`: a new session and its first request.
+    fn open_round(&mut self, peer: PeerId, generation: u64, trigger: Trigger) {
+        if !self.is_verified(&peer) {
+            let intents = self.rounds.failed(peer, "not verified as a member's node");
+            return self.run_rounds(intents);
+        }
+        tracing::debug!(peer = %peer, ?trigger, "sync round");
         let (mut session, first) = {
             let mut heads = self.ctx.store.heads_index();
             SyncSession::start(self.ctx.federation, self.limits, &mut heads)
         };
         session.watch(self.ctx.own_node);
-        self.rounds.insert(peer, Round { session, generation, appended: 0, refused: vec![] });
+        self.sessions.insert(peer, Session { session, generation });
         self.execute(peer, generation, vec![first]);
     }
 
@@ -251,16 +234,16 @@ impl EventLoop {
     }
 
     fn on_sync_response(&mut self, peer: PeerId, generation: u64, tag: u64, response: SyncResponse) {
-        if let SyncResponse::Refused { code: RefusalCode::NotAMember, .. } = &response
-            && let Some(stats) = self.admission.extra_mut(&peer)
-        {
+        if let SyncResponse::Refused { code: RefusalCode::NotAMember, .. } = &response {
             // It has not verified us yet; it will show it has by asking us for more.
-            stats.refused_us = true;
+            self.rounds.refused_by(peer);
         }
-        let Some(round) = self.rounds.get_mut(&peer).filter(|r| r.generation == generation) else { return };
+        let now = self.now();
+        self.rounds.progressed(peer, generation, now);
+        let Some(s) = self.sessions.get_mut(&peer).filter(|s| s.generation == generation) else { return };
         let result = {
             let mut heads = self.ctx.store.heads_index();
-            round.session.on_response(tag, response, &mut heads)
+            s.session.on_response(tag, response, &mut heads)
         };
         match result {
             Ok(actions) => self.execute(peer, generation, actions),
@@ -286,31 +269,29 @@ impl EventLoop {
             self.drop_peer(peer, Reason::InvalidRecords, &format!("sent {invalid} invalid records by sync"));
             return;
         }
-        let Some(round) = self.rounds.get_mut(&peer).filter(|r| r.generation == generation) else { return };
-        round.appended += appended;
-        for v in &verdicts {
-            let reason = match v {
-                Verdict::NotValid { reason } | Verdict::Refused { reason } => *reason,
-                Verdict::Quarantined => "quarantined",
-                _ => continue,
-            };
-            match round.refused.iter_mut().find(|(r, _)| *r == reason) {
-                Some((_, n)) => *n += 1,
-                None => round.refused.push((reason, 1)),
-            }
-        }
-        let actions = round.session.on_stored();
+        let refused: Vec<&'static str> = verdicts
+            .iter()
+            .filter_map(|v| match v {
+                Verdict::NotValid { reason } | Verdict::Refused { reason } => Some(*reason),
+                Verdict::Quarantined => Some("quarantined"),
+                _ => None,
+            })
+            .collect();
+        let now = self.now();
+        self.rounds.stored(peer, generation, appended, &refused, now);
+        let Some(s) = self.sessions.get_mut(&peer).filter(|s| s.generation == generation) else { return };
+        let actions = s.session.on_stored();
         self.execute(peer, generation, actions);
     }
 
     /// Ends the round with `peer` if its session is done and everything it fetched is stored.
     fn check_round(&mut self, peer: PeerId) {
-        let Some(round) = self.rounds.get(&peer) else { return };
-        let Some(end) = round.session.end() else { return };
-        if round.session.unstored() > 0 {
+        let Some(s) = self.sessions.get(&peer) else { return };
+        let Some(end) = s.session.end() else { return };
+        if s.session.unstored() > 0 {
             return;
         }
-        let round = self.rounds.remove(&peer).expect("present");
+        let Session { session: s, generation } = self.sessions.remove(&peer).expect("present");
         let now = self.now();
         self.last_sync_at = Some(now);
         if now.saturating_sub(self.sync_saved_at) >= SYNC_SAVE_INTERVAL_MS {
@@ -319,7 +300,6 @@ impl EventLoop {
                 tracing::warn!("cannot record the time of the last sync: {e}");
             }
         }
-        let s = &round.session;
         if let Some(p) = self.admission.extra_mut(&peer) {
             p.last_sync_at = Some(now);
             p.in_sync = Some(end == SyncEnd::InSync);
@@ -347,159 +327,92 @@ impl EventLoop {
         }
         tracing::debug!(peer = %peer, ?end, received = s.received, "sync round ended");
         self.ctx.counters.add(if end == SyncEnd::InSync { "sync_rounds.in_sync" } else { "sync_rounds.fetched" }, 1);
-        match end {
-            SyncEnd::InSync => {
-                self.idle_rounds.remove(&peer);
-                self.resolve_waiters(peer, true, None)
-            }
-            // Something new was stored: confirm with a new round.
-            SyncEnd::Fetched if round.appended > 0 => {
-                self.idle_rounds.remove(&peer);
-                self.start_round(peer)
-            }
-            // The peer holds records this node refuses (its view of the membership differs):
-            // repeating now would loop.
-            SyncEnd::Fetched if !round.refused.is_empty() => {
-                self.idle_rounds.remove(&peer);
-                let total: u64 = round.refused.iter().map(|(_, n)| n).sum();
-                let reasons: Vec<String> = round.refused.iter().map(|(r, n)| format!("{n} {r}")).collect();
-                self.resolve_waiters(
-                    peer,
-                    false,
-                    Some(format!(
-                        "the peer holds {total} records this node refused ({}; see the rejected.* counters \
-                         of `csx status`)",
-                        reasons.join(", ")
-                    )),
-                )
-            }
-            // Nothing new and nothing refused: what it sent was stored meanwhile (by gossip or a
-            // round with another peer), waits for earlier records, or the peer refused a request
-            // (it has not verified this node yet) or did not send what it advertised. A `csx
-            // sync` waiting on it tries again, a few times; a periodic round just ends.
-            SyncEnd::Fetched => {
-                let waited = self.waiters.iter().any(|w| w.pending.contains(&peer));
-                let tries = self.idle_rounds.entry(peer).or_insert(0);
-                *tries += 1;
-                let tries = *tries;
-                if waited && tries <= MAX_IDLE_RETRIES {
-                    tracing::debug!(peer = %peer, tries, received = s.received, "sync round fetched nothing new; again");
-                    let tx = self.internal_tx.clone();
-                    let pause = std::time::Duration::from_millis((RETRY_PAUSE_MS * u64::from(tries)).min(1_000));
-                    tokio::spawn(async move {
-                        tokio::time::sleep(pause).await;
-                        let _ = tx.send(Internal::Resync { peer });
-                    });
-                } else {
-                    self.idle_rounds.remove(&peer);
-                    let why = if s.received == 0 {
-                        "the peer refused this node's requests or did not send records it advertised, \
-                         round after round"
-                            .to_string()
-                    } else {
-                        format!(
-                            "round after round the peer sent records this node already held or that \
-                             wait for earlier ones ({} in the last round)",
-                            s.received
-                        )
-                    };
-                    self.resolve_waiters(peer, false, Some(why))
-                }
-            }
-        }
+        let end = match end {
+            SyncEnd::InSync => End::InSync,
+            SyncEnd::Fetched => End::Fetched { received: s.received },
+        };
+        let intents = self.rounds.ended(peer, generation, end, now);
+        self.run_rounds(intents);
     }
 
-    /// A retry of a round `csx sync` waits on (see [`MAX_IDLE_RETRIES`]).
-    pub(super) fn resync(&mut self, peer: PeerId) {
-        if self.waiters.iter().any(|w| w.pending.contains(&peer)) {
-            self.start_round(peer);
-        }
-    }
-
-    pub(super) fn fail_round(&mut self, peer: PeerId, reason: String) {
-        if self.rounds.remove(&peer).is_some() {
+    /// Drops the session of the round with `peer` and forgets its requests.
+    fn close_session(&mut self, peer: PeerId) {
+        if self.sessions.remove(&peer).is_some() {
             self.ctx.counters.add("sync_rounds.failed", 1);
         }
-        self.idle_rounds.remove(&peer);
         self.requests.retain(|_, (p, _, _)| *p != peer);
         if let Some(p) = self.admission.extra_mut(&peer) {
             p.in_sync = Some(false);
         }
-        self.resolve_waiters(peer, false, Some(reason));
     }
 
-    pub(super) fn abort_round(&mut self, peer: PeerId, reason: &str) {
-        if self.rounds.contains_key(&peer) || self.waiters.iter().any(|w| w.pending.contains(&peer)) {
-            self.fail_round(peer, reason.to_string());
+    /// The round with `peer` failed (a request failed, it was dropped or denied).
+    pub(super) fn fail_round(&mut self, peer: PeerId, reason: String) {
+        self.close_session(peer);
+        let intents = self.rounds.failed(peer, &reason);
+        self.run_rounds(intents);
+    }
+
+    /// `peer` disconnected: its round fails and the policy forgets it.
+    pub(super) fn rounds_gone(&mut self, peer: PeerId, reason: &str) {
+        if self.sessions.remove(&peer).is_some() {
+            self.ctx.counters.add("sync_rounds.failed", 1);
         }
+        self.requests.retain(|_, (p, _, _)| *p != peer);
+        let intents = self.rounds.gone(peer, reason);
+        self.run_rounds(intents);
     }
 
     /// Records the peers of the rounds running hold beyond what they have sent so far (the
     /// most of any one: the same records are offered by every peer).
     pub(super) fn sync_remaining(&self) -> u64 {
-        self.rounds.values().map(|r| r.session.behind.saturating_sub(r.session.received)).max().unwrap_or(0)
+        self.sessions.values().map(|s| s.session.behind.saturating_sub(s.session.received)).max().unwrap_or(0)
     }
 
-    /// A round with a random verified member's node (the periodic completeness check).
-    pub(super) fn sync_random_peer(&mut self) {
-        let candidates: Vec<PeerId> =
-            self.admission.members().into_iter().filter(|p| !self.rounds.contains_key(p)).collect();
-        if candidates.is_empty() {
-            return;
-        }
-        let pick = candidates[fastrand::usize(..candidates.len())];
-        self.start_round(pick);
+    /// The round policy's timers (stalls, retries, the periodic round).
+    pub(super) fn rounds_tick(&mut self) {
+        self.forget_gone_waiters();
+        let now = self.now();
+        let intents = self.rounds.tick(now);
+        self.run_rounds(intents);
     }
 
     /// `csx sync`: a round with every connected member's node, and with each verified while it
     /// runs; with none connected, it waits for the first (the caller bounds the wait).
     pub(super) fn sync_all(&mut self, reply: oneshot::Sender<SyncReport>) {
-        self.waiters.retain(|w| !w.reply.is_closed());
-        let members = self.admission.members();
-        self.waiters.push(Waiter { pending: members.iter().copied().collect(), results: vec![], reply });
-        for peer in members {
-            self.start_round(peer);
+        self.forget_gone_waiters();
+        let id = self.waiters.next;
+        self.waiters.next += 1;
+        self.waiters.replies.insert(id, reply);
+        let now = self.now();
+        let intents = self.rounds.sync_all(id, now);
+        self.run_rounds(intents);
+    }
+
+    /// Forgets the `csx sync`s whose callers went away (the control socket bounds how many wait).
+    fn forget_gone_waiters(&mut self) {
+        let gone: Vec<u64> = self.waiters.replies.iter().filter(|(_, r)| r.is_closed()).map(|(id, _)| *id).collect();
+        for id in gone {
+            self.waiters.replies.remove(&id);
+            self.rounds.forget_waiter(id);
         }
     }
 
-    /// A member's node was verified: the `csx sync`s under way wait for it too.
-    pub(super) fn join_waiters(&mut self, peer: PeerId) {
-        self.waiters.retain(|w| !w.reply.is_closed());
-        for w in &mut self.waiters {
-            if !w.has_result(&peer) {
-                w.pending.insert(peer);
-            }
-        }
-    }
-
-    fn digest(&self) -> String {
-        hex::encode(self.ctx.store.heads_index().root())
-    }
-
-    fn resolve_waiters(&mut self, peer: PeerId, in_sync: bool, error: Option<String>) {
-        let org = super::identity::node_key(&peer).and_then(|k| self.org_of(&k));
-        let received = self.admission.get(&peer).map_or(0, |p| p.extra.received);
-        let mut done = Vec::new();
-        for (i, w) in self.waiters.iter_mut().enumerate() {
-            if w.pending.remove(&peer) {
-                w.results.push(PeerSync {
-                    peer_id: peer.to_string(),
-                    org: org.clone(),
-                    in_sync,
-                    received,
-                    error: error.clone(),
-                });
-                if w.pending.is_empty() {
-                    done.push(i);
-                }
-            }
-        }
-        let digest = if done.is_empty() { String::new() } else { self.digest() };
-        for i in done.into_iter().rev() {
-            let w = self.waiters.remove(i);
-            let level = w.results.iter().all(|r| r.in_sync);
-            let _ = w.reply.send(SyncReport { level, peers: w.results, heads_digest: digest.clone() });
-        }
+    fn reply_sync(&mut self, waiter: u64, results: Vec<super::rounds::PeerOutcome<PeerId>>) {
+        let Some(reply) = self.waiters.replies.remove(&waiter) else { return };
+        let peers: Vec<PeerSync> = results
+            .into_iter()
+            .map(|r| PeerSync {
+                peer_id: r.peer.to_string(),
+                org: super::identity::node_key(&r.peer).and_then(|k| self.org_of(&k)),
+                in_sync: r.in_sync,
+                received: self.admission.get(&r.peer).map_or(0, |p| p.extra.received),
+                error: r.error,
+            })
+            .collect();
+        let level = peers.iter().all(|r| r.in_sync);
+        let heads_digest = hex::encode(self.ctx.store.heads_index().root());
+        let _ = reply.send(SyncReport { level, peers, heads_digest });
     }
 }
 
