@@ -5,8 +5,10 @@
 //! [`Verified`] records can be inserted.
 
 mod keys;
+mod mem;
 mod sled_store;
 
+pub use mem::MemStore;
 pub use sled_store::{SledStore, StoreConfig};
 
 use csx_protocol::{Head, Kind, NodeKey, Record, RecordId, Verified};
