@@ -3,10 +3,14 @@
 //! storing records, reading pages from the store) runs elsewhere and reports back as
 //! [`Internal`] events.
 //!
-//! Who is let in is decided by [`Admission`] (I/O-less); this loop feeds it the swarm's events
-//! and carries out its [`Action`]s. A peer is served — sync rounds, gossip (gated until then),
-//! identify — only once it is verified as a current member's node. The rest of the loop is in
-//! `sync_rounds` (serving and pulling), `gossip` and `bootstrap_client` (discovery and relay).
+//! The network's decisions are I/O-less state machines: [`Admission`] (who is let in),
+//! [`Rounds`] (when to sync with whom), [`Connections`] (whom to stay connected to) and the
+//! gossip verdict table (`verdicts`). This file holds the `select!` loop and the translation of
+//! swarm events, commands and internal events into their inputs; carrying out what they decide
+//! is in `entry` (admission), `sync_rounds` (rounds, and serving peers), `links` (connections),
+//! `gossip` (verdicts) and `bootstrap_client` (discovery and relay); `status` answers
+//! `csx status`. A peer is served — sync rounds, gossip (gated until then), identify — only once
+//! it is verified as a current member's node.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,13 +25,12 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify};
 use tokio::sync::{mpsc, oneshot};
 
-use super::admission::{Action, Admission, CertAnswer, CertCheck, Connection};
-use super::judge::NodeJudge;
+use super::admission::{Admission, CertCheck, Connection};
 pub use super::own_feed::OwnFeedGate;
 pub(crate) use super::ports::probe_port;
 use super::behaviour::{NodeBehaviour, NodeBehaviourEvent, forks_topic, identify_version, topic};
 use super::config::NetConfig;
-use super::connections::{self, Connections, ConnectionsConfig, Keep};
+use super::connections::{Connections, ConnectionsConfig};
 use super::peers::PeerBook;
 use super::reason::{LogLimiter, Reason};
 use crate::api::{NetStatus, SyncReport};
@@ -146,7 +149,7 @@ pub struct EventLoop {
     pub(super) rounds: Rounds<PeerId>,
     pub(super) sessions: HashMap<PeerId, Session>,
     pub(super) requests: HashMap<OutboundRequestId, (PeerId, u64, u64)>,
-    cert_requests: HashMap<OutboundRequestId, PeerId>,
+    pub(super) cert_requests: HashMap<OutboundRequestId, PeerId>,
     pub(super) discovery_requests: HashMap<OutboundRequestId, PeerId>,
     /// Bootstrap servers that accepted this node's registration on the current connection.
     pub(super) registered: HashSet<PeerId>,
@@ -164,10 +167,10 @@ pub struct EventLoop {
     pub(super) sync_saved_at: u64,
     pub(super) limits: SyncLimits,
     listeners: Vec<libp2p::core::transport::ListenerId>,
-    roster_version: u64,
+    pub(super) roster_version: u64,
     /// Peers refused by command, whatever admission decides.
-    denied: HashSet<PeerId>,
-    log: LogLimiter,
+    pub(super) denied: HashSet<PeerId>,
+    pub(super) log: LogLimiter,
 }
 
 impl EventLoop {
@@ -196,11 +199,10 @@ impl EventLoop {
         let admission =
             Admission::new(ctx.config.verify_timeout.as_millis() as u64, ctx.config.tables, bootstrap.keys().copied());
         let rounds = Rounds::new(
-            RoundsConfig {
-                interval_ms: ctx.config.sync_interval.as_millis() as u64,
-                stall_ms: 2 * ctx.config.request_timeout.as_millis() as u64,
-                ..RoundsConfig::default()
-            },
+            RoundsConfig::new(
+                ctx.config.sync_interval.as_millis() as u64,
+                ctx.config.request_timeout.as_millis() as u64,
+            ),
             fastrand::u64(..),
         );
         let mut connections = Connections::new(
@@ -256,10 +258,6 @@ impl EventLoop {
         (self.ctx.clock)()
     }
 
-    fn judge(&self) -> NodeJudge {
-        NodeJudge { roster: self.ctx.membership.roster(), store: self.ctx.store.clone() }
-    }
-
     /// Whether the node has never met a peer (nothing to confirm its own feed against).
     pub fn never_met_a_peer(&self) -> bool {
         self.book.peers().is_empty()
@@ -284,81 +282,6 @@ impl EventLoop {
         tracing::info!(remembered = self.book.peers().len(), "dialling remembered peers");
         self.connections_tick();
         Ok(())
-    }
-
-    fn dial(&mut self, addr: Multiaddr) {
-        if let Err(e) = self.swarm.dial(addr.clone()) {
-            tracing::debug!(address = %addr, "dial failed: {e}");
-        }
-    }
-
-    /// Dials `peer` unless it is connected, banned, denied or backing off; returns whether it did.
-    pub(super) fn dial_peer(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) -> bool {
-        let now = self.now();
-        if peer == *self.swarm.local_peer_id()
-            || self.swarm.is_connected(&peer)
-            || !self.admission.may_dial(&peer, now)
-            || self.denied.contains(&peer)
-        {
-            return false;
-        }
-        tracing::debug!(peer = %peer, addresses = addrs.len(), "dialling");
-        use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-        let opts = DialOpts::peer_id(peer).addresses(addrs).condition(PeerCondition::DisconnectedAndNotDialing).build();
-        match self.swarm.dial(opts) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::debug!(peer = %peer, "dial failed: {e}");
-                false
-            }
-        }
-    }
-
-    /// The connection policy's dials and rotation, with what keeps each peer now.
-    pub(super) fn connections_tick(&mut self) {
-        let now = self.now();
-        let gossipsub = &self.swarm.behaviour().gossipsub;
-        let mesh: HashSet<PeerId> = gossipsub
-            .mesh_peers(&self.topic.hash())
-            .chain(gossipsub.mesh_peers(&self.forks_topic.hash()))
-            .copied()
-            .collect();
-        let rounds = &self.rounds;
-        let intents = self.connections.tick(now, |p| {
-            if rounds.is_partner(p, now) {
-                Keep::Busy
-            } else if mesh.contains(p) {
-                Keep::Mesh
-            } else {
-                Keep::Free
-            }
-        });
-        self.run_connections(intents);
-    }
-
-    /// Carries out what the connection policy decided.
-    fn run_connections(&mut self, intents: Vec<connections::Intent<PeerId, Vec<Multiaddr>>>) {
-        for intent in intents {
-            match intent {
-                connections::Intent::Dial { peer, addrs } => {
-                    if !self.dial_peer(peer, addrs) {
-                        self.connections.dial_failed(&peer);
-                    }
-                }
-                connections::Intent::Disconnect { peer, why } => {
-                    tracing::debug!(peer = %peer, ?why, bound = self.connections.config().max_peers, "closing a connection");
-                    let counter = match why {
-                        connections::Why::Full => "connections.full",
-                        connections::Why::Rotated => "connections.rotated",
-                    };
-                    self.ctx.counters.add(counter, 1);
-                    // Through admission, so the peer stops counting as verified at once.
-                    let now = self.now();
-                    let actions = self.admission.drop_peer(peer, Reason::ConnectionLimit, now);
-                    self.act(actions);
-                }
-            }
-        }
     }
 
     /// Runs until shut down or until every handle is dropped.
@@ -512,157 +435,6 @@ impl EventLoop {
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}
         }
-    }
-
-    /// Carries out what admission decided.
-    pub(super) fn act(&mut self, actions: Vec<Action>) {
-        for action in actions {
-            match action {
-                Action::AskCertificate(peer) => self.request_cert(peer),
-                Action::CheckCertificate { peer, record } => self.check_cert(peer, record),
-                Action::Admit(peer) => self.admit(peer),
-                Action::Disconnect { peer, reason, ban } => self.disconnect(peer, reason, ban),
-                Action::Unblock(peer) => self.unblock(peer),
-                Action::ReleaseHeld(peer) => self.refuse_held(peer),
-            }
-        }
-    }
-
-    /// Asks `peer` for its certificate (record 1 of its feed).
-    fn request_cert(&mut self, peer: PeerId) {
-        let Some(node) = super::identity::node_key(&peer) else { return };
-        let request =
-            csx_protocol::sync::SyncRequest::Fetch { author: node, from_seq: 1, to_seq: 1, max_bytes: 65_536 };
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Ok(request));
-        self.cert_requests.insert(id, peer);
-    }
-
-    /// Verifies a peer's certificate through the ingest pipeline (stored if it is a member's
-    /// or an applicant's, refused by name otherwise) and reports back.
-    fn check_cert(&mut self, peer: PeerId, record: Vec<u8>) {
-        let verdicts = self.ctx.ingest.enqueue(vec![record]);
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            let check = match verdicts.await.ok().and_then(|mut v| v.pop()) {
-                Some(Verdict::Invalid { reason: "wrong_federation", .. }) => CertCheck::WrongFederation,
-                Some(Verdict::Invalid { .. }) | None => CertCheck::Invalid,
-                Some(_) => CertCheck::Valid,
-            };
-            let _ = tx.send(Internal::CertChecked { peer, check });
-        });
-    }
-
-    /// A peer's answer to "send me your certificate".
-    pub(super) fn on_cert(&mut self, peer: PeerId, answer: CertAnswer) {
-        let now = self.now();
-        let actions = self.admission.on_certificate_answer(peer, answer, now);
-        self.act(actions);
-    }
-
-    /// Takes the answer to a certificate request, if `id` was one.
-    pub(super) fn take_cert_request(&mut self, id: &OutboundRequestId) -> Option<PeerId> {
-        self.cert_requests.remove(id)
-    }
-
-    /// `peer` is verified: open gossip and identify to it, remember it, sync with it.
-    fn admit(&mut self, peer: PeerId) {
-        tracing::debug!(peer = %peer, "verified as a member's node");
-        // Remember members' nodes, so this node finds them again without a bootstrap server.
-        let now = self.now();
-        let addrs = self.admission.get(&peer).map(|e| e.addresses.clone()).unwrap_or_default();
-        self.book.saw(&peer, addrs.clone(), now);
-        if !addrs.is_empty() {
-            self.connections.heard_of(peer, addrs);
-        }
-        let intents = self.connections.verified(peer, now);
-        if !intents.is_empty() {
-            // Full: the connection closes (its held requests are refused).
-            return self.run_connections(intents);
-        }
-        self.swarm.behaviour_mut().gossipsub.open(peer);
-        self.swarm.behaviour_mut().identify.open(peer);
-        self.serve_held(peer);
-        let intents = self.rounds.verified(peer, now);
-        self.run_rounds(intents);
-    }
-
-    fn disconnect(&mut self, peer: PeerId, reason: Reason, ban: bool) {
-        self.ctx.counters.add(&reason.dropped_counter(), 1);
-        self.refuse_held(peer);
-        self.log_refusal(peer, reason, "disconnected");
-        if ban {
-            self.swarm.behaviour_mut().blocked.block_peer(peer);
-            self.book.forget(&peer);
-            self.connections.forget(&peer);
-        }
-        let _ = self.swarm.disconnect_peer_id(peer);
-        self.fail_round(peer, format!("dropped: {reason}"));
-    }
-
-    /// Logs a refusal or a drop: one line per reason every few seconds at the normal level
-    /// (with how many were held back), the rest at `debug`.
-    pub(super) fn log_refusal(&mut self, peer: PeerId, reason: Reason, what: &str) {
-        let now = self.now();
-        let serious = matches!(
-            reason,
-            Reason::Misbehaving
-                | Reason::SyncViolation
-                | Reason::InvalidRecords
-                | Reason::BadCertificate
-                | Reason::NoLongerAMember
-        );
-        match self.log.allow(reason, now) {
-            Some(held) if serious => tracing::warn!(peer = %peer, reason = %reason, held_back = held, "{what}"),
-            Some(held) => tracing::info!(peer = %peer, reason = %reason, held_back = held, "{what}"),
-            None => tracing::debug!(peer = %peer, reason = %reason, "{what}"),
-        }
-    }
-
-    /// Drops `peer` for breaking the protocol (banned; see [`Reason::bans`]).
-    pub(super) fn drop_peer(&mut self, peer: PeerId, reason: Reason, why: &str) {
-        tracing::debug!(peer = %peer, reason = %reason, "dropping peer: {why}");
-        let now = self.now();
-        let actions = self.admission.drop_peer(peer, reason, now);
-        self.act(actions);
-    }
-
-    /// Counts a strike against `peer`, dropping it when it has earned a ban.
-    pub(super) fn strike(&mut self, peer: PeerId, weight: f64, reason: &'static str) {
-        tracing::debug!(peer = %peer, reason, weight, "strike");
-        let now = self.now();
-        let actions = self.admission.on_strike(peer, weight, now);
-        self.act(actions);
-    }
-
-    /// Lifts the connection block on `peer` unless it is denied by command.
-    fn unblock(&mut self, peer: PeerId) {
-        if !self.denied.contains(&peer) {
-            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
-        }
-    }
-
-    /// Re-examines every connected peer when the roster has changed.
-    fn check_roster(&mut self) {
-        let v = self.ctx.membership.version();
-        if v == self.roster_version {
-            return;
-        }
-        self.roster_version = v;
-        let now = self.now();
-        let judge = self.judge();
-        let actions = self.admission.on_roster_changed(&judge, now);
-        self.act(actions);
-    }
-
-    fn admission_tick(&mut self) {
-        let now = self.now();
-        self.catch_up.tick(self.rounds.running_count() > 0, self.sync_remaining(), now);
-        self.check_roster();
-        let now = self.now();
-        let judge = self.judge();
-        let actions = self.admission.on_tick(&judge, now);
-        self.act(actions);
-        self.connections_tick();
     }
 
     fn maintain(&mut self) {

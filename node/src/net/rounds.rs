@@ -42,12 +42,28 @@ pub struct RoundsConfig {
     pub max_idle_retries: u32,
     /// The pause before such a retry, times the retries so far (capped at [`MAX_RETRY_PAUSE_MS`]).
     pub retry_pause_ms: u64,
+    /// How long after it last asked us for records a peer counts as a sync partner: at most
+    /// [`PARTNER_MS`], and less than the time between periodic rounds, or with every peer
+    /// starting rounds with us all would count, always.
+    pub partner_ms: u64,
+}
+
+impl RoundsConfig {
+    /// The policy for periodic rounds every `interval_ms` and a request timeout of `timeout_ms`.
+    pub fn new(interval_ms: u64, timeout_ms: u64) -> RoundsConfig {
+        RoundsConfig {
+            interval_ms,
+            stall_ms: 2 * timeout_ms,
+            partner_ms: (interval_ms / 4).min(PARTNER_MS),
+            ..RoundsConfig::default()
+        }
+    }
 }
 
 /// The longest pause before retrying a round that fetched nothing new.
 pub const MAX_RETRY_PAUSE_MS: u64 = 1_000;
-/// A peer that asked us for records this recently is taken to be syncing with us (a sync
-/// partner, which the connection policy keeps).
+/// The longest a peer that asked us for records is taken to be syncing with us afterwards (a
+/// sync partner, which the connection policy keeps); see [`RoundsConfig::partner_ms`].
 pub const PARTNER_MS: u64 = 10_000;
 
 impl Default for RoundsConfig {
@@ -58,6 +74,7 @@ impl Default for RoundsConfig {
             stall_ms: 120_000,
             max_idle_retries: 20,
             retry_pause_ms: 50,
+            partner_ms: PARTNER_MS / 4,
         }
     }
 }
@@ -374,11 +391,11 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
     }
 
     /// Whether `peer` is a sync partner now: a round runs with it, a `csx sync` waits on it,
-    /// or it asked us for records within [`PARTNER_MS`].
+    /// or it asked us for records within [`RoundsConfig::partner_ms`].
     pub fn is_partner(&self, peer: &P, now: u64) -> bool {
         self.in_flight.contains_key(peer)
             || self.waited(peer)
-            || self.asked_at.get(peer).is_some_and(|at| now.saturating_sub(*at) < PARTNER_MS)
+            || self.asked_at.get(peer).is_some_and(|at| now.saturating_sub(*at) < self.config.partner_ms)
     }
 
     /// Whether a `csx sync` waits on `peer`.
@@ -652,13 +669,22 @@ mod tests {
         r.ended(A, g, End::InSync, 1);
         assert!(!r.is_partner(&A, 1));
         r.asked_by(A, false, 100);
-        assert!(r.is_partner(&A, 100 + PARTNER_MS - 1), "it asked us lately");
-        assert!(!r.is_partner(&A, 100 + PARTNER_MS));
+        let window = r.config.partner_ms;
+        assert!(r.is_partner(&A, 100 + window - 1), "it asked us lately");
+        assert!(!r.is_partner(&A, 100 + window));
         r.verified(B, 0);
         let g = r.running(&B).expect("running");
         r.sync_all(1, 0);
         r.ended(B, g, End::Fetched { received: 0 }, 10);
         assert!(r.running(&B).is_none() && r.is_partner(&B, 20), "a csx sync waits on it");
+    }
+
+    #[test]
+    fn the_partner_window_is_shorter_than_the_periodic_rounds() {
+        assert_eq!(RoundsConfig::new(30_000, 60_000).partner_ms, 7_500);
+        assert_eq!(RoundsConfig::new(2_000, 60_000).partner_ms, 500);
+        assert_eq!(RoundsConfig::new(600_000, 60_000).partner_ms, PARTNER_MS);
+        assert_eq!(RoundsConfig::new(30_000, 60_000).stall_ms, 120_000);
     }
 
     #[test]
