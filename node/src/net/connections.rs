@@ -44,6 +44,8 @@ pub struct ConnectionsConfig {
 
 /// The default bound on connected members' nodes.
 pub const DEFAULT_MAX_PEERS: usize = 50;
+/// The cooldown after a first connection that closed moments after it was made.
+pub const EARLY_CLOSE_COOLDOWN_MS: u64 = 2_000;
 /// Members' nodes a node dials until it has this many (fewer when the bound is small).
 pub const DEFAULT_TARGET: usize = 8;
 
@@ -112,6 +114,10 @@ pub struct Connections<P, A> {
     known: BTreeMap<P, (A, u64)>,
     /// Peers not to dial before the time given.
     cooldown: HashMap<P, u64>,
+    /// Peers whose connections closed moments after they were made, with how many times in a
+    /// row: the cooldown after such a close doubles each time (a full node), from
+    /// [`EARLY_CLOSE_COOLDOWN_MS`], so a node that merely restarted is dialled again soon.
+    early_closes: HashMap<P, u32>,
     next_rotation: u64,
     rng: fastrand::Rng,
 }
@@ -126,6 +132,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, A: Clone> Connections<P, A> {
             dialing: HashMap::new(),
             known: BTreeMap::new(),
             cooldown: HashMap::new(),
+            early_closes: HashMap::new(),
             next_rotation: config.rotate_ms,
             rng: fastrand::Rng::with_seed(seed),
         }
@@ -161,6 +168,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, A: Clone> Connections<P, A> {
     pub fn forget(&mut self, peer: &P) {
         self.known.remove(peer);
         self.dialing.remove(peer);
+        self.early_closes.remove(peer);
     }
 
     /// `peer` is verified as a member's node. When the node is already full, the newcomer is
@@ -190,7 +198,21 @@ impl<P: Copy + Eq + Ord + Hash + Debug, A: Clone> Connections<P, A> {
                 *at = now;
             }
             if now.saturating_sub(link.since) < self.config.min_age_ms {
-                self.cool(*peer, now);
+                // Full, or only restarting: the two look alike from here. Cool for a short
+                // while the first time and twice as long each time after, up to `cooldown_ms`.
+                let times = self.early_closes.get(peer).copied().unwrap_or(0).saturating_add(1);
+                if self.early_closes.len() >= self.config.max_known && !self.early_closes.contains_key(peer) {
+                    if let Some(first) = self.early_closes.keys().next().copied() {
+                        self.early_closes.remove(&first);
+                    }
+                }
+                self.early_closes.insert(*peer, times);
+                let wait = EARLY_CLOSE_COOLDOWN_MS
+                    .saturating_mul(1u64 << (times - 1).min(20))
+                    .min(self.config.cooldown_ms);
+                self.cool_for(*peer, now, wait);
+            } else {
+                self.early_closes.remove(peer);
             }
         }
     }
@@ -291,7 +313,11 @@ impl<P: Copy + Eq + Ord + Hash + Debug, A: Clone> Connections<P, A> {
     }
 
     fn cool(&mut self, peer: P, now: u64) {
-        self.cooldown.insert(peer, now + self.config.cooldown_ms);
+        self.cool_for(peer, now, self.config.cooldown_ms);
+    }
+
+    fn cool_for(&mut self, peer: P, now: u64, wait: u64) {
+        self.cooldown.insert(peer, now + wait);
         if self.cooldown.len() > self.config.max_known {
             if let Some(first) = self.cooldown.iter().min_by_key(|(_, until)| **until).map(|(p, _)| *p) {
                 self.cooldown.remove(&first);
@@ -398,11 +424,39 @@ mod tests {
         let mut c = Connections::<u32, ()>::new(ConnectionsConfig::with_bound(2, 10_000), [], 1);
         c.heard_of(7, ());
         assert_eq!(dials(&c.tick(0, free)), vec![7]);
-        c.verified(7, 100);
-        c.disconnected(&7, 200);
-        assert!(dials(&c.tick(300, free)).is_empty(), "it was full");
+        // Each close moments after connecting doubles the wait, from EARLY_CLOSE_COOLDOWN_MS up
+        // to the full cooldown.
         let cooldown = c.config().cooldown_ms;
-        assert_eq!(dials(&c.tick(200 + cooldown, free)), vec![7]);
+        let mut now = 100;
+        let mut wait = EARLY_CLOSE_COOLDOWN_MS;
+        for _ in 0..8 {
+            c.verified(7, now);
+            c.disconnected(&7, now + 100);
+            now += 100;
+            assert!(dials(&c.tick(now + wait - 1, free)).is_empty(), "it was full: waits {wait} ms");
+            now += wait;
+            assert_eq!(dials(&c.tick(now, free)), vec![7], "dialled again after {wait} ms");
+            wait = (wait * 2).min(cooldown);
+        }
+        assert_eq!(wait, cooldown, "the wait grew to the full cooldown");
+    }
+
+    #[test]
+    fn a_peer_that_closed_at_once_and_restarted_is_dialled_again_within_seconds() {
+        // Rotation every 60 s, as by default: a peer killed moments after connecting (not
+        // full, only restarting) must not wait the full cooldown of two minutes.
+        let mut c = Connections::<u32, ()>::new(ConnectionsConfig::with_bound(50, 60_000), [], 1);
+        c.heard_of(7, ());
+        assert_eq!(dials(&c.tick(0, free)), vec![7]);
+        c.verified(7, 100);
+        c.disconnected(&7, 400);
+        assert_eq!(dials(&c.tick(400 + EARLY_CLOSE_COOLDOWN_MS, free)), vec![7]);
+        // A connection that lasted is not an early close: the count starts again.
+        c.verified(7, 3_000);
+        c.disconnected(&7, 3_000 + c.config().min_age_ms);
+        c.verified(7, 40_000);
+        c.disconnected(&7, 40_100);
+        assert_eq!(dials(&c.tick(40_100 + EARLY_CLOSE_COOLDOWN_MS, free)), vec![7]);
     }
 
     #[test]

@@ -466,6 +466,7 @@ impl EventLoop {
                     self.drop_peer(peer_id, Reason::OtherFederation, &format!("announces {}", info.protocol_version));
                     return;
                 }
+                tracing::debug!(peer = %peer_id, addresses = info.listen_addrs.len(), "identified");
                 self.admission.note_addresses(&peer_id, info.listen_addrs.clone());
                 if self.is_verified(&peer_id) {
                     let now = self.now();

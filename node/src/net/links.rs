@@ -25,6 +25,7 @@ impl EventLoop {
             || !self.admission.may_dial(&peer, now)
             || self.denied.contains(&peer)
         {
+            tracing::debug!(peer = %peer, "not dialling: connected, banned, backing off or denied");
             return false;
         }
         tracing::debug!(peer = %peer, addresses = addrs.len(), "dialling");
