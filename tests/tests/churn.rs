@@ -24,6 +24,7 @@ const SETTLE: Duration = Duration::from_secs(60);
 const LIMITS: TableLimits = TableLimits {
     max_peers: 64,
     max_unverified: 16,
+    max_queued: 16,
     max_addresses: 8,
     max_strikes: 128,
     max_bans: 128,
@@ -47,6 +48,7 @@ async fn tables(fed: &Federation) -> TableSizes {
 fn within_bounds(t: &TableSizes) -> bool {
     t.peers <= LIMITS.max_peers
         && t.unverified <= LIMITS.max_unverified
+        && t.queued <= LIMITS.max_queued
         && t.addresses <= LIMITS.max_peers * LIMITS.max_addresses
         && t.strikes <= LIMITS.max_strikes
         && t.bans <= LIMITS.max_bans
@@ -106,6 +108,7 @@ async fn a_churn_of_a_thousand_fresh_identities_leaves_every_table_within_its_bo
         peak = TableSizes {
             peers: peak.peers.max(t.peers),
             unverified: peak.unverified.max(t.unverified),
+            queued: peak.queued.max(t.queued),
             addresses: peak.addresses.max(t.addresses),
             strikes: peak.strikes.max(t.strikes),
             bans: peak.bans.max(t.bans),

@@ -43,6 +43,8 @@ const TARGET_PEERS: usize = 8;
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often admission checks its clock (verification deadlines, certificate retries, bans).
 const ADMISSION_TICK: Duration = Duration::from_secs(1);
+/// How often the bootstrap policy checks its clock (its retries wait 125 ms and more).
+const BOOTSTRAP_TICK: Duration = Duration::from_millis(100);
 
 /// Whether this node's own feed has been confirmed by a peer since it started. A node restored
 /// from a backup may hold less of its own feed than its peers; signing more before learning
@@ -189,9 +191,9 @@ pub struct EventLoop {
     pub(super) rounds: HashMap<PeerId, Round>,
     pub(super) requests: HashMap<OutboundRequestId, (PeerId, u64, u64)>,
     cert_requests: HashMap<OutboundRequestId, PeerId>,
-    pub(super) discovery_requests: HashMap<OutboundRequestId, PeerId>,
-    /// Bootstrap servers that accepted this node's registration on the current connection.
-    pub(super) registered: HashSet<PeerId>,
+    pub(super) discovery_requests: HashMap<OutboundRequestId, (PeerId, super::bootstrap_policy::Ask)>,
+    /// When to register at bootstrap servers, ask them for members, and redial those named.
+    pub(super) policy: super::bootstrap_policy::BootstrapPolicy,
     /// Listeners through bootstrap servers' relays, by bootstrap server.
     pub(super) relay_listeners: HashMap<PeerId, libp2p::core::transport::ListenerId>,
     pub(super) waiters: Vec<Waiter>,
@@ -290,6 +292,7 @@ impl EventLoop {
         };
         let admission =
             Admission::new(ctx.config.verify_timeout.as_millis() as u64, ctx.config.tables, bootstrap.keys().copied());
+        let policy = super::bootstrap_client::policy(bootstrap.keys().copied(), ctx.config.discover_interval);
         let roster_version = ctx.membership.version();
         let last_sync_at = crate::query::last_sync_at(ctx.store.as_ref()).ok().flatten();
         EventLoop {
@@ -307,7 +310,7 @@ impl EventLoop {
             requests: HashMap::new(),
             cert_requests: HashMap::new(),
             discovery_requests: HashMap::new(),
-            registered: HashSet::new(),
+            policy,
             relay_listeners: HashMap::new(),
             waiters: Vec::new(),
             idle_rounds: HashMap::new(),
@@ -389,7 +392,7 @@ impl EventLoop {
     /// Runs until shut down or until every handle is dropped.
     pub async fn run(mut self) {
         let mut sync_tick = tokio::time::interval(self.ctx.config.sync_interval);
-        let mut discover_tick = tokio::time::interval(self.ctx.config.discover_interval);
+        let mut bootstrap_tick = tokio::time::interval(BOOTSTRAP_TICK);
         let mut maintenance = tokio::time::interval(MAINTENANCE_INTERVAL);
         let mut admission_tick = tokio::time::interval(ADMISSION_TICK);
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -411,7 +414,7 @@ impl EventLoop {
                     self.check_roster();
                 }
                 _ = sync_tick.tick() => self.sync_random_peer(),
-                _ = discover_tick.tick() => self.discover(),
+                _ = bootstrap_tick.tick() => self.bootstrap_tick(),
                 _ = admission_tick.tick() => self.admission_tick(),
                 _ = maintenance.tick() => self.maintain(),
             }
@@ -458,6 +461,10 @@ impl EventLoop {
             }
             Command::Shutdown { .. } => unreachable!("handled in run"),
         }
+    }
+
+    pub(super) fn is_denied(&self, peer: &PeerId) -> bool {
+        self.denied.contains(peer)
     }
 
     pub(super) fn is_verified(&self, peer: &PeerId) -> bool {
@@ -559,16 +566,17 @@ impl EventLoop {
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, cause, .. } => {
                 let now = self.now();
                 let known = self.admission.get(&peer_id).is_some_and(|e| e.connected());
-                self.admission.on_disconnected(&peer_id, now);
-                self.discovery_requests.retain(|_, p| *p != peer_id);
+                let verified = self.admission.is_verified(&peer_id);
+                let promoted = self.admission.on_disconnected(&peer_id, now);
                 self.cert_requests.retain(|_, p| *p != peer_id);
                 self.idle_rounds.remove(&peer_id);
-                self.registered.remove(&peer_id);
+                self.bootstrap_peer_lost(peer_id, verified);
                 self.held.remove(&peer_id);
                 if known {
                     tracing::info!(peer = %peer_id, cause = ?cause, "disconnected");
                 }
                 self.abort_round(peer_id, "the connection closed");
+                self.act(promoted);
             }
             SwarmEvent::IncomingConnectionError { error: libp2p::swarm::ListenError::Denied { cause }, .. } => {
                 if let Some(reason) = super::reason::denied(&cause) {
@@ -577,9 +585,12 @@ impl EventLoop {
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(peer = ?peer_id, "could not connect: {error}");
-                if let Some(p) = peer_id {
+                if let Some(p) = peer_id
+                    && !self.swarm.is_connected(&p)
+                {
                     let now = self.now();
                     self.admission.dial_failed(p, now);
+                    self.bootstrap_peer_lost(p, false);
                 }
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
@@ -640,6 +651,7 @@ impl EventLoop {
     /// `peer` is verified: open gossip and identify to it, remember it, sync with it.
     fn admit(&mut self, peer: PeerId) {
         tracing::debug!(peer = %peer, "verified as a member's node");
+        self.policy.verified(&peer);
         self.swarm.behaviour_mut().gossipsub.open(peer);
         self.swarm.behaviour_mut().identify.open(peer);
         // Remember members' nodes, so this node finds them again without a bootstrap server.
@@ -742,8 +754,6 @@ impl EventLoop {
                 }
             }
         }
-        // Registrations that failed or could not be sent yet (no address then): again.
-        self.register_unregistered();
         let none_up = !self.bootstrap.keys().any(|b| self.swarm.is_connected(b));
         if none_up {
             for (peer, addr) in self.bootstrap.clone() {
