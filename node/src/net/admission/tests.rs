@@ -395,8 +395,8 @@ fn beyond_the_bound_of_peers_being_verified_new_ones_wait_their_turn_in_a_bounde
     assert_eq!(a.on_connected(v2, inbound(), &stranger, 0), vec![Action::AskCertificate(v2)]);
     // Two more wait, not asked yet, and not turned away; a fifth is.
     let (q1, q2) = (node_peer(), node_peer());
-    assert_eq!(a.on_connected(q1, inbound(), &stranger, 10), vec![]);
-    assert_eq!(a.on_connected(q2, dialled(1), &stranger, 20), vec![]);
+    assert_eq!(a.on_connected(q1, inbound(), &stranger, 10), Vec::<Action>::new());
+    assert_eq!(a.on_connected(q2, dialled(1), &stranger, 20), Vec::<Action>::new());
     let late = node_peer();
     assert_eq!(disconnects(&a.on_connected(late, inbound(), &stranger, 30)), vec![(Reason::TooManyUnverified, false)]);
     assert_eq!((a.sizes().unverified, a.sizes().queued), (2, 2));

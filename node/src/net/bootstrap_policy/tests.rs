@@ -46,7 +46,7 @@ fn a_server_connected_before_the_node_has_an_address_is_asked_at_once_and_regist
     let (mut p, s) = one_server(1);
     p.connected(s, 0);
     assert_eq!(p.tick(0), vec![Intent::Discover(s)]);
-    assert_eq!(p.tick(100), vec![], "nothing to register yet");
+    assert_eq!(p.tick(100), Vec::<Intent>::new(), "nothing to register yet");
     p.address_added(150);
     assert_eq!(p.tick(150), vec![Intent::Register(s)]);
     p.answered(&s, Ask::Discover, 160);
@@ -55,7 +55,7 @@ fn a_server_connected_before_the_node_has_an_address_is_asked_at_once_and_regist
     // Registered: ask again at once, so as to find who registered meanwhile.
     assert_eq!(p.tick(170), vec![Intent::Discover(s)]);
     p.answered(&s, Ask::Discover, 180);
-    assert_eq!(run(&mut p, 181, INTERVAL - 1, 100), vec![], "quiet until the interval");
+    assert_eq!(run(&mut p, 181, INTERVAL - 1, 100), Vec::<(u64, Intent)>::new(), "quiet until the interval");
     let mut renewed = p.tick(INTERVAL);
     renewed.sort_by_key(|i| format!("{i:?}"));
     assert_eq!(renewed, vec![Intent::Discover(s), Intent::Register(s)]);
