@@ -228,6 +228,9 @@ pub struct TableSizes {
     pub peers: usize,
     /// Connected peers still being verified.
     pub unverified: usize,
+    /// Connected peers waiting for a place among those being verified.
+    #[serde(default)]
+    pub queued: usize,
     /// Addresses kept, over all peers.
     pub addresses: usize,
     /// Peers with strikes.

@@ -24,6 +24,8 @@ const SETTLE: Duration = Duration::from_secs(60);
 const LIMITS: TableLimits = TableLimits {
     max_peers: 64,
     max_unverified: 16,
+    // Fewer than AT_ONCE - max_unverified, so that the bound is reached and counted.
+    max_queued: 2,
     max_addresses: 8,
     max_strikes: 128,
     max_bans: 128,
@@ -47,6 +49,7 @@ async fn tables(fed: &Federation) -> TableSizes {
 fn within_bounds(t: &TableSizes) -> bool {
     t.peers <= LIMITS.max_peers
         && t.unverified <= LIMITS.max_unverified
+        && t.queued <= LIMITS.max_queued
         && t.addresses <= LIMITS.max_peers * LIMITS.max_addresses
         && t.strikes <= LIMITS.max_strikes
         && t.bans <= LIMITS.max_bans
@@ -106,6 +109,7 @@ async fn a_churn_of_a_thousand_fresh_identities_leaves_every_table_within_its_bo
         peak = TableSizes {
             peers: peak.peers.max(t.peers),
             unverified: peak.unverified.max(t.unverified),
+            queued: peak.queued.max(t.queued),
             addresses: peak.addresses.max(t.addresses),
             strikes: peak.strikes.max(t.strikes),
             bans: peak.bans.max(t.bans),
@@ -135,7 +139,7 @@ async fn a_churn_of_a_thousand_fresh_identities_leaves_every_table_within_its_bo
     assert_eq!(peak.bans, LIMITS.max_bans, "the ban table filled and was trimmed");
     let counters = fed.node(0).counters();
     eprintln!("counters: {:?}", counters.snapshot());
-    // Beyond 16 being verified at once, newcomers were turned away; garbage answers were
+    // Beyond 16 being verified and 2 queued, newcomers were turned away; garbage answers were
     // dropped at once; every ask was refused by name; each certificate shown was checked once.
     assert!(counters.get("dropped.too_many_unverified") > 0, "the bound on peers being verified was reached");
     assert!(counters.get("dropped.no_certificate") >= 100, "garbage answers were dropped");

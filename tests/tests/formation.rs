@@ -7,6 +7,9 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use csx_node::api::{Request, Response};
+use csx_node::control::ControlClient;
+use csx_node::home::Home;
 use csx_tests::process::{Bootstrap, CliHome, Proc, found_federation, free_port, wait_for};
 use serde_json::Value;
 
@@ -128,46 +131,72 @@ fn codes(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("Q{}{}", (b'A' + (i / 26) as u8) as char, (b'A' + (i % 26) as u8) as char)).collect()
 }
 
+/// Records a running daemon holds, asked over its control socket (as `csx status` does, without
+/// starting a process: at 60 nodes, a pass of `csx status` processes took seconds and a core).
+fn daemon_records(home: &Path) -> Option<u64> {
+    let client = ControlClient::connect(&Home::new(home)).ok().flatten()?;
+    match client.call(&Request::Status, Duration::from_secs(5)).ok()? {
+        Response::Status(s) if s.mode == "daemon" => Some(s.store.records),
+        _ => None,
+    }
+}
+
 /// Starts a bootstrap server and `n` founders' daemons at once (default settings but their
 /// ports), and measures the time until every member holds every member's first records (its
 /// certificate and profile) and has registered at the bootstrap server. Returns the seconds
 /// from the last daemon's start until all were level.
 fn formation(n: usize, bound: Duration) -> f64 {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Bootstrap::new(&dir.path().join("bootstrap"), free_port());
+    let root = dir.path().to_path_buf();
+    // CSX_TEST_KEEP=1 keeps the homes and logs (daemon.log, bootstrap/bootstrap.log) to read.
+    let _dir = if std::env::var_os("CSX_TEST_KEEP").is_some() {
+        println!("keeping the homes and logs in {}", dir.keep().display());
+        None
+    } else {
+        Some(dir)
+    };
+    let server = Bootstrap::new(&root.join("bootstrap"), free_port());
     let codes = codes(n);
     let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
-    let (nodes, genesis) = found_federation(dir.path(), &codes, Some(&server.address));
+    let (nodes, genesis) = found_federation(&root, &codes, Some(&server.address));
     let _bootstrap = server.start(&genesis);
     let first = Instant::now();
     let daemons: Vec<Proc> = nodes.iter().map(|n| spawn_daemon(n, free_port())).collect();
     let last = Instant::now();
     println!("FIGURE formation of {n}: {} ms to start the daemons", (last - first).as_millis());
     let want = 2 * n as u64;
-    let mut level_at = vec![None; n];
-    let mut registered_at = vec![None; n];
-    while level_at.iter().any(Option::is_none) || registered_at.iter().any(Option::is_none) {
-        assert!(
-            last.elapsed() < bound,
-            "not formed {bound:?} after the last daemon started: level {}/{n}, registered {}/{n}; logs of the first \
-             not level:\n{}",
+    // One watcher per node (a sequential pass over 60 busy daemons took seconds): each asks its
+    // daemon every quarter second until it is level and has logged its registration.
+    let watched: Vec<(Option<Duration>, Option<Duration>)> = std::thread::scope(|scope| {
+        let watchers: Vec<_> = nodes
+            .iter()
+            .map(|node| {
+                scope.spawn(move || {
+                    let (mut level_at, mut registered_at) = (None, None);
+                    while (level_at.is_none() || registered_at.is_none()) && last.elapsed() < bound {
+                        if registered_at.is_none() && log_of(node).contains("registered at the bootstrap server") {
+                            registered_at = Some(last.elapsed());
+                        }
+                        if level_at.is_none() && daemon_records(&node.home) >= Some(want) {
+                            level_at = Some(last.elapsed());
+                        }
+                        std::thread::sleep(Duration::from_millis(250));
+                    }
+                    (level_at, registered_at)
+                })
+            })
+            .collect();
+        watchers.into_iter().map(|w| w.join().expect("a watcher")).collect()
+    });
+    let (level_at, registered_at): (Vec<_>, Vec<_>) = watched.into_iter().unzip();
+    if let Some(i) = level_at.iter().zip(&registered_at).position(|(l, r)| l.is_none() || r.is_none()) {
+        panic!(
+            "not formed {bound:?} after the last daemon started: level {}/{n}, registered {}/{n}; log of the first \
+             not formed:\n{}",
             level_at.iter().flatten().count(),
             registered_at.iter().flatten().count(),
-            level_at.iter().position(Option::is_none).map(|i| log_of(&nodes[i])).unwrap_or_default()
+            log_of(&nodes[i])
         );
-        for (i, node) in nodes.iter().enumerate() {
-            if registered_at[i].is_none() && log_of(node).contains("registered at the bootstrap server") {
-                registered_at[i] = Some(last.elapsed());
-            }
-            if level_at[i].is_none() {
-                let out = node.run(&["status", "--json"]);
-                let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-                if v["mode"] == "daemon" && v["store"]["records"].as_u64() >= Some(want) {
-                    level_at[i] = Some(last.elapsed());
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
     let level = level_at.iter().flatten().max().expect("n > 0").as_secs_f64();
     let registered = registered_at.iter().flatten().max().expect("n > 0").as_secs_f64();

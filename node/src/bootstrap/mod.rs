@@ -364,13 +364,14 @@ impl Server {
                 self.act(actions);
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
-                self.admission.on_disconnected(&peer_id, now);
+                let promoted = self.admission.on_disconnected(&peer_id, now);
                 self.held.remove(&peer_id);
                 self.cert_requests.retain(|_, p| *p != peer_id);
                 self.pulls.retain(|_, p| *p != peer_id);
                 if self.follower.on_failure(&peer_id) {
                     self.roster_changed();
                 }
+                self.act(promoted);
             }
             SwarmEvent::IncomingConnectionError { error: libp2p::swarm::ListenError::Denied { cause }, .. } => {
                 if let Some(reason) = crate::net::reason::denied(&cause) {

@@ -14,7 +14,11 @@
 //!   certificates verified per connection; while its certificate is asked for or checked, at
 //!   most [`MAX_HELD_REQUESTS`] of its requests are held (answered if it is verified, refused
 //!   otherwise); any other request is refused and costs a strike;
-//!   at most `max_unverified` peers are being verified at once.
+//!   at most `max_unverified` peers are being verified at once. Beyond, a connecting peer waits
+//!   its turn in a queue of at most `max_queued` (its requests held as above; it is asked for its
+//!   certificate when a place frees, oldest first, and its verification time starts then); with
+//!   the queue full too, it is turned away (without a ban). A peer that waited in the queue for
+//!   the verification time is turned away too.
 //! - A peer not verified within the verification time is disconnected (and banned, unless its
 //!   organisation is an applicant); one answering with something else than its certificate, or
 //!   an invalid one, at once. The node that dialled waits half as long again
@@ -63,8 +67,10 @@ pub struct TableLimits {
     /// Peers in the table, connected or remembered (disconnected members are evicted, least
     /// recently seen first).
     pub max_peers: usize,
-    /// Peers being verified at once; beyond, new ones are turned away.
+    /// Peers being verified at once; beyond, new ones wait in a queue.
     pub max_unverified: usize,
+    /// Peers waiting for a place among those being verified; beyond, new ones are turned away.
+    pub max_queued: usize,
     /// Addresses kept per peer.
     pub max_addresses: usize,
     /// Peers with strikes remembered.
@@ -80,6 +86,7 @@ impl Default for TableLimits {
         TableLimits {
             max_peers: 1024,
             max_unverified: 32,
+            max_queued: 32,
             max_addresses: 8,
             max_strikes: 4096,
             max_bans: 4096,
@@ -203,6 +210,8 @@ pub enum Action {
 /// Where a connected peer is with its certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cert {
+    /// Waiting (since this time) for a place among the peers being verified; not asked yet.
+    Queued(u64),
     /// Asked at this time; no answer yet.
     Asked(u64),
     /// It would not show it (at this time): ask again on a sign it has verified us, or later.
@@ -254,6 +263,9 @@ impl<S> PeerEntry<S> {
     fn verifying(&self) -> bool {
         !self.bootstrap && self.link.as_ref().is_some_and(|l| !l.verified && !l.closing)
     }
+    fn queued(&self) -> bool {
+        self.verifying() && self.link.as_ref().is_some_and(|l| matches!(l.cert, Some(Cert::Queued(_))))
+    }
 }
 
 /// The admission policy and the peer table.
@@ -290,6 +302,7 @@ impl<S: Default> Admission<S> {
         }
         let bootstrap = self.bootstraps.contains(&peer);
         let unverified = self.unverified();
+        let queued = self.queued();
         let max_addresses = self.limits.max_addresses;
         let entry = self.peers.entry(peer).or_insert_with(|| PeerEntry {
             bootstrap,
@@ -324,6 +337,11 @@ impl<S: Default> Admission<S> {
             return self.admit(peer);
         }
         if unverified >= self.limits.max_unverified {
+            if queued < self.limits.max_queued {
+                link.cert = Some(Cert::Queued(now));
+                entry.link = Some(link);
+                return vec![];
+            }
             entry.link = Some(link);
             return self.drop_peer(peer, Reason::TooManyUnverified, now);
         }
@@ -332,8 +350,9 @@ impl<S: Default> Admission<S> {
         vec![Action::AskCertificate(peer)]
     }
 
-    /// Every connection with `peer` has closed.
-    pub fn on_disconnected(&mut self, peer: &PeerId, now: u64) {
+    /// Every connection with `peer` has closed. A place it held among the peers being verified
+    /// goes to the next in the queue.
+    pub fn on_disconnected(&mut self, peer: &PeerId, now: u64) -> Vec<Action> {
         self.guard.disconnected(peer);
         let forget = match self.peers.get_mut(peer) {
             Some(e) => {
@@ -347,6 +366,7 @@ impl<S: Default> Admission<S> {
             self.peers.remove(peer);
         }
         self.bound_peers();
+        self.promote_queued(now)
     }
 
     /// The peer's answer to our request for its certificate.
@@ -381,11 +401,13 @@ impl<S: Default> Admission<S> {
         if link.cert != Some(Cert::Checking) {
             return vec![];
         }
-        match check {
+        let mut out = match check {
             CertCheck::Invalid => self.drop_peer(peer, Reason::BadCertificate, now),
             CertCheck::WrongFederation => self.drop_peer(peer, Reason::WrongFederation, now),
             CertCheck::Valid => self.judge_verifying(peer, judge, now, false),
-        }
+        };
+        out.extend(self.promote_queued(now));
+        out
     }
 
     /// A peer asks something of us: whether to serve it.
@@ -417,7 +439,8 @@ impl<S: Default> Admission<S> {
             Ask::OwnCertificate if link.dialled => (Access::Serve, vec![]),
             // We are checking who it is: hold, and answer (or refuse) once we know.
             Ask::OwnCertificate | Ask::Sync | Ask::Membership
-                if matches!(link.cert, Some(Cert::Asked(_) | Cert::Checking)) && link.held < MAX_HELD_REQUESTS =>
+                if matches!(link.cert, Some(Cert::Queued(_) | Cert::Asked(_) | Cert::Checking))
+                    && link.held < MAX_HELD_REQUESTS =>
             {
                 link.held += 1;
                 (Access::Hold, vec![])
@@ -471,6 +494,7 @@ impl<S: Default> Admission<S> {
                 out.extend(self.judge_verifying(peer, judge, now, true));
             }
         }
+        out.extend(self.promote_queued(now));
         out
     }
 
@@ -486,7 +510,14 @@ impl<S: Default> Admission<S> {
             .collect();
         for (peer, since, dialled, cert) in waiting {
             let timeout = if dialled { dialler_timeout(self.verify_timeout_ms) } else { self.verify_timeout_ms };
-            if now.saturating_sub(since) > timeout {
+            if let Some(Cert::Queued(at)) = cert {
+                // Queued: only a member the roster now knows gets in without its turn.
+                if judge.standing(&peer, now) == Standing::Member {
+                    out.extend(self.admit(peer));
+                } else if now.saturating_sub(at) > timeout {
+                    out.extend(self.drop_peer(peer, Reason::TooManyUnverified, now));
+                }
+            } else if now.saturating_sub(since) > timeout {
                 out.extend(match judge.standing(&peer, now) {
                     Standing::Member => self.admit(peer),
                     Standing::Applicant => self.drop_peer(peer, Reason::Applicant, now),
@@ -502,6 +533,7 @@ impl<S: Default> Admission<S> {
         }
         self.backoff.retain(|_, (at, _)| *at + MAX_BACKOFF_MS > now);
         self.bound_peers();
+        out.extend(self.promote_queued(now));
         out
     }
 
@@ -603,6 +635,7 @@ impl<S: Default> Admission<S> {
         TableSizes {
             peers: self.peers.len(),
             unverified: self.unverified(),
+            queued: self.queued(),
             addresses: self.peers.values().map(|e| e.addresses.len()).sum(),
             strikes,
             bans,
@@ -611,8 +644,41 @@ impl<S: Default> Admission<S> {
         }
     }
 
+    /// Peers being verified (asked for their certificate, or checking it), not those queued.
     fn unverified(&self) -> usize {
-        self.peers.values().filter(|e| e.verifying()).count()
+        self.peers.values().filter(|e| e.verifying() && !e.queued()).count()
+    }
+
+    fn queued(&self) -> usize {
+        self.peers.values().filter(|e| e.queued()).count()
+    }
+
+    /// Asks the longest-queued peers for their certificates while there is room among the peers
+    /// being verified; their verification time starts now.
+    fn promote_queued(&mut self, now: u64) -> Vec<Action> {
+        let room = self.limits.max_unverified.saturating_sub(self.unverified());
+        if room == 0 {
+            return vec![];
+        }
+        let mut queued: Vec<(u64, PeerId)> = self
+            .peers
+            .iter()
+            .filter(|(_, e)| e.queued())
+            .filter_map(|(p, e)| match e.link.as_ref()?.cert {
+                Some(Cert::Queued(at)) => Some((at, *p)),
+                _ => None,
+            })
+            .collect();
+        queued.sort_unstable();
+        let mut out = vec![];
+        for (_, peer) in queued.into_iter().take(room) {
+            if let Some(link) = self.verifying_link(&peer) {
+                link.since = now;
+                link.cert = Some(Cert::Asked(now));
+                out.push(Action::AskCertificate(peer));
+            }
+        }
+        out
     }
 
     fn verifying_link(&mut self, peer: &PeerId) -> Option<&mut Link> {

@@ -1,13 +1,16 @@
 //! The event loop's side of bootstrap servers: registering this node's addresses for a short
 //! time, asking for the other members' nodes (`/csx/discovery/1`), and listening through a
 //! server's relay once the server has accepted this node as a member's (it answers discovery
-//! only then, and reserves relay slots only for members).
+//! only then, and reserves relay slots only for members). When to send what, and when to dial
+//! again the members' nodes a server named, is decided by [`BootstrapPolicy`] (no I/O); this
+//! file feeds it the swarm's events and carries out its intents.
 
 use csx_protocol::discovery::{DiscoveryRequest, DiscoveryResponse};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response;
 use libp2p::{Multiaddr, PeerId};
 
+use super::bootstrap_policy::{Ask, BootstrapPolicy, Intent};
 use super::discovery::{InboundDiscovery, address_bytes, peers};
 use super::event_loop::EventLoop;
 
@@ -16,20 +19,70 @@ use super::event_loop::EventLoop;
 const MIN_REGISTRATION_SECS: u64 = 60;
 const MAX_REGISTRATION_SECS: u64 = 600;
 
+/// The policy for a node with these bootstrap servers (jitter seeded at random, so nodes
+/// started together draw different waits).
+pub(super) fn policy(servers: impl IntoIterator<Item = PeerId>, discover_interval: std::time::Duration) -> BootstrapPolicy {
+    BootstrapPolicy::new(servers, discover_interval.as_millis() as u64, fastrand::u64(..))
+}
+
 impl EventLoop {
     /// A bootstrap server has connected: ask it for members, and register with it.
     pub(super) fn at_bootstrap(&mut self, bootstrap: PeerId) {
-        self.send_discover(bootstrap);
-        self.register(bootstrap);
+        let now = self.now();
+        self.policy.connected(bootstrap, now);
+        self.bootstrap_tick();
+    }
+
+    /// A peer's connections all closed (`verified`: it had been verified), or a dial to it
+    /// failed (`verified` false).
+    pub(super) fn bootstrap_peer_lost(&mut self, peer: PeerId, verified: bool) {
+        if self.policy.is_server(&peer) {
+            self.policy.disconnected(&peer);
+            self.discovery_requests.retain(|_, (p, _)| *p != peer);
+        } else if !verified {
+            let now = self.now();
+            self.policy.lost(&peer, now);
+        }
+    }
+
+    /// Carries out what the policy says is due now.
+    pub(super) fn bootstrap_tick(&mut self) {
+        let now = self.now();
+        for intent in self.policy.tick(now) {
+            match intent {
+                Intent::Register(b) => self.register(b),
+                Intent::Discover(b) => self.send_discover(b),
+                Intent::Dial { peer, addrs } => self.dial_named(peer, addrs),
+            }
+        }
+    }
+
+    /// Dials a member's node a bootstrap server named, unless it is connected, banned or
+    /// denied (the policy paces these redials, not admission's backoff).
+    fn dial_named(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let now = self.now();
+        if self.swarm.is_connected(&peer) || self.admission.banned(&peer, now).is_some() || self.is_denied(&peer) {
+            return;
+        }
+        for a in &addrs {
+            self.swarm.add_peer_address(peer, a.clone());
+        }
+        tracing::debug!(peer = %peer, addresses = addrs.len(), "dialling a member's node the bootstrap server named");
+        use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+        let opts = DialOpts::peer_id(peer).addresses(addrs).condition(PeerCondition::DisconnectedAndNotDialing).build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(peer = %peer, "dial failed: {e}");
+        }
     }
 
     fn send_discover(&mut self, bootstrap: PeerId) {
         let request = DiscoveryRequest::Discover { federation: Some(self.ctx.federation) };
         let id = self.swarm.behaviour_mut().discovery.send_request(&bootstrap, Ok(request));
-        self.discovery_requests.insert(id, bootstrap);
+        self.discovery_requests.insert(id, (bootstrap, Ask::Discover));
     }
 
-    /// Registers this node's addresses at `bootstrap` (once it has an address others can use).
+    /// Registers this node's addresses at `bootstrap` (the policy asks only once it has an
+    /// address others can use).
     fn register(&mut self, bootstrap: PeerId) {
         let addrs: Vec<Multiaddr> = self.swarm.external_addresses().cloned().collect();
         if addrs.is_empty() {
@@ -42,80 +95,67 @@ impl EventLoop {
             addresses: address_bytes(&addrs),
         };
         let id = self.swarm.behaviour_mut().discovery.send_request(&bootstrap, Ok(request));
-        self.discovery_requests.insert(id, bootstrap);
+        self.discovery_requests.insert(id, (bootstrap, Ask::Register));
     }
 
     /// Registers at every connected bootstrap server (a new address, e.g. through a relay).
     pub(super) fn register_everywhere(&mut self) {
-        let connected: Vec<PeerId> = self.bootstrap.keys().filter(|b| self.swarm.is_connected(b)).copied().collect();
-        for b in connected {
-            self.register(b);
-        }
-    }
-
-    /// Registers at every connected bootstrap server that has not accepted a registration on
-    /// this connection yet (the first attempt failed, or this node had no address then).
-    pub(super) fn register_unregistered(&mut self) {
-        let due: Vec<PeerId> = self
-            .bootstrap
-            .keys()
-            .filter(|b| self.swarm.is_connected(b) && !self.registered.contains(b))
-            .copied()
-            .collect();
-        for b in due {
-            self.register(b);
-        }
-    }
-
-    /// Periodically: renew registrations and ask again for members' nodes.
-    pub(super) fn discover(&mut self) {
-        let connected: Vec<PeerId> = self.bootstrap.keys().filter(|p| self.swarm.is_connected(p)).copied().collect();
-        for b in connected {
-            self.send_discover(b);
-            self.register(b);
-        }
+        let now = self.now();
+        self.policy.address_added(now);
+        self.bootstrap_tick();
     }
 
     pub(super) fn on_discovery_event(&mut self, event: request_response::Event<InboundDiscovery, DiscoveryResponse>) {
         use request_response::{Event, Message};
         match event {
             Event::Message { peer, message: Message::Response { request_id, response }, .. } => {
-                if self.discovery_requests.remove(&request_id).is_none() {
-                    return;
-                }
+                let Some((_, ask)) = self.discovery_requests.remove(&request_id) else { return };
+                let now = self.now();
                 match response {
                     DiscoveryResponse::Peers { peers: list } => {
+                        self.policy.answered(&peer, ask, now);
                         // Answered: the server holds this node for a member's, so it will relay for it.
                         self.listen_through_relay(peer);
                         let me = *self.swarm.local_peer_id();
-                        for (member, addrs) in peers(list) {
-                            if member == me || addrs.is_empty() {
-                                continue;
+                        let named: Vec<_> = peers(list)
+                            .into_iter()
+                            .filter(|(member, addrs)| *member != me && !addrs.is_empty())
+                            .collect();
+                        for (member, addrs) in &named {
+                            for a in addrs {
+                                self.swarm.add_peer_address(*member, a.clone());
                             }
-                            for a in &addrs {
-                                self.swarm.add_peer_address(member, a.clone());
-                            }
-                            // A candidate: the connection policy dials as many as it keeps.
-                            self.connections.heard_of(member, addrs);
+                            // A candidate of the connection policy, which keeps the bound.
+                            self.connections.heard_of(*member, addrs.clone());
                         }
-                        self.connections_tick();
+                        // Named nodes not yet verified are dialled at once (a federation forming);
+                        // one verified while this node is full is turned away by the bound.
+                        let unverified: Vec<_> = named.into_iter().filter(|(member, _)| !self.is_verified(member)).collect();
+                        self.policy.learnt(unverified, now);
                     }
                     DiscoveryResponse::Registered { ttl_secs } => {
-                        if self.registered.insert(peer) {
+                        if !self.policy.is_registered(&peer) {
                             tracing::info!(bootstrap = %peer, ttl_secs, "registered at the bootstrap server");
                         }
+                        self.policy.answered(&peer, ask, now);
                         self.listen_through_relay(peer);
-                        // Discover again now that we are registered: of two nodes registering at
-                        // about the same time, the later one then finds the earlier one at once.
-                        self.send_discover(peer);
                     }
                     DiscoveryResponse::Refused { code, message } => {
-                        tracing::warn!(bootstrap = %peer, %code, "the bootstrap server refused: {message}");
+                        if code == csx_protocol::sync::RefusalCode::TooBusy {
+                            tracing::debug!(bootstrap = %peer, "the bootstrap server is busy; trying again soon: {message}");
+                        } else {
+                            tracing::warn!(bootstrap = %peer, %code, "the bootstrap server refused: {message}");
+                        }
+                        self.policy.refused(&peer, ask, code, now);
                     }
                 }
+                self.bootstrap_tick();
             }
             Event::OutboundFailure { peer, request_id, error, .. } => {
-                self.discovery_requests.remove(&request_id);
+                if let Some((_, ask)) = self.discovery_requests.remove(&request_id) {
+                    let now = self.now();
+                    self.policy.failed(&peer, ask, now);
+                }
                 tracing::debug!(bootstrap = %peer, "discovery request failed: {error}");
             }
             _ => {}

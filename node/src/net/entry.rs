@@ -70,6 +70,7 @@ impl EventLoop {
     /// `peer` is verified: open gossip and identify to it, remember it, sync with it.
     pub(super) fn admit(&mut self, peer: PeerId) {
         tracing::debug!(peer = %peer, "verified as a member's node");
+        self.policy.verified(&peer);
         // Remember members' nodes, so this node finds them again without a bootstrap server.
         let now = self.now();
         let addrs = self.admission.get(&peer).map(|e| e.addresses.clone()).unwrap_or_default();

@@ -47,6 +47,8 @@ use super::sync_rounds::{Session, Waiters};
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often admission checks its clock (verification deadlines, certificate retries, bans).
 const ADMISSION_TICK: Duration = Duration::from_secs(1);
+/// How often the bootstrap policy checks its clock (its retries wait 125 ms and more).
+const BOOTSTRAP_TICK: Duration = Duration::from_millis(100);
 
 /// Requests to the event loop.
 #[derive(Debug)]
@@ -150,9 +152,9 @@ pub struct EventLoop {
     pub(super) sessions: HashMap<PeerId, Session>,
     pub(super) requests: HashMap<OutboundRequestId, (PeerId, u64, u64)>,
     pub(super) cert_requests: HashMap<OutboundRequestId, PeerId>,
-    pub(super) discovery_requests: HashMap<OutboundRequestId, PeerId>,
-    /// Bootstrap servers that accepted this node's registration on the current connection.
-    pub(super) registered: HashSet<PeerId>,
+    pub(super) discovery_requests: HashMap<OutboundRequestId, (PeerId, super::bootstrap_policy::Ask)>,
+    /// When to register at bootstrap servers, ask them for members, and redial those named.
+    pub(super) policy: super::bootstrap_policy::BootstrapPolicy,
     /// Listeners through bootstrap servers' relays, by bootstrap server.
     pub(super) relay_listeners: HashMap<PeerId, libp2p::core::transport::ListenerId>,
     pub(super) waiters: Waiters,
@@ -219,6 +221,7 @@ impl EventLoop {
         for (peer, addrs) in book.peers().into_iter().rev() {
             connections.heard_of(peer, addrs);
         }
+        let policy = super::bootstrap_client::policy(bootstrap.keys().copied(), ctx.config.discover_interval);
         let roster_version = ctx.membership.version();
         let last_sync_at = crate::query::last_sync_at(ctx.store.as_ref()).ok().flatten();
         EventLoop {
@@ -238,7 +241,7 @@ impl EventLoop {
             requests: HashMap::new(),
             cert_requests: HashMap::new(),
             discovery_requests: HashMap::new(),
-            registered: HashSet::new(),
+            policy,
             relay_listeners: HashMap::new(),
             waiters: Waiters::default(),
             held: HashMap::new(),
@@ -286,7 +289,7 @@ impl EventLoop {
 
     /// Runs until shut down or until every handle is dropped.
     pub async fn run(mut self) {
-        let mut discover_tick = tokio::time::interval(self.ctx.config.discover_interval);
+        let mut bootstrap_tick = tokio::time::interval(BOOTSTRAP_TICK);
         let mut maintenance = tokio::time::interval(MAINTENANCE_INTERVAL);
         let mut admission_tick = tokio::time::interval(ADMISSION_TICK);
         admission_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -311,7 +314,7 @@ impl EventLoop {
                     self.check_roster();
                 }
                 _ = tokio::time::sleep_until(rounds_due) => self.rounds_tick(),
-                _ = discover_tick.tick() => self.discover(),
+                _ = bootstrap_tick.tick() => self.bootstrap_tick(),
                 _ = admission_tick.tick() => self.admission_tick(),
                 _ = maintenance.tick() => self.maintain(),
             }
@@ -358,6 +361,10 @@ impl EventLoop {
             }
             Command::Shutdown { .. } => unreachable!("handled in run"),
         }
+    }
+
+    pub(super) fn is_denied(&self, peer: &PeerId) -> bool {
+        self.denied.contains(peer)
     }
 
     pub(super) fn is_verified(&self, peer: &PeerId) -> bool {
@@ -408,16 +415,17 @@ impl EventLoop {
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, cause, .. } => {
                 let now = self.now();
                 let known = self.admission.get(&peer_id).is_some_and(|e| e.connected());
-                self.admission.on_disconnected(&peer_id, now);
+                let verified = self.admission.is_verified(&peer_id);
+                let promoted = self.admission.on_disconnected(&peer_id, now);
                 self.connections.disconnected(&peer_id, now);
-                self.discovery_requests.retain(|_, p| *p != peer_id);
                 self.cert_requests.retain(|_, p| *p != peer_id);
-                self.registered.remove(&peer_id);
+                self.bootstrap_peer_lost(peer_id, verified);
                 self.held.remove(&peer_id);
                 if known {
                     tracing::info!(peer = %peer_id, cause = ?cause, "disconnected");
                 }
                 self.rounds_gone(peer_id, "the connection closed");
+                self.act(promoted);
             }
             SwarmEvent::IncomingConnectionError { error: libp2p::swarm::ListenError::Denied { cause }, .. } => {
                 if let Some(reason) = super::reason::denied(&cause) {
@@ -426,10 +434,13 @@ impl EventLoop {
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(peer = ?peer_id, "could not connect: {error}");
-                if let Some(p) = peer_id {
+                if let Some(p) = peer_id
+                    && !self.swarm.is_connected(&p)
+                {
                     let now = self.now();
                     self.admission.dial_failed(p, now);
                     self.connections.dial_failed(&p);
+                    self.bootstrap_peer_lost(p, false);
                 }
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
@@ -439,8 +450,6 @@ impl EventLoop {
 
     fn maintain(&mut self) {
         self.book.save(self.ctx.store.as_ref());
-        // Registrations that failed or could not be sent yet (no address then): again.
-        self.register_unregistered();
         let none_up = !self.bootstrap.keys().any(|b| self.swarm.is_connected(b));
         if none_up {
             for (peer, addr) in self.bootstrap.clone() {

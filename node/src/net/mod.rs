@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod behaviour;
 mod bootstrap_client;
+pub mod bootstrap_policy;
 pub mod codec;
 pub mod config;
 pub mod connections;

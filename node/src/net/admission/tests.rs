@@ -250,7 +250,7 @@ fn a_membership_change_lifts_not_a_member_bans_and_drops_who_is_no_longer_a_memb
 
 #[test]
 fn beyond_the_bound_of_peers_being_verified_new_ones_are_turned_away_without_a_ban() {
-    let limits = TableLimits { max_unverified: 3, ..TableLimits::default() };
+    let limits = TableLimits { max_unverified: 3, max_queued: 0, ..TableLimits::default() };
     let mut a: Admission<()> = Admission::new(TIMEOUT, limits, []);
     for _ in 0..3 {
         assert!(matches!(&a.on_connected(node_peer(), inbound(), &stranger, 0)[..], [Action::AskCertificate(_)]));
@@ -267,6 +267,7 @@ fn a_churn_of_a_thousand_identities_leaves_every_table_within_its_bound() {
     let limits = TableLimits {
         max_peers: 50,
         max_unverified: 8,
+        max_queued: 8,
         max_addresses: 4,
         max_strikes: 64,
         max_bans: 64,
@@ -294,11 +295,11 @@ fn a_churn_of_a_thousand_identities_leaves_every_table_within_its_bound() {
         }
         a.on_disconnected(&p, now + 1);
         let s = a.sizes();
-        assert!(s.peers <= 50 && s.unverified <= 8 && s.strikes <= 64 && s.bans <= 64 && s.backoff <= 32, "{s:?}");
+        assert!(s.peers <= 50 && s.unverified <= 8 && s.queued <= 8 && s.strikes <= 64 && s.bans <= 64 && s.backoff <= 32, "{s:?}");
         assert!(s.addresses <= 50 * 4, "{s:?}");
     }
     let s = a.sizes();
-    assert_eq!((s.unverified, s.buckets), (0, 0), "nothing of the strangers is left connected: {s:?}");
+    assert_eq!((s.unverified, s.queued, s.buckets), (0, 0, 0), "nothing of the strangers is left connected: {s:?}");
     assert!(a.iter().all(|(_, e)| e.was_member), "only members are remembered");
 }
 
@@ -383,4 +384,54 @@ fn certificate_answers_are_read_strictly() {
     let refused =
         SyncResponse::Refused { code: csx_protocol::sync::RefusalCode::NotAMember, message: "not yet".into() };
     assert_eq!(certificate_answer(&peer, refused), CertAnswer::Withheld);
+}
+
+#[test]
+fn beyond_the_bound_of_peers_being_verified_new_ones_wait_their_turn_in_a_bounded_queue() {
+    let limits = TableLimits { max_unverified: 2, max_queued: 2, ..TableLimits::default() };
+    let mut a: Admission<()> = Admission::new(TIMEOUT, limits, []);
+    let (v1, v2) = (node_peer(), node_peer());
+    assert_eq!(a.on_connected(v1, inbound(), &stranger, 0), vec![Action::AskCertificate(v1)]);
+    assert_eq!(a.on_connected(v2, inbound(), &stranger, 0), vec![Action::AskCertificate(v2)]);
+    // Two more wait, not asked yet, and not turned away; a fifth is.
+    let (q1, q2) = (node_peer(), node_peer());
+    assert_eq!(a.on_connected(q1, inbound(), &stranger, 10), Vec::<Action>::new());
+    assert_eq!(a.on_connected(q2, dialled(1), &stranger, 20), Vec::<Action>::new());
+    let late = node_peer();
+    assert_eq!(disconnects(&a.on_connected(late, inbound(), &stranger, 30)), vec![(Reason::TooManyUnverified, false)]);
+    assert_eq!((a.sizes().unverified, a.sizes().queued), (2, 2));
+    // A queued peer's requests are held, as while it is asked; one we dialled is shown ours.
+    assert_eq!(a.on_request(q1, Ask::Sync, 40).0, Access::Hold);
+    assert_eq!(a.on_request(q2, Ask::OwnCertificate, 40).0, Access::Serve);
+    // A place frees (v1 is verified): the longest-queued is asked, and its time starts now.
+    a.on_certificate_answer(v1, CertAnswer::Record(vec![1]), 1_000);
+    let out = a.on_certificate_checked(v1, CertCheck::Valid, &|p: &PeerId, _: u64| {
+        if *p == v1 { Standing::Member } else { Standing::Stranger }
+    }, 1_000);
+    assert_eq!(out, vec![Action::Admit(v1), Action::AskCertificate(q1)]);
+    // Another frees by disconnecting: the next is asked.
+    assert_eq!(a.on_disconnected(&v2, 2_000), vec![Action::AskCertificate(q2)]);
+    assert_eq!((a.sizes().unverified, a.sizes().queued), (2, 0));
+    // q1's verification time runs from when it was asked, not from when it connected.
+    assert!(disconnects(&a.on_tick(&stranger, TIMEOUT + 500)).is_empty());
+    assert_eq!(disconnects(&a.on_tick(&stranger, 1_000 + TIMEOUT + 1)), vec![(Reason::NotAMember, true)]);
+}
+
+#[test]
+fn a_queued_peer_the_roster_comes_to_know_is_admitted_and_one_queued_too_long_is_turned_away() {
+    let limits = TableLimits { max_unverified: 1, max_queued: 2, ..TableLimits::default() };
+    let mut a: Admission<()> = Admission::new(TIMEOUT, limits, []);
+    let (busy, known, slow) = (node_peer(), node_peer(), node_peer());
+    a.on_connected(busy, inbound(), &stranger, 0);
+    a.on_connected(known, inbound(), &stranger, 0);
+    a.on_connected(slow, inbound(), &stranger, 0);
+    // The roster changes (e.g. a sync brought its certificate): it needs no turn.
+    let out = a.on_roster_changed(&|p: &PeerId, _: u64| if *p == known { Standing::Member } else { Standing::Stranger }, 5);
+    assert_eq!(out, vec![Action::Admit(known)]);
+    // `busy` holds the one place past the time `slow` may wait: both go, `slow` without a ban.
+    let out = a.on_tick(&stranger, TIMEOUT + 1);
+    let mut got = disconnects(&out);
+    got.sort();
+    assert_eq!(got, vec![(Reason::NotAMember, true), (Reason::TooManyUnverified, false)]);
+    assert_eq!(a.banned(&slow, TIMEOUT + 2), None);
 }
