@@ -78,7 +78,10 @@ pub const HOME_FILES: &[&str] = &[
 const REQUIRED_FILES: &[&str] = &["identity.json", "node.key", "node-cert.json", "profile.json", "genesis.json"];
 
 /// Metadata the store keeps for itself (counters, layout): rebuilt by a restore, not copied.
-const STORE_OWN_META: &[&str] = &["schema", "records", "feeds", "pending", "forks", "record_bytes", "quarantined"];
+const STORE_OWN_META: &[&str] =
+    &["schema", "records", "feeds", "pending", "forks", "record_bytes", "quarantined", "id_runs"];
+/// The prefix of the store's counts per kind (also its own).
+const KIND_COUNT: &str = "kind_count.";
 
 /// The metadata entry marking a store restored from a backup whose own feed no peer has
 /// confirmed yet (value [`RESTORED`]); the daemon writes [`CONFIRMED`] when a peer does.
@@ -211,7 +214,7 @@ fn write_to(home: &Home, store: &dyn Store, tmp: &Path, out: &Path, now_ms: u64)
     }
     let mut metadata = 0u32;
     for name in store.meta_names()? {
-        if STORE_OWN_META.contains(&name.as_str()) || name.len() > 255 {
+        if STORE_OWN_META.contains(&name.as_str()) || name.starts_with(KIND_COUNT) || name.len() > 255 {
             continue;
         }
         if let Some(value) = store.meta_get(&name)? {

@@ -375,20 +375,20 @@ fn a_layout_1_store_is_migrated_and_a_newer_one_refused_naming_both_versions() {
     {
         let db = raw(dir.path());
         assert_eq!(db.scan_prefix(b"T").count(), 0, "the old index is gone");
-        assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(4u32.to_be_bytes().as_slice()));
+        assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(5u32.to_be_bytes().as_slice()));
         db.insert(meta_schema(), &99u32.to_be_bytes()).expect("write");
         db.flush().expect("flush");
     }
     let err = SledStore::open(dir.path(), StoreConfig::default()).expect_err("a newer layout is refused");
     let text = err.to_string();
-    assert!(matches!(err, StoreError::Schema { found: 99, supported: 4, .. }), "{err:?}");
-    assert!(text.contains("schema version 99") && text.contains("supports version 4"), "{text}");
+    assert!(matches!(err, StoreError::Schema { found: 99, supported: 5, .. }), "{err:?}");
+    assert!(text.contains("schema version 99") && text.contains("supports version 5"), "{text}");
     assert!(text.contains("upgrade csx"), "{text}");
     assert!(text.contains(&dir.path().display().to_string()), "names the store: {text}");
     // Refusing touched nothing: with the version put back, the records are all there.
     {
         let db = raw(dir.path());
-        db.insert(meta_schema(), &4u32.to_be_bytes()).expect("write");
+        db.insert(meta_schema(), &5u32.to_be_bytes()).expect("write");
         db.flush().expect("flush");
     }
     assert_eq!(open(dir.path()).stats().expect("stats").records, 4);
@@ -496,7 +496,7 @@ fn a_layout_2_store_is_migrated_to_tagged_kind_entries_and_an_index_of_latest_re
     }
     let db = raw(dir.path());
     assert_eq!(db.scan_prefix(b"L").count() + db.scan_prefix(b"V").count(), 0, "the old indexes are gone");
-    assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(4u32.to_be_bytes().as_slice()));
+    assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(5u32.to_be_bytes().as_slice()));
 }
 
 fn price(contract_ref: Option<&str>, pounds: u64) -> Body {
@@ -627,5 +627,129 @@ fn a_layout_3_store_is_migrated_to_an_index_of_latest_records_by_contract_and_fe
     assert_eq!(reviews, sorted(&[latest_of(bi).expect("BI"), latest_of(contract).expect("CONTRACT")]));
     drop(store);
     let db = raw(dir.path());
-    assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(4u32.to_be_bytes().as_slice()));
+    assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(5u32.to_be_bytes().as_slice()));
+}
+
+/// The id index as layouts 1–4 kept it: `I` ‖ whole id → author ‖ seq.
+fn old_id_entry(r: &Record) -> (Vec<u8>, Vec<u8>) {
+    let mut v = r.author().as_bytes().to_vec();
+    v.extend_from_slice(&r.seq().to_be_bytes());
+    ([b"I".as_slice(), r.id().as_bytes()].concat(), v)
+}
+
+#[test]
+fn a_layout_4_store_is_migrated_to_the_id_index_in_runs_and_counts_per_kind_even_after_a_crash_midway() {
+    let (a, b) = (author(1), author(2));
+    let records: Vec<Record> = feed(&a, 6).into_iter().chain(feed(&b, 3)).collect();
+    // Twice: a whole layout 4 store, and one whose migration was cut short (some old entries
+    // deleted, the new index partly written, the version still 4).
+    for crashed in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = open(dir.path());
+            store.insert(verified(&records)).expect("insert");
+            store.flush().expect("flush");
+        }
+        {
+            let db = raw(dir.path());
+            assert_eq!(db.scan_prefix(b"I").count(), 0, "layout 5 writes no `I` entries");
+            assert_eq!(db.scan_prefix(b"J").count(), 1, "one run of one chunk");
+            let counts: Vec<_> = db.scan_prefix(b"Mkind_count.").keys().collect::<Result<_, _>>().expect("scan");
+            assert_eq!(counts.len(), 2, "certificates and reviews are counted");
+            for k in counts {
+                db.remove(k).expect("remove");
+            }
+            if !crashed {
+                let chunks: Vec<_> = db.scan_prefix(b"J").keys().collect::<Result<_, _>>().expect("scan");
+                for k in chunks {
+                    db.remove(k).expect("remove");
+                }
+                db.remove(b"Mid_runs").expect("remove");
+            }
+            for (i, r) in records.iter().enumerate() {
+                // Crashed midway: the first three lost their old entry already.
+                if !crashed || i >= 3 {
+                    let (k, v) = old_id_entry(r);
+                    db.insert(k, v).expect("write");
+                }
+            }
+            db.insert(meta_schema(), &4u32.to_be_bytes()).expect("write");
+            db.flush().expect("flush");
+        }
+        {
+            let store = open(dir.path());
+            for r in &records {
+                assert_eq!(store.get(&r.id()).expect("read").as_ref(), Some(r), "crashed: {crashed}");
+                assert_eq!(store.locate(&r.id()).expect("locate"), Some((r.author(), r.seq())));
+                for n in [1, 2, 7, 16, 17, 64] {
+                    let prefix = &r.id().to_hex()[..n];
+                    assert!(store.ids_with_prefix(prefix, 20).expect("prefix").contains(&r.id()), "{prefix}");
+                }
+            }
+            assert_eq!(store.get(&RecordId([0x5a; 32])).expect("read"), None);
+            assert_eq!(store.count_kind(Kind::Review.code() as u16).expect("count"), 9);
+            assert_eq!(store.count_kind(Kind::NodeCert.code() as u16).expect("count"), 2);
+            assert_eq!(store.stats().expect("stats").records, records.len() as u64);
+            // Inserting again finds them all held.
+            let again = store.insert(verified(&records[1..])).expect("insert");
+            assert!(again.outcomes.iter().all(|o| *o == Outcome::Duplicate), "{:?}", again.outcomes);
+        }
+        let db = raw(dir.path());
+        assert_eq!(db.get(meta_schema()).expect("read").as_deref(), Some(5u32.to_be_bytes().as_slice()));
+        assert_eq!(db.scan_prefix(b"I").count(), 0, "nothing old left (crashed: {crashed})");
+        assert_eq!(db.scan_prefix(b"J").count(), 1, "one run written afresh (crashed: {crashed})");
+    }
+}
+
+#[test]
+fn ids_are_found_across_many_batches_and_a_truncated_records_id_is_gone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = author(1);
+    let node = a.key().node_key();
+    // 120 reviews in batches of one to seven, so the index's runs are merged several times over.
+    let mut bodies = vec![cert(&a)];
+    bodies.extend((0..120).map(review));
+    let records = a.sign(bodies, NOW).expect("signs");
+    let store = open(dir.path());
+    let mut at = 0;
+    for n in (1..=7).cycle() {
+        if at >= records.len() {
+            break;
+        }
+        let end = (at + n).min(records.len());
+        store.insert(verified(&records[at..end])).expect("insert");
+        at = end;
+    }
+    let check = |store: &SledStore| {
+        for r in &records {
+            assert_eq!(store.locate(&r.id()).expect("locate"), Some((node, r.seq())));
+        }
+    };
+    check(&store);
+    drop(store);
+    let store = open(dir.path());
+    check(&store);
+    let reviews = |s: &SledStore| s.count_kind(Kind::Review.code() as u16).expect("count");
+    assert_eq!(reviews(&store), 120);
+
+    // Cut back to seq 3, then two other reviews at seqs 4 and 5: the index still holds the old
+    // records' entries, naming places whose records now have other ids.
+    store.truncate_feed(&node, 3).expect("truncate");
+    assert_eq!(reviews(&store), 2);
+    let other = Author::new(
+        SecretKey::from_seed(&[1; 32]),
+        FED,
+        Some(csx_protocol::Head { seq: 3, id: records[2].id() }),
+    );
+    let replacements = other.sign(vec![review(200), review(201)], NOW + 1).expect("signs");
+    let report = store.insert(verified(&replacements)).expect("insert");
+    assert!(report.outcomes.iter().all(|o| *o == Outcome::Appended), "{:?}", report.outcomes);
+    assert_eq!(store.get(&records[3].id()).expect("read"), None, "the old seq 4 is gone");
+    assert_eq!(store.locate(&records[4].id()).expect("locate"), None);
+    assert_eq!(store.get(&replacements[0].id()).expect("read").as_ref(), Some(&replacements[0]));
+    assert_eq!(store.locate(&replacements[1].id()).expect("locate"), Some((node, 5)));
+    assert!(store.ids_with_prefix(&records[3].id().to_hex()[..12], 5).expect("prefix").is_empty());
+    assert_eq!(reviews(&store), 4);
+    store.truncate_feed(&node, 0).expect("truncate all");
+    assert_eq!((reviews(&store), store.count_kind(Kind::NodeCert.code() as u16).expect("count")), (0, 0));
 }

@@ -4,7 +4,8 @@
 //! | prefix | key | value |
 //! | --- | --- | --- |
 //! | `F` | author ‖ seq | record bytes |
-//! | `I` | record id | author ‖ seq |
+//! | `I` | record id | author ‖ seq (layouts 1–4; replaced by `J` in the migration to 5) |
+//! | `J` | run u64 ‖ first entry of the chunk | a chunk of a sorted run of the id index: entries id[..8] ‖ author[..8] ‖ seq (layout 5 on; see `ids.rs`) |
 //! | `H` | author | head seq ‖ head id |
 //! | `P` | author ‖ seq | bytes of a verified record waiting for its predecessor |
 //! | `X` | author | fork proof: len(a) u32 ‖ a ‖ b |
@@ -15,7 +16,7 @@
 //! | `V` | len ‖ provider ‖ kind u16 ‖ created_at ‖ author ‖ seq | – (layouts 1–2; removed by the migration to 3) |
 //! | `T` | created_at ‖ author ‖ seq | – (layout 1 only; removed by the migration to layout 2) |
 //! | `Q` | author ‖ seq | bytes of a verified record whose organisation is not admitted yet |
-//! | `M` | name | metadata (schema version, counters, node state) |
+//! | `M` | name | metadata (schema version, counters — `kind_count.<code>`: records per kind, layout 5 on — the id index's runs, node state) |
 //!
 //! Integers are big-endian so that keys sort numerically.
 
@@ -23,7 +24,10 @@ use csx_protocol::body::Thing;
 use csx_protocol::{NodeKey, RecordId};
 
 pub const FEED: u8 = b'F';
-pub const ID: u8 = b'I';
+/// Formerly the id index, one entry per record (layouts 1–4); deleted by the migration to 5.
+pub const OLD_ID: u8 = b'I';
+/// Chunks of the id index's sorted runs (`ids.rs`).
+pub const ID_RUN: u8 = b'J';
 pub const HEAD: u8 = b'H';
 pub const PENDING: u8 = b'P';
 pub const FORK: u8 = b'X';
@@ -84,9 +88,16 @@ pub fn feed(author: &NodeKey, seq: u64) -> Vec<u8> {
 pub fn feed_prefix(author: &NodeKey) -> Vec<u8> {
     key(FEED, &[author.as_bytes()])
 }
-pub fn id(id: &RecordId) -> Vec<u8> {
-    key(ID, &[id.as_bytes()])
+/// The `H` keys of every author whose key starts with `short`.
+pub fn head_prefix(short: &[u8]) -> Vec<u8> {
+    key(HEAD, &[short])
 }
+/// The metadata name of the count of records of a kind.
+pub fn kind_count(kind: u16) -> String {
+    format!("{KIND_COUNT}{kind}")
+}
+/// The prefix of [`kind_count`] names.
+pub const KIND_COUNT: &str = "kind_count.";
 pub fn head(author: &NodeKey) -> Vec<u8> {
     key(HEAD, &[author.as_bytes()])
 }

@@ -4,6 +4,7 @@
 //! predecessor, proofs of forks, and the secondary indexes queries use. Only
 //! [`Verified`] records can be inserted.
 
+mod ids;
 mod keys;
 mod mem;
 mod sled_store;
@@ -25,7 +26,10 @@ use std::path::PathBuf;
 /// - 4: that index tells a price's contracts apart by their reference, and its latest is the
 ///   latest written, then the last in the author's feed (was: the greatest id); the migration
 ///   from 3 writes it again.
-pub const SCHEMA_VERSION: u32 = 4;
+/// - 5: the id index is kept as sorted runs of short entries (`J` chunks, see `ids.rs`) instead
+///   of one random `I` key per record; counts of records per kind are kept. The migration from 4
+///   writes both again.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The oldest layout this csx migrates from.
 pub const OLDEST_MIGRATABLE: u32 = 1;
@@ -211,7 +215,7 @@ pub trait Store: Send + Sync {
     /// other kinds give nothing.
     fn latest(&self, kind: Kind, skip: &dyn Fn(&RecordId) -> bool) -> Result<Vec<Record>, StoreError>;
     fn stats(&self) -> Result<StoreStats, StoreError>;
-    /// Records held of the kind with this code (a walk of the kind's index, no record read).
+    /// Records held of the kind with this code (a counter kept by every insert and removal).
     fn count_kind(&self, kind: u16) -> Result<u64, StoreError>;
     fn forks(&self) -> Result<Vec<ForkProof>, StoreError>;
     /// Seqs held in the waiting area for `author`.

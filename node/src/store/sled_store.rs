@@ -9,6 +9,7 @@ use csx_protocol::record::record_id;
 use csx_protocol::sync::HeadsIndex;
 use csx_protocol::{Head, Kind, NodeKey, Record, RecordId, Verified};
 
+use super::ids::{self, Runs};
 use super::keys::{self, Pos};
 use super::{
     ForkProof, InsertReport, OLDEST_MIGRATABLE, Outcome, Records, Refusal, SCHEMA_VERSION, Scan, Store, StoreError,
@@ -39,6 +40,9 @@ pub struct SledStore {
     writer: Mutex<WriterState>,
     /// Every feed's head, kept in step with the `H` keys.
     heads: Mutex<HeadsIndex>,
+    /// The directory of the id index's runs, kept in step with its metadata entry; changed only
+    /// under `writer`.
+    ids: Mutex<Runs>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -88,8 +92,10 @@ impl SledStore {
             config,
             writer: Mutex::new(WriterState::default()),
             heads: Mutex::new(HeadsIndex::default()),
+            ids: Mutex::new(Runs::default()),
         };
         store.check_schema()?;
+        *store.ids.lock().map_err(|_| StoreError::corrupt("id index lock poisoned"))? = Runs::load(&store.tree)?;
         store.load_pending_counts()?;
         let mut heads = HeadsIndex::from_heads(store.heads()?);
         for proof in store.forks()? {
@@ -196,6 +202,56 @@ impl SledStore {
                     self.tree.flush()?;
                     tracing::info!(store = %self.path.display(), records, removed, "migrated the store from layout 3 to 4: the index of latest prices and reviews tells contracts apart and follows the feed order");
                 }
+                // 4 → 5: the id index becomes sorted runs (`ids.rs`) and each kind's records are
+                // counted: write both again from the feeds and the kind index.
+                4 => {
+                    let removed = self.remove_prefixes(&[keys::OLD_ID, keys::ID_RUN])?;
+                    self.tree.remove(keys::meta(ids::DIRECTORY))?;
+                    let (mut from, mut records) = (vec![keys::FEED], 0u64);
+                    let (mut runs, mut entries) = (Runs::default(), Vec::new());
+                    loop {
+                        let mut last = None;
+                        for item in self.tree.range(from.as_slice()..).take(10_000) {
+                            let (k, v) = item?;
+                            if k.first() != Some(&keys::FEED) {
+                                break;
+                            }
+                            let (author, seq) =
+                                keys::split_pos(&k[1..]).ok_or_else(|| StoreError::corrupt("feed key"))?;
+                            entries.push(ids::entry(&record_id(&v), &author, seq));
+                            records += 1;
+                            last = Some(k);
+                        }
+                        // Runs of the top size class, so that nothing is merged again.
+                        if last.is_none() || entries.len() >= ids::FANOUT.pow(u32::from(ids::TOP)) {
+                            let mut batch = sled::Batch::default();
+                            entries.sort_unstable();
+                            if !entries.is_empty() {
+                                runs.write_run(&mut batch, &entries);
+                            }
+                            self.tree.apply_batch(batch)?;
+                            entries.clear();
+                        }
+                        let Some(last) = last else { break };
+                        from = [last.as_ref(), &[0]].concat();
+                    }
+                    let mut counts: HashMap<u16, u64> = HashMap::new();
+                    for item in self.tree.scan_prefix([keys::KIND]).keys() {
+                        let k = item?;
+                        let code = k.get(1..3).ok_or_else(|| StoreError::corrupt("kind index key"))?;
+                        *counts.entry(u16::from_be_bytes([code[0], code[1]])).or_default() += 1;
+                    }
+                    let mut batch = sled::Batch::default();
+                    for item in self.tree.scan_prefix(keys::meta(keys::KIND_COUNT)).keys() {
+                        batch.remove(item?);
+                    }
+                    for (code, n) in &counts {
+                        batch.insert(keys::meta(&keys::kind_count(*code)), &n.to_be_bytes());
+                    }
+                    self.tree.apply_batch(batch)?;
+                    self.tree.flush()?;
+                    tracing::info!(store = %self.path.display(), records, removed, runs = runs.runs.len(), kinds = counts.len(), "migrated the store from layout 4 to 5: the id index in sorted runs and counts per kind");
+                }
                 other => return Err(StoreError::corrupt(format!("no migration step from layout {other}"))),
             }
             self.tree.insert(&key, &(version + 1).to_be_bytes())?;
@@ -256,6 +312,22 @@ impl SledStore {
         Self::decode(&bytes)
     }
 
+    /// Where the record `id` is, and its bytes (see [`find`]). A writer may merge runs while this
+    /// reads them: if the directory changed meanwhile and nothing was found, look again.
+    fn find(&self, id: &RecordId) -> Result<Option<(NodeKey, u64, sled::IVec)>, StoreError> {
+        loop {
+            let runs = self.runs()?;
+            let found = find(&self.tree, &runs, id)?;
+            if found.is_some() || self.runs()?.next == runs.next {
+                return Ok(found);
+            }
+        }
+    }
+
+    fn runs(&self) -> Result<Runs, StoreError> {
+        Ok(self.ids.lock().map_err(|_| StoreError::corrupt("id index lock poisoned"))?.clone())
+    }
+
     /// The latest record by `record`'s author of the same thing (see [`Store::latest`]) before
     /// it, leaving out what `skip` names. Walks the kind index back in time from `record`: only
     /// needed where a latest record was withdrawn.
@@ -294,6 +366,38 @@ impl SledStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Where the record `id` is, and its bytes: the id index's entries with its short id name
+/// candidate places by short author and seq; the one whose record hashes to `id` is it.
+fn find(tree: &sled::Db, runs: &Runs, id: &RecordId) -> Result<Option<(NodeKey, u64, sled::IVec)>, StoreError> {
+    for e in runs.candidates(tree, id)? {
+        let (short_author, seq) = ids::place(&e);
+        if let Some(found) = at_short(tree, short_author, seq, |bytes| record_id(bytes) == *id)? {
+            return Ok(Some((found.0, seq, found.1)));
+        }
+    }
+    Ok(None)
+}
+
+/// The record at `seq` of the author whose key starts with `short_author` (normally one) for
+/// which `wanted` holds, with that author.
+fn at_short(
+    tree: &sled::Db,
+    short_author: &[u8],
+    seq: u64,
+    wanted: impl Fn(&[u8]) -> bool,
+) -> Result<Option<(NodeKey, sled::IVec)>, StoreError> {
+    for item in tree.scan_prefix(keys::head_prefix(short_author)).keys() {
+        let k = item?;
+        let author = NodeKey(k.get(1..33).and_then(|a| a.try_into().ok()).ok_or_else(|| StoreError::corrupt("head key"))?);
+        if let Some(bytes) = tree.get(keys::feed(&author, seq))?
+            && wanted(&bytes)
+        {
+            return Ok(Some((author, bytes)));
+        }
+    }
+    Ok(None)
 }
 
 /// The secondary index entries of `record` (all but the feed, id, head and latest-record
@@ -418,6 +522,11 @@ struct Tx<'a> {
     forked: HashMap<NodeKey, bool>,
     latest: Latest,
     delta: [i64; 5],
+    /// Records appended per kind.
+    kinds: HashMap<u16, u64>,
+    /// The id index as of the start of this batch, and the entries this batch adds to it.
+    runs: Runs,
+    id_entries: Vec<ids::Entry>,
     report: InsertReport,
 }
 
@@ -441,7 +550,7 @@ impl<'a> Tx<'a> {
     }
 
     fn has_id(&self, id: &RecordId) -> Result<bool, StoreError> {
-        Ok(self.new_ids.contains(id) || self.tree.contains_key(keys::id(id))?)
+        Ok(self.new_ids.contains(id) || find(self.tree, &self.runs, id)?.is_some())
     }
 
     fn pending_get(&self, author: &NodeKey, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -537,10 +646,10 @@ impl<'a> Tx<'a> {
     fn append(&mut self, record: &Record) -> Result<(), StoreError> {
         let author = record.author();
         let seq = record.seq();
-        let p: Pos = keys::pos(&author, seq);
         let id = record.id();
         self.batch.insert(keys::feed(&author, seq), record.bytes());
-        self.batch.insert(keys::id(&id), &p[..]);
+        self.id_entries.push(ids::entry(&id, &author, seq));
+        *self.kinds.entry(record.header().kind).or_default() += 1;
         let mut head = Vec::with_capacity(40);
         head.extend_from_slice(&seq.to_be_bytes());
         head.extend_from_slice(id.as_bytes());
@@ -591,7 +700,13 @@ impl<'a> Tx<'a> {
                 self.batch.insert(keys::meta(name), &v.to_be_bytes());
             }
         }
+        for (code, n) in &self.kinds {
+            let name = keys::kind_count(*code);
+            self.batch.insert(keys::meta(&name), &(store.counter(&name)? + n).to_be_bytes());
+        }
+        let runs = self.runs.add(self.tree, &mut self.batch, std::mem::take(&mut self.id_entries))?;
         self.tree.apply_batch(self.batch)?;
+        *store.ids.lock().map_err(|_| StoreError::corrupt("id index lock poisoned"))? = runs;
         let mut index = store.heads.lock().map_err(|_| StoreError::corrupt("heads lock poisoned"))?;
         for (author, head) in self.heads {
             if let Some(h) = head {
@@ -621,6 +736,9 @@ impl Store for SledStore {
             forked: HashMap::new(),
             latest: HashMap::new(),
             delta: [0; 5],
+            kinds: HashMap::new(),
+            runs: self.runs()?,
+            id_entries: Vec::new(),
             report: InsertReport::default(),
         };
         let mut result = Ok(());
@@ -647,20 +765,11 @@ impl Store for SledStore {
     }
 
     fn get(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
-        match self.tree.get(keys::id(id))? {
-            Some(p) => {
-                let pos = keys::split_pos(&p).ok_or_else(|| StoreError::corrupt("id index entry"))?;
-                self.record_at_pos(pos).map(Some)
-            }
-            None => Ok(None),
-        }
+        self.find(id)?.map(|(_, _, bytes)| Self::decode(&bytes)).transpose()
     }
 
     fn locate(&self, id: &RecordId) -> Result<Option<(NodeKey, u64)>, StoreError> {
-        match self.tree.get(keys::id(id))? {
-            Some(p) => Ok(Some(keys::split_pos(&p).ok_or_else(|| StoreError::corrupt("id index entry"))?)),
-            None => Ok(None),
-        }
+        Ok(self.find(id)?.map(|(author, seq, _)| (author, seq)))
     }
 
     fn get_at(&self, author: &NodeKey, seq: u64) -> Result<Option<Record>, StoreError> {
@@ -672,25 +781,28 @@ impl Store for SledStore {
         if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) || prefix.len() > 64 {
             return Ok(vec![]);
         }
-        let whole = &prefix[..prefix.len() - prefix.len() % 2];
-        let mut key = vec![keys::ID];
-        key.extend(hex::decode(whole).unwrap_or_default());
+        // The index holds the first `ids::SHORT` bytes of each id: find the entries whose short
+        // id starts with the prefix, then read their records for the whole ids.
+        let short = &prefix[..prefix.len().min(2 * ids::SHORT)];
+        let whole = hex::decode(&short[..short.len() - short.len() % 2]).map_err(|_| StoreError::corrupt("hex prefix"))?;
+        let (mut lo, mut hi) = (whole.clone(), whole);
+        if short.len() % 2 == 1 {
+            let nibble = u8::from_str_radix(&short[short.len() - 1..], 16).map_err(|_| StoreError::corrupt("hex prefix"))?;
+            lo.push(nibble << 4);
+            hi.push(nibble << 4 | 0xf);
+        }
         let mut out = vec![];
-        for item in self.tree.scan_prefix(key) {
-            let (k, _) = item?;
-            let mut id = [0u8; 32];
-            if k.len() != 33 {
-                return Err(StoreError::corrupt("id index key"));
-            }
-            id.copy_from_slice(&k[1..]);
-            let id = RecordId(id);
-            if id.to_hex().starts_with(&prefix) {
-                out.push(id);
-                if out.len() >= limit {
-                    break;
-                }
+        for e in self.runs()?.within(&self.tree, &lo, &hi, usize::MAX)? {
+            let (short_author, seq) = ids::place(&e);
+            let found = at_short(&self.tree, short_author, seq, |bytes| record_id(bytes).to_hex().starts_with(&prefix))?;
+            if let Some((_, bytes)) = found {
+                out.push(record_id(&bytes));
             }
         }
+        // Runs are read one after another: sort as one index would have.
+        out.sort();
+        out.dedup();
+        out.truncate(limit);
         Ok(out)
     }
 
@@ -788,12 +900,7 @@ impl Store for SledStore {
     }
 
     fn count_kind(&self, kind: u16) -> Result<u64, StoreError> {
-        let mut n = 0;
-        for item in self.tree.scan_prefix(keys::kind_prefix(kind)) {
-            item?;
-            n += 1;
-        }
-        Ok(n)
+        self.counter(&keys::kind_count(kind))
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {
@@ -931,11 +1038,15 @@ impl Store for SledStore {
         let end = keys::feed(author, u64::MAX);
         // Latest-record entries that may name a removed record, seeded empty.
         let mut stale: Latest = HashMap::new();
+        // Records removed per kind.
+        let mut kinds: HashMap<u16, u64> = HashMap::new();
         for item in self.tree.range(start..=end) {
             let (k, v) = item?;
             let record = Self::decode(&v)?;
             batch.remove(k);
-            batch.remove(keys::id(&record.id()));
+            // Its id index entry stays: it names a place whose record no longer hashes to its id
+            // (or no record), which lookups pass over; merges keep it, as harmless.
+            *kinds.entry(record.header().kind).or_default() += 1;
             for (ik, _) in index_entries(&record) {
                 batch.remove(ik);
             }
@@ -1001,6 +1112,10 @@ impl Store for SledStore {
         set(&mut batch, "quarantined", self.counter("quarantined")?.saturating_sub(dropped_quarantine));
         if keep_through == 0 && removed > 0 {
             set(&mut batch, "feeds", self.counter("feeds")?.saturating_sub(1));
+        }
+        for (code, n) in kinds {
+            let name = keys::kind_count(code);
+            set(&mut batch, &name, self.counter(&name)?.saturating_sub(n));
         }
         self.tree.apply_batch(batch)?;
         if let Some(n) = state.pending.get_mut(author) {
