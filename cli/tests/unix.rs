@@ -150,7 +150,7 @@ fn every_command_has_examples_that_parse() {
 fn version_names_the_commit_protocol_and_store_layout() {
     let v = stdout(&["--version"]);
     assert!(v.starts_with("csx 0.1.0 (commit "), "{v}");
-    assert!(v.contains(", protocol 1, store layout 4)"), "{v}");
+    assert!(v.contains(", protocol 1, store layout 5)"), "{v}");
     let commit = v.split("commit ").nth(1).and_then(|r| r.split(',').next()).expect("commit");
     assert!(commit == "unknown" || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())), "{v}");
 }
