@@ -276,6 +276,11 @@ impl EventLoop {
         for addr in self.ctx.config.external.clone() {
             self.swarm.add_external_address(addr);
         }
+        if !self.ctx.config.external.is_empty() {
+            // Configured addresses others can use: registration is due at every server.
+            let now = self.now();
+            self.policy.address_added(now);
+        }
         for addr in self.bootstrap.values().cloned().collect::<Vec<_>>() {
             self.dial(addr);
         }
