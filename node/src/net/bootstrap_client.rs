@@ -64,6 +64,11 @@ impl EventLoop {
         if self.swarm.is_connected(&peer) || self.admission.banned(&peer, now).is_some() || self.is_denied(&peer) {
             return;
         }
+        // Within the bound: dials under way count against it like connections.
+        if !self.connections.try_dial(peer, now) {
+            tracing::debug!(peer = %peer, "not dialling a named member's node now: the bound is reached or it is cooling down");
+            return;
+        }
         for a in &addrs {
             self.swarm.add_peer_address(peer, a.clone());
         }
@@ -72,6 +77,7 @@ impl EventLoop {
         let opts = DialOpts::peer_id(peer).addresses(addrs).condition(PeerCondition::DisconnectedAndNotDialing).build();
         if let Err(e) = self.swarm.dial(opts) {
             tracing::debug!(peer = %peer, "dial failed: {e}");
+            self.connections.dial_failed(&peer);
         }
     }
 

@@ -217,6 +217,21 @@ impl<P: Copy + Eq + Ord + Hash + Debug, A: Clone> Connections<P, A> {
         }
     }
 
+    /// Whether a dial of `peer` decided elsewhere (a member's node a bootstrap server just
+    /// named, while the federation forms) fits the bound now; if so it counts as under way.
+    /// Refused for a peer connected, dialled, cooling down, or when connections and dials
+    /// under way already fill the bound.
+    pub fn try_dial(&mut self, peer: P, now: u64) -> bool {
+        if self.bootstrap.contains(&peer)
+            || !self.may_dial(&peer)
+            || self.connected.len() + self.dialing.len() >= self.config.max_peers
+        {
+            return false;
+        }
+        self.dialing.insert(peer, now);
+        true
+    }
+
     /// A dial of `peer` failed.
     pub fn dial_failed(&mut self, peer: &P) {
         self.dialing.remove(peer);
@@ -439,6 +454,21 @@ mod tests {
             wait = (wait * 2).min(cooldown);
         }
         assert_eq!(wait, cooldown, "the wait grew to the full cooldown");
+    }
+
+    #[test]
+    fn dials_decided_elsewhere_are_held_to_the_bound() {
+        let mut c = Connections::<u32, ()>::new(ConnectionsConfig::with_bound(2, 10_000), [9], 1);
+        assert!(!c.try_dial(9, 0), "a bootstrap server is not the policy's to dial");
+        assert!(c.try_dial(1, 0));
+        assert!(!c.try_dial(1, 0), "already under way");
+        assert!(c.try_dial(2, 0));
+        assert!(!c.try_dial(3, 0), "two dials under way fill a bound of two");
+        c.verified(1, 10);
+        c.dial_failed(&2);
+        assert!(c.try_dial(3, 20), "room again once a dial failed");
+        c.verified(4, 30);
+        assert!(!c.try_dial(5, 40), "full");
     }
 
     #[test]
