@@ -55,7 +55,17 @@ fn feed(a: &Author, n: u8) -> Vec<Record> {
 }
 
 fn open(dir: &Path) -> SledStore {
-    SledStore::open(dir, StoreConfig::default()).expect("store opens")
+    // As in `raw`: a store dropped a moment ago may still hold the file lock.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match SledStore::open(dir, StoreConfig::default()) {
+            Ok(store) => return store,
+            Err(e) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("store opens: {e}"),
+        }
+    }
 }
 
 #[test]
@@ -336,7 +346,17 @@ fn flushed_writes_survive_a_kill() {
 
 /// Opens the store's sled tree directly, as an older or newer csx would have left it.
 fn raw(dir: &Path) -> sled::Db {
-    sled::Config::new().path(dir).open().expect("raw open")
+    // sled's flusher thread may hold the file lock a moment after the store was dropped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match sled::Config::new().path(dir).open() {
+            Ok(db) => return db,
+            Err(e) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("raw open: {e:?}"),
+        }
+    }
 }
 
 fn meta_schema() -> Vec<u8> {
