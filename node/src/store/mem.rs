@@ -165,7 +165,9 @@ impl State {
             return Outcome::Duplicate;
         }
         let held = match head {
-            Some(h) if record.seq() <= h.seq => self.feeds.get(&(author, record.seq())).map(|r| (r.id(), r.bytes().to_vec())),
+            Some(h) if record.seq() <= h.seq => {
+                self.feeds.get(&(author, record.seq())).map(|r| (r.id(), r.bytes().to_vec()))
+            }
             _ => None,
         };
         match place(head, held.as_ref().map(|(id, _)| *id), record.seq(), record.prev(), record.id()) {
@@ -308,17 +310,8 @@ impl Store for MemStore {
         max_bytes: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let s = self.read()?;
-        let mut out: Vec<Vec<u8>> = Vec::new();
-        let mut size = 0;
-        for (_, r) in feed_range(&s.feeds, author, from_seq.max(1)) {
-            let v = r.bytes();
-            if !out.is_empty() && (out.len() >= max_count || size + v.len() > max_bytes) {
-                break;
-            }
-            size += v.len();
-            out.push(v.to_vec());
-        }
-        Ok(out)
+        let records = feed_range(&s.feeds, author, from_seq.max(1)).map(|(_, r)| Ok::<_, StoreError>(r.bytes()));
+        super::feed_page(records, max_count, max_bytes)
     }
 
     fn scan(&self, scan: Scan<'_>, newest_first: bool) -> Records<'_> {
@@ -347,7 +340,9 @@ impl Store for MemStore {
                     Scan::Author(_) | Scan::RefersTo { .. } => unreachable!("handled above"),
                 };
                 with_prefix(&s.kinds, &prefix)
-                    .filter(|(_, tags)| (line.is_none() && provider.is_none()) || keys::tags_match(tags, line, provider))
+                    .filter(|(_, tags)| {
+                        (line.is_none() && provider.is_none()) || keys::tags_match(tags, line, provider)
+                    })
                     .filter_map(|(k, _)| keys::pos_suffix(k))
                     .collect()
             }
@@ -371,7 +366,8 @@ impl Store for MemStore {
         let mut out = Vec::new();
         for (k, (_, id, seq)) in with_prefix(&s.current, &keys::current_prefix(kind.code() as u16)) {
             let author = keys::current_author(k).ok_or_else(|| StoreError::corrupt("latest-record index entry"))?;
-            let record = s.feeds.get(&(author, *seq)).ok_or_else(|| StoreError::corrupt("latest-record index entry"))?;
+            let record =
+                s.feeds.get(&(author, *seq)).ok_or_else(|| StoreError::corrupt("latest-record index entry"))?;
             if !skip(id) {
                 out.push(record.clone());
             } else if let Some(earlier) = s.latest_before(record, skip) {

@@ -182,6 +182,27 @@ pub struct StoreStats {
 /// An iterator over stored records.
 pub type Records<'a> = Box<dyn Iterator<Item = Result<Record, StoreError>> + Send + 'a>;
 
+/// One page of a feed's record bytes, as [`Store::feed_bytes`] promises it: at most `max_count`
+/// records and about `max_bytes` bytes, and at least one record if there is any.
+pub(crate) fn feed_page<B: AsRef<[u8]>>(
+    records: impl Iterator<Item = Result<B, StoreError>>,
+    max_count: usize,
+    max_bytes: usize,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut size = 0;
+    for record in records {
+        let record = record?;
+        let v = record.as_ref();
+        if !out.is_empty() && (out.len() >= max_count || size + v.len() > max_bytes) {
+            break;
+        }
+        size += v.len();
+        out.push(v.to_vec());
+    }
+    Ok(out)
+}
+
 /// Durable storage of verified records.
 pub trait Store: Send + Sync {
     /// Offers verified records to their feeds (see [`csx_protocol::feed::place`]). The whole

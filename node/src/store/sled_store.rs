@@ -390,7 +390,8 @@ fn at_short(
 ) -> Result<Option<(NodeKey, sled::IVec)>, StoreError> {
     for item in tree.scan_prefix(keys::head_prefix(short_author)).keys() {
         let k = item?;
-        let author = NodeKey(k.get(1..33).and_then(|a| a.try_into().ok()).ok_or_else(|| StoreError::corrupt("head key"))?);
+        let author =
+            NodeKey(k.get(1..33).and_then(|a| a.try_into().ok()).ok_or_else(|| StoreError::corrupt("head key"))?);
         if let Some(bytes) = tree.get(keys::feed(&author, seq))?
             && wanted(&bytes)
         {
@@ -784,17 +785,20 @@ impl Store for SledStore {
         // The index holds the first `ids::SHORT` bytes of each id: find the entries whose short
         // id starts with the prefix, then read their records for the whole ids.
         let short = &prefix[..prefix.len().min(2 * ids::SHORT)];
-        let whole = hex::decode(&short[..short.len() - short.len() % 2]).map_err(|_| StoreError::corrupt("hex prefix"))?;
+        let whole =
+            hex::decode(&short[..short.len() - short.len() % 2]).map_err(|_| StoreError::corrupt("hex prefix"))?;
         let (mut lo, mut hi) = (whole.clone(), whole);
         if short.len() % 2 == 1 {
-            let nibble = u8::from_str_radix(&short[short.len() - 1..], 16).map_err(|_| StoreError::corrupt("hex prefix"))?;
+            let nibble =
+                u8::from_str_radix(&short[short.len() - 1..], 16).map_err(|_| StoreError::corrupt("hex prefix"))?;
             lo.push(nibble << 4);
             hi.push(nibble << 4 | 0xf);
         }
         let mut out = vec![];
         for e in self.runs()?.within(&self.tree, &lo, &hi, usize::MAX)? {
             let (short_author, seq) = ids::place(&e);
-            let found = at_short(&self.tree, short_author, seq, |bytes| record_id(bytes).to_hex().starts_with(&prefix))?;
+            let found =
+                at_short(&self.tree, short_author, seq, |bytes| record_id(bytes).to_hex().starts_with(&prefix))?;
             if let Some((_, bytes)) = found {
                 out.push(record_id(&bytes));
             }
@@ -834,17 +838,8 @@ impl Store for SledStore {
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let start = keys::feed(author, from_seq.max(1));
         let end = keys::feed(author, u64::MAX);
-        let mut out = Vec::new();
-        let mut size = 0;
-        for item in self.tree.range(start..=end) {
-            let (_, v) = item?;
-            if !out.is_empty() && (out.len() >= max_count || size + v.len() > max_bytes) {
-                break;
-            }
-            size += v.len();
-            out.push(v.to_vec());
-        }
-        Ok(out)
+        let values = self.tree.range(start..=end).map(|item| item.map(|(_, v)| v).map_err(StoreError::from));
+        super::feed_page(values, max_count, max_bytes)
     }
 
     fn scan(&self, scan: Scan<'_>, newest_first: bool) -> Records<'_> {
