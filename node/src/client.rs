@@ -10,7 +10,9 @@
 //!
 //! When the node answers with a reply of another kind than the request calls for (a daemon of
 //! another version of csx, or a bug), the method fails with [`ClientError::WrongReply`], which
-//! names both the request and the reply.
+//! names both the request and the reply. Answers to questions are typed the same way: an
+//! [`Answered`]'s accessors (`prices`, `motions`, …) give the contents of the answer they name or
+//! [`ClientError::WrongAnswer`], so no caller matches on [`Answer`] itself.
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,7 +27,9 @@ use crate::backup::BackupSummary;
 use crate::control::ControlClient;
 use crate::error_kind::{ApiError, ErrorKind};
 use crate::import::{BatchInfo, ImportReport, ImportRequest};
-use crate::query::{Answered, Question};
+use crate::query::{
+    Answer, Answered, Question, motions, prices, providers, renewals, replies, report, switches, tenders, worth,
+};
 use crate::runtime::NodeApi;
 use crate::service::Service;
 
@@ -46,6 +50,17 @@ pub enum ClientError {
         /// The reply's kind.
         answered: &'static str,
     },
+    /// The node answered a question with an answer of another kind than the caller expected.
+    #[error(
+        "expected the node's answer to be `{expected}` but it was `{answered}`: the daemon is likely running another version of csx than this one ({version}); restart it with this version",
+        version = env!("CARGO_PKG_VERSION")
+    )]
+    WrongAnswer {
+        /// The answer's kind the caller expected (see [`Answer::name`]).
+        expected: &'static str,
+        /// The answer's kind the node gave.
+        answered: &'static str,
+    },
 }
 
 impl ClientError {
@@ -53,7 +68,7 @@ impl ClientError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ClientError::Api(e) => e.kind,
-            ClientError::WrongReply { .. } => ErrorKind::Internal,
+            ClientError::WrongReply { .. } | ClientError::WrongAnswer { .. } => ErrorKind::Internal,
         }
     }
 
@@ -61,7 +76,7 @@ impl ClientError {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             ClientError::Api(e) => Some(e),
-            ClientError::WrongReply { .. } => None,
+            ClientError::WrongReply { .. } | ClientError::WrongAnswer { .. } => None,
         }
     }
 }
@@ -70,9 +85,75 @@ impl From<ClientError> for ApiError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Api(e) => e,
-            wrong @ ClientError::WrongReply { .. } => ApiError::internal(wrong.to_string()),
+            wrong @ (ClientError::WrongReply { .. } | ClientError::WrongAnswer { .. }) => {
+                ApiError::internal(wrong.to_string())
+            }
         }
     }
+}
+
+/// Declares the typed views of an [`Answered`]: each gives the contents of the answer it names,
+/// or [`ClientError::WrongAnswer`].
+macro_rules! answer_views {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident, $name_mut:ident -> $out:ty = $answer:pat => $value:expr, $expected:literal;
+    )*) => {
+        impl Answered {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Result<&$out, ClientError> {
+                    match &self.answer {
+                        $answer => {
+                            let value: &$out = $value;
+                            Ok(value)
+                        }
+                        other => Err(ClientError::WrongAnswer { expected: $expected, answered: other.name() }),
+                    }
+                }
+
+                $(#[$doc])*
+                /// Mutable, to filter it before showing it.
+                pub fn $name_mut(&mut self) -> Result<&mut $out, ClientError> {
+                    match &mut self.answer {
+                        $answer => {
+                            let value: &mut $out = $value;
+                            Ok(value)
+                        }
+                        other => Err(ClientError::WrongAnswer { expected: $expected, answered: other.name() }),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+answer_views! {
+    /// The price cells of [`Question::Prices`].
+    fn prices, prices_mut -> Vec<prices::PriceCell> = Answer::Prices { cells } => cells, "prices";
+    /// The scorecards of [`Question::Providers`].
+    fn scorecards, scorecards_mut -> Vec<providers::Scorecard> =
+        Answer::Providers { scorecards } => scorecards, "providers";
+    /// The profile of [`Question::Provider`].
+    fn provider, provider_mut -> providers::ProviderProfile = Answer::Provider(p) => p, "provider";
+    /// The switching flows of [`Question::Switches`].
+    fn switches, switches_mut -> switches::SwitchesAnswer = Answer::Switches(s) => s, "switches";
+    /// The motions of [`Question::Motions`].
+    fn motions, motions_mut -> Vec<motions::MotionView> = Answer::Motions { motions } => motions, "motions";
+    /// The motion of [`Question::Motion`].
+    fn motion, motion_mut -> motions::MotionView = Answer::Motion(m) => m, "motion";
+    /// The report of [`Question::Report`].
+    fn report, report_mut -> report::Report = Answer::Report(r) => r, "report";
+    /// The tender groups of [`Question::Tenders`].
+    fn tender_groups, tender_groups_mut -> Vec<tenders::TenderGroup> =
+        Answer::Tenders { groups, .. } => groups, "tenders";
+    /// What the federation pays above the medians, of [`Question::Tenders`].
+    fn tender_worth, tender_worth_mut -> worth::Worth = Answer::Tenders { worth, .. } => worth, "tenders";
+    /// The providers' reply keys of [`Question::ProviderKeys`].
+    fn provider_keys, provider_keys_mut -> Vec<replies::KeyView> =
+        Answer::ProviderKeys { keys } => keys, "provider_keys";
+    /// The renewal calendar of [`Question::Renewals`].
+    fn renewals, renewals_mut -> renewals::Renewals = Answer::Renewals(r) => r, "renewals";
 }
 
 /// The records a [`Request::Select`] chose (at most its limit) and how many matched in all.
@@ -279,6 +360,26 @@ mod tests {
         assert!(node.import_batches().unwrap().is_empty());
         let node = Answers(Response::Stopping);
         node.shutdown().unwrap();
+    }
+
+    #[test]
+    fn an_answer_gives_its_contents_through_the_view_that_names_it() {
+        let node = Answers(Response::Answer(Box::new(Answered {
+            answer: Answer::Motions { motions: Vec::new() },
+            provenance: Default::default(),
+        })));
+        let mut answered = node.query(Question::Report).unwrap();
+        assert!(answered.motions().unwrap().is_empty());
+        assert!(answered.motions_mut().unwrap().is_empty());
+        // Asked through another view, the answer is named with what was expected.
+        let err = answered.prices().unwrap_err();
+        assert_eq!(err, ClientError::WrongAnswer { expected: "prices", answered: "motions" });
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        let text = err.to_string();
+        assert!(text.contains("`prices`") && text.contains("`motions`"), "{text}");
+        assert!(matches!(answered.tender_worth_mut(), Err(ClientError::WrongAnswer { expected: "tenders", .. })));
+        let api: ApiError = err.into();
+        assert_eq!(api.kind, ErrorKind::Internal);
     }
 
     #[test]

@@ -117,11 +117,17 @@ fn observe(store: &dyn Store, authors: &[csx_protocol::NodeKey], skip: &[RecordI
         line(format!("kind {:?}", ids(store.scan(Scan::Kind(Kind::Review), newest))));
         line(format!("kind {:?}", ids(store.scan(Scan::Kind(Kind::Price), newest))));
         line(format!("line {:?}", ids(store.scan(Scan::ServiceLine { code: "BI", kind: None }, newest))));
-        line(format!("line {:?}", ids(store.scan(Scan::ServiceLine { code: "CONTRACT", kind: Some(Kind::Review) }, newest))));
+        line(format!(
+            "line {:?}",
+            ids(store.scan(Scan::ServiceLine { code: "CONTRACT", kind: Some(Kind::Review) }, newest))
+        ));
         line(format!("provider {:?}", ids(store.scan(Scan::Provider { code: "1AB", kind: None }, newest))));
     }
     for kind in [Kind::Review, Kind::Price] {
-        line(format!("latest {:?}", store.latest(kind, &|_| false).expect("latest").iter().map(|r| r.id()).collect::<Vec<_>>()));
+        line(format!(
+            "latest {:?}",
+            store.latest(kind, &|_| false).expect("latest").iter().map(|r| r.id()).collect::<Vec<_>>()
+        ));
         line(format!(
             "latest skipping {:?}",
             store.latest(kind, &|id| skip.contains(id)).expect("latest").iter().map(|r| r.id()).collect::<Vec<_>>()
@@ -178,7 +184,8 @@ fn the_memory_store_matches_the_sled_store_record_for_record() {
             at += n;
         }
         let authors: Vec<_> = [&a, &b, &c].iter().map(|x| x.key().node_key()).collect();
-        let skip: Vec<RecordId> = sled.latest(Kind::Review, &|_| false).expect("latest").iter().map(|r| r.id()).collect();
+        let skip: Vec<RecordId> =
+            sled.latest(Kind::Review, &|_| false).expect("latest").iter().map(|r| r.id()).collect();
         assert_eq!(observe(&sled, &authors, &skip), observe(&mem, &authors, &skip), "seed {seed}");
         let prefix = &records[0].id().to_hex()[..3];
         assert_eq!(sled.ids_with_prefix(prefix, 10).expect("p"), mem.ids_with_prefix(prefix, 10).expect("p"));
@@ -216,10 +223,7 @@ fn the_memory_store_refuses_as_the_sled_store_does() {
     let records = feed(7, 5, 0);
     // Beyond the gap: two wait, the third is refused.
     let r = store.insert(verified(&records[2..5])).expect("insert");
-    assert_eq!(
-        r.outcomes,
-        vec![Outcome::Held, Outcome::Held, Outcome::Refused { reason: Refusal::PendingFull }]
-    );
+    assert_eq!(r.outcomes, vec![Outcome::Held, Outcome::Held, Outcome::Refused { reason: Refusal::PendingFull }]);
     let r = store.insert(verified(&records[..2])).expect("insert");
     assert_eq!(r.outcomes, vec![Outcome::Appended, Outcome::Appended]);
     assert_eq!(r.released.len(), 2);

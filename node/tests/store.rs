@@ -756,11 +756,8 @@ fn ids_are_found_across_many_batches_and_a_truncated_records_id_is_gone() {
     // records' entries, naming places whose records now have other ids.
     store.truncate_feed(&node, 3).expect("truncate");
     assert_eq!(reviews(&store), 2);
-    let other = Author::new(
-        SecretKey::from_seed(&[1; 32]),
-        FED,
-        Some(csx_protocol::Head { seq: 3, id: records[2].id() }),
-    );
+    let other =
+        Author::new(SecretKey::from_seed(&[1; 32]), FED, Some(csx_protocol::Head { seq: 3, id: records[2].id() }));
     let replacements = other.sign(vec![review(200), review(201)], NOW + 1).expect("signs");
     let report = store.insert(verified(&replacements)).expect("insert");
     assert!(report.outcomes.iter().all(|o| *o == Outcome::Appended), "{:?}", report.outcomes);

@@ -63,10 +63,8 @@ async fn twelve_nodes_bounded_to_four_peers_each_still_all_get_every_record() {
 
     // Each node's certificate and profile reach all twelve.
     let all = 2 * NODES as u64;
-    wait_until("every node holds every certificate and profile", SETTLE, || {
-        (0..NODES).all(|i| fed.records(i) == all)
-    })
-    .await;
+    wait_until("every node holds every certificate and profile", SETTLE, || (0..NODES).all(|i| fed.records(i) == all))
+        .await;
     // Records written on a few nodes reach every node.
     let mut written = Vec::new();
     for (k, author) in [0, 5, 11].into_iter().enumerate() {

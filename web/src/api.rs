@@ -139,10 +139,8 @@ pub fn price_question(params: &Params) -> Result<(PriceQuery, bool), PageError> 
 pub async fn prices_answer(app: &App, params: &Params) -> Result<Answered, PageError> {
     let (q, by_provider) = price_question(params)?;
     let mut answered = app.node.query(Question::Prices(q)).await?;
-    if let Answer::Prices { cells } = &mut answered.answer
-        && !by_provider
-    {
-        cells.retain(|c| c.provider.is_none());
+    if !by_provider {
+        answered.prices_mut()?.retain(|c| c.provider.is_none());
     }
     Ok(answered)
 }

@@ -77,9 +77,7 @@ pub fn run(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<()> {
         }
         ProviderCommand::Key(KeyCommand::List) => {
             let answered = super::market::ask(ctx, csx_node::query::Question::ProviderKeys)?;
-            let csx_node::query::Answer::ProviderKeys { keys } = &answered.answer else {
-                anyhow::bail!("unexpected answer")
-            };
+            let keys = answered.provider_keys()?;
             ctx.out.print(&answered, || {
                 let mut t = Grid::new().keep("provider").keep("key").text("registered by").text("confirmed");
                 for k in keys {

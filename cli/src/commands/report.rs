@@ -9,7 +9,7 @@ use csx_node::query::prices::short_pounds;
 use csx_node::query::report::{LineReport, Ranked, Report};
 use csx_node::query::stats::Distribution;
 use csx_node::query::switches::PartyView;
-use csx_node::query::{Answer, Provenance, Question};
+use csx_node::query::{Provenance, Question};
 
 use super::market::{ask, num4};
 use crate::context::Ctx;
@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> anyhow::Result<()> {
         args.format
     };
     let answered = ask(ctx, Question::Report)?;
-    let Answer::Report(report) = &answered.answer else { anyhow::bail!("unexpected answer") };
+    let report = answered.report()?;
     let mut bytes = Vec::new();
     match format {
         Format::Json => {

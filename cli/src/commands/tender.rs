@@ -4,9 +4,9 @@
 //! together; `csx tender join` signs this member into one. Withdraw either with `csx retract`.
 
 use clap::{Args, Subcommand};
+use csx_node::query::Question;
 use csx_node::query::tenders::{TenderGroup, TenderQuery};
 use csx_node::query::worth::Worth;
-use csx_node::query::{Answer, Question};
 use csx_protocol::Body;
 use csx_protocol::body::{Intent, TenderJoin, ValueBand};
 
@@ -111,7 +111,7 @@ fn intend(ctx: &Ctx, a: IntendArgs) -> anyhow::Result<()> {
 pub fn tenders(ctx: &Ctx, a: TendersArgs) -> anyhow::Result<()> {
     let q = TenderQuery { service_line: service_line(&a.service_line)? };
     let answered = ask(ctx, Question::Tenders(q))?;
-    let Answer::Tenders { groups, worth } = &answered.answer else { anyhow::bail!("unexpected answer") };
+    let (groups, worth) = (answered.tender_groups()?, answered.tender_worth()?);
     ctx.out.show(
         &answered,
         || csv_rows(groups),

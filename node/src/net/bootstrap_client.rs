@@ -21,7 +21,10 @@ const MAX_REGISTRATION_SECS: u64 = 600;
 
 /// The policy for a node with these bootstrap servers (jitter seeded at random, so nodes
 /// started together draw different waits).
-pub(super) fn policy(servers: impl IntoIterator<Item = PeerId>, discover_interval: std::time::Duration) -> BootstrapPolicy {
+pub(super) fn policy(
+    servers: impl IntoIterator<Item = PeerId>,
+    discover_interval: std::time::Duration,
+) -> BootstrapPolicy {
     BootstrapPolicy::new(servers, discover_interval.as_millis() as u64, fastrand::u64(..))
 }
 
@@ -136,7 +139,8 @@ impl EventLoop {
                         }
                         // Named nodes not yet verified are dialled at once (a federation forming);
                         // one verified while this node is full is turned away by the bound.
-                        let unverified: Vec<_> = named.into_iter().filter(|(member, _)| !self.is_verified(member)).collect();
+                        let unverified: Vec<_> =
+                            named.into_iter().filter(|(member, _)| !self.is_verified(member)).collect();
                         self.policy.learnt(unverified, now);
                     }
                     DiscoveryResponse::Registered { ttl_secs } => {

@@ -207,9 +207,8 @@ impl<P: Copy + Eq + Ord + Hash + Debug, A: Clone> Connections<P, A> {
                     }
                 }
                 self.early_closes.insert(*peer, times);
-                let wait = EARLY_CLOSE_COOLDOWN_MS
-                    .saturating_mul(1u64 << (times - 1).min(20))
-                    .min(self.config.cooldown_ms);
+                let wait =
+                    EARLY_CLOSE_COOLDOWN_MS.saturating_mul(1u64 << (times - 1).min(20)).min(self.config.cooldown_ms);
                 self.cool_for(*peer, now, wait);
             } else {
                 self.early_closes.remove(peer);
@@ -310,11 +309,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, A: Clone> Connections<P, A> {
     /// A member's node to dial: among those neither connected, dialled nor cooling down, one
     /// of those connected longest ago (or never), at random.
     fn dial_candidate(&mut self, now: u64) -> Option<Intent<P, A>> {
-        let candidates: Vec<(&P, &(A, u64))> = self
-            .known
-            .iter()
-            .filter(|(p, _)| self.may_dial(p))
-            .collect();
+        let candidates: Vec<(&P, &(A, u64))> = self.known.iter().filter(|(p, _)| self.may_dial(p)).collect();
         let oldest = candidates.iter().map(|(_, (_, at))| *at).min()?;
         let pool: Vec<(P, A)> =
             candidates.into_iter().filter(|(_, (_, at))| *at == oldest).map(|(p, (a, _))| (*p, a.clone())).collect();

@@ -26,12 +26,12 @@ use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify};
 use tokio::sync::{mpsc, oneshot};
 
 use super::admission::{Admission, CertCheck, Connection};
-pub use super::own_feed::OwnFeedGate;
-pub(crate) use super::ports::probe_port;
 use super::behaviour::{NodeBehaviour, NodeBehaviourEvent, forks_topic, identify_version, topic};
 use super::config::NetConfig;
 use super::connections::{Connections, ConnectionsConfig};
+pub use super::own_feed::OwnFeedGate;
 use super::peers::PeerBook;
+pub(crate) use super::ports::probe_port;
 use super::reason::{LogLimiter, Reason};
 use crate::api::{NetStatus, SyncReport};
 use crate::ingest::{Counters, IngestHandle, Verdict};
@@ -80,29 +80,11 @@ pub enum Command {
 
 /// Results of work done off the event loop.
 pub(super) enum Internal {
-    GossipChecked {
-        message_id: gossipsub::MessageId,
-        source: PeerId,
-        verdict: Verdict,
-    },
-    ProofChecked {
-        message_id: Option<gossipsub::MessageId>,
-        source: PeerId,
-        outcome: ProofOutcome,
-    },
-    Respond {
-        channel: ResponseChannel<SyncResponse>,
-        response: SyncResponse,
-    },
-    PageStored {
-        peer: PeerId,
-        generation: u64,
-        verdicts: Vec<Verdict>,
-    },
-    CertChecked {
-        peer: PeerId,
-        check: CertCheck,
-    },
+    GossipChecked { message_id: gossipsub::MessageId, source: PeerId, verdict: Verdict },
+    ProofChecked { message_id: Option<gossipsub::MessageId>, source: PeerId, outcome: ProofOutcome },
+    Respond { channel: ResponseChannel<SyncResponse>, response: SyncResponse },
+    PageStored { peer: PeerId, generation: u64, verdicts: Vec<Verdict> },
+    CertChecked { peer: PeerId, check: CertCheck },
 }
 
 /// What the event loop keeps about a peer besides its admission: sync figures.

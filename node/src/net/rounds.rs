@@ -558,7 +558,8 @@ mod tests {
 
     #[test]
     fn idle_rounds_a_sync_waits_on_are_retried_with_a_growing_pause_then_reported() {
-        let cfg = RoundsConfig { interval_ms: 1_000_000, max_idle_retries: 3, retry_pause_ms: 100, ..Default::default() };
+        let cfg =
+            RoundsConfig { interval_ms: 1_000_000, max_idle_retries: 3, retry_pause_ms: 100, ..Default::default() };
         let mut r = Rounds::new(cfg, 1);
         r.tick(0);
         r.verified(A, 0);

@@ -32,7 +32,10 @@ pub enum Acceptance {
 pub enum Strike {
     None,
     /// A strike of `weight` (see [`weight`]) for `reason`.
-    Of { weight: f64, reason: &'static str },
+    Of {
+        weight: f64,
+        reason: &'static str,
+    },
 }
 
 impl Strike {

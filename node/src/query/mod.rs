@@ -481,6 +481,24 @@ pub enum Answer {
     Renewals(Box<renewals::Renewals>),
 }
 
+impl Answer {
+    /// The answer's kind, as its JSON `answer` field names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Answer::Prices { .. } => "prices",
+            Answer::Providers { .. } => "providers",
+            Answer::Provider(_) => "provider",
+            Answer::Switches(_) => "switches",
+            Answer::Motions { .. } => "motions",
+            Answer::Motion(_) => "motion",
+            Answer::Report(_) => "report",
+            Answer::Tenders { .. } => "tenders",
+            Answer::ProviderKeys { .. } => "provider_keys",
+            Answer::Renewals(_) => "renewals",
+        }
+    }
+}
+
 /// An answer with what it rests on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Answered {

@@ -10,8 +10,8 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use csx_node::client::AsyncNode as _;
+use csx_node::query::Question;
 use csx_node::query::motions::MotionView;
-use csx_node::query::{Answer, Question};
 use csx_protocol::Body;
 use csx_protocol::body::{Stance, Support};
 
@@ -117,9 +117,7 @@ pub async fn page(
     let q = api::motion_question(&params)?;
     let status = params.get("status").cloned().unwrap_or_default();
     let answered = app.node.query(Question::Motions(q)).await?;
-    let Answer::Motions { motions } = &answered.answer else {
-        return Err(PageError::Internal("unexpected answer".into()));
-    };
+    let motions = answered.motions()?;
     let t = Motions {
         page: Page::new(&app, &user, "Motions", "/motions"),
         motions: motions.iter().map(|m| card(m, &app.identity.ods_code)).collect(),
@@ -138,7 +136,7 @@ pub async fn one(
 ) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
     let answered = app.node.query(Question::Motion { id: id.clone() }).await?;
-    let Answer::Motion(m) = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
+    let m = answered.motion()?;
     let t = MotionPage {
         page: Page::new(&app, &user, &m.title, "/motions"),
         m: card(m, &app.identity.ods_code),

@@ -8,12 +8,12 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use csx_node::client::AsyncNode as _;
+use csx_node::query::Question;
 use csx_node::query::motions::{MotionQuery, MotionStatus};
 use csx_node::query::prices::short_pounds;
 use csx_node::query::prices::{Basis, PriceCell, PriceQuery};
 use csx_node::query::switches::SwitchQuery;
 use csx_node::query::worth::Worth;
-use csx_node::query::{Answer, Question};
 use csx_protocol::body::{Party, Price};
 use csx_protocol::{Body, Date};
 
@@ -69,7 +69,7 @@ pub fn your_cells(cells: &[PriceCell]) -> Vec<&PriceCell> {
 pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
     let prices = app.node.query(Question::Prices(PriceQuery::default())).await?;
-    let Answer::Prices { cells } = &prices.answer else { return Err(PageError::Internal("unexpected answer".into())) };
+    let cells = prices.prices()?;
     let mine = your_cells(cells);
     let chart_rows: Vec<ranges::Row> = mine
         .iter()
@@ -125,10 +125,7 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
         .node
         .query(Question::Motions(MotionQuery { status: Some(MotionStatus::Open), ..Default::default() }))
         .await?;
-    let mut motions = match &motions_answer.answer {
-        Answer::Motions { motions } => motions.clone(),
-        _ => vec![],
-    };
+    let mut motions = motions_answer.motions()?.clone();
     motions.sort_by_key(|m| m.days_left);
     let motions = motions
         .iter()
@@ -153,37 +150,33 @@ pub async fn page(State(app): State<Arc<App>>, user: User) -> Result<Response, P
         "Members who left your providers, newest first",
         &[("Member", false), ("Service line", false), ("Left", false), ("For", false), ("From", false), ("Why", false)],
     );
-    let mut switches_total = 0;
-    if let Answer::Switches(s) = &switched.answer {
-        let mut rows: Vec<_> = s
-            .switches
-            .iter()
-            .filter(|r| matches!(&r.from.party, Party::Provider(p) if my_providers.contains(p)))
-            .collect();
-        rows.sort_by_key(|r| std::cmp::Reverse(r.effective));
-        switches_total = rows.len();
-        away.rows = rows
-            .iter()
-            .take(SWITCHES)
-            .map(|r| {
-                vec![
-                    format!("{} {}", r.org.ods, r.org.name),
-                    r.service_line_name.clone(),
-                    r.from.name.clone(),
-                    r.to.name.clone(),
-                    r.effective.to_string(),
-                    r.reasons.iter().map(|x| x.to_string().replace('_', " ")).collect::<Vec<_>>().join(", "),
-                ]
-            })
-            .collect();
-    }
+    let mut rows: Vec<_> = switched
+        .switches()?
+        .switches
+        .iter()
+        .filter(|r| matches!(&r.from.party, Party::Provider(p) if my_providers.contains(p)))
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.effective));
+    let switches_total = rows.len();
+    away.rows = rows
+        .iter()
+        .take(SWITCHES)
+        .map(|r| {
+            vec![
+                format!("{} {}", r.org.ods, r.org.name),
+                r.service_line_name.clone(),
+                r.from.name.clone(),
+                r.to.name.clone(),
+                r.effective.to_string(),
+                r.reasons.iter().map(|x| x.to_string().replace('_', " ")).collect::<Vec<_>>().join(", "),
+            ]
+        })
+        .collect();
 
     let today = Date::from_unix_ms(app.now()).ok_or_else(|| PageError::Internal("the clock is out of range".into()))?;
     let contracts = contracts(&app, today).await?;
     let tenders = app.node.query(Question::Tenders(Default::default())).await?;
-    let Answer::Tenders { worth, .. } = &tenders.answer else {
-        return Err(PageError::Internal("unexpected answer".into()));
-    };
+    let worth = tenders.tender_worth()?;
     let (worth, worth_total, worth_cover) = worth_figure(worth);
     let t = Overview {
         page: Page::new(&app, &user, "Where you stand", "/"),

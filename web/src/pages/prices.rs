@@ -9,7 +9,6 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use csx_node::query::Answer;
 use csx_node::query::prices::{Basis, PriceCell};
 
 use super::{
@@ -119,9 +118,7 @@ pub async fn page(
         }
         Err(e) => return Err(e),
     };
-    let Answer::Prices { cells } = &answered.answer else {
-        return Err(PageError::Internal("unexpected answer".into()));
-    };
+    let cells = answered.prices()?;
     t.provenance = answered.provenance.line();
     t.downloads = downloads("prices", &query(&[("service_line", &line), ("provider", &provider), ("year", &year)]));
     t.empty = cells.is_empty();

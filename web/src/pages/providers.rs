@@ -9,8 +9,8 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use csx_node::client::AsyncNode as _;
+use csx_node::query::Question;
 use csx_node::query::providers::{ProviderQuery, Scorecard};
-use csx_node::query::{Answer, Question};
 
 use super::{
     Figure, Page, PageError, Table, downloads, line_options, median_text, middle_half, options_html, or_dash, render,
@@ -159,7 +159,8 @@ pub async fn page(
     let chosen = params.get("service_line").map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let all = if chosen.is_none() {
         let a = app.node.query(Question::Providers(ProviderQuery::default())).await?;
-        if let Answer::Providers { scorecards } = &a.answer {
+        {
+            let scorecards = a.scorecards()?;
             let mut counts: HashMap<&str, usize> = HashMap::new();
             for c in scorecards {
                 *counts.entry(c.service_line.as_str()).or_default() += c.reviewers;
@@ -188,9 +189,7 @@ pub async fn page(
         (Some(a), false) => a,
         _ => app.node.query(Question::Providers(q)).await?,
     };
-    let Answer::Providers { scorecards } = &answered.answer else {
-        return Err(PageError::Internal("unexpected answer".into()));
-    };
+    let scorecards = answered.scorecards()?;
     t.provenance = answered.provenance.line();
     t.downloads = downloads("providers", &query(&[("service_line", &line)]));
     let cards: Vec<&Scorecard> = scorecards.iter().filter(|c| line.is_empty() || c.service_line == line).collect();
@@ -227,7 +226,7 @@ pub async fn page(
 pub async fn one(State(app): State<Arc<App>>, user: User, Path(code): Path<String>) -> Result<Response, PageError> {
     user.require(Role::Viewer)?;
     let answered = app.node.query(Question::Provider { code: code.clone() }).await?;
-    let Answer::Provider(p) = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
+    let p = answered.provider()?;
     let cards: Vec<&Scorecard> = p.scorecards.iter().collect();
     let mut facts = vec![("Code".to_string(), p.code.clone())];
     if let Some(k) = &p.kind {

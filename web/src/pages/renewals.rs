@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use csx_node::client::AsyncNode as _;
 use csx_node::query::renewals::{DEFAULT_QUARTERS, Quarter, RenewalCell, Renewals};
-use csx_node::query::{Answer, Question, line_order};
+use csx_node::query::{Question, line_order};
 
 use super::{Figure, Page, PageError, Table, downloads, line_options, options_html, render};
 use crate::accounts::Role;
@@ -200,7 +200,7 @@ pub async fn page(
         Err(e) => return Err(e),
     };
     let answered = app.node.query(Question::Renewals(q)).await?;
-    let Answer::Renewals(r) = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
+    let r = answered.renewals()?;
     t.range = format!("{} to {}", r.from, r.to);
     t.provenance = answered.provenance.line();
     t.downloads = downloads("renewals", &query(&[("service_line", &line), ("quarters", &get("quarters"))]));

@@ -8,8 +8,8 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use csx_node::client::AsyncNode as _;
+use csx_node::query::Question;
 use csx_node::query::prices::short_pounds;
-use csx_node::query::{Answer, Question};
 
 use super::{Figure, Page, PageError, Table, downloads, line_options, options_html, or_dash, render};
 use crate::accounts::Role;
@@ -65,7 +65,7 @@ pub async fn page(
         Err(e) => return Err(e),
     };
     let answered = app.node.query(Question::Switches(q)).await?;
-    let Answer::Switches(a) = &answered.answer else { return Err(PageError::Internal("unexpected answer".into())) };
+    let a = answered.switches()?;
     t.provenance = answered.provenance.line();
     t.downloads = downloads(
         "switches",

@@ -11,10 +11,10 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use csx_node::client::AsyncNode as _;
+use csx_node::query::Question;
 use csx_node::query::prices::short_pounds;
 use csx_node::query::stats::Disclosure;
 use csx_node::query::tenders::TenderGroup;
-use csx_node::query::{Answer, Question};
 use csx_protocol::Body;
 use csx_protocol::body::{TenderJoin, ValueBand};
 
@@ -208,9 +208,7 @@ pub async fn page(
         Err(e) => return Err(e),
     };
     let answered = app.node.query(Question::Tenders(q)).await?;
-    let Answer::Tenders { groups, .. } = &answered.answer else {
-        return Err(PageError::Internal("unexpected answer".into()));
-    };
+    let groups = answered.tender_groups()?;
     t.groups = groups.iter().map(card).collect();
     t.provenance = answered.provenance.line();
     t.downloads = downloads("tenders", &query(&[("service_line", &line)]));
@@ -232,9 +230,7 @@ pub async fn join(
         .map_err(|_| PageError::Node(csx_node::api::ApiError::invalid(format!("intent: `{id}` is not a record id"))))?;
     // Only an intent of a group forming now (not one withdrawn, past or unknown).
     let answered = app.node.query(Question::Tenders(Default::default())).await?;
-    let Answer::Tenders { groups, .. } = &answered.answer else {
-        return Err(PageError::Internal("unexpected answer".into()));
-    };
+    let groups = answered.tender_groups()?;
     let Some(group) = groups.iter().find(|g| g.intents.iter().any(|i| i.id == id)) else {
         return Err(PageError::NotFound(format!("no joint tender forming has the intent {id}")));
     };

@@ -1,8 +1,8 @@
 //! `csx motions` and `csx motion show`: collective action, support against threshold.
 
 use clap::Args;
+use csx_node::query::Question;
 use csx_node::query::motions::{MotionQuery, MotionStatus, MotionView};
-use csx_node::query::{Answer, Question};
 
 use super::{ask, dash, show};
 use crate::context::Ctx;
@@ -38,7 +38,7 @@ pub fn motions(ctx: &Ctx, args: MotionsArgs) -> anyhow::Result<()> {
         provider: super::provider(ctx, &args.provider)?,
     };
     let answered = ask(ctx, Question::Motions(q))?;
-    let Answer::Motions { motions } = &answered.answer else { anyhow::bail!("unexpected answer") };
+    let motions = answered.motions()?;
     if motions.is_empty() && !ctx.out.json {
         ctx.out.note("No motions held match; `csx motion propose` puts one forward.");
     }
@@ -102,7 +102,7 @@ pub fn motion_grid(motions: &[MotionView]) -> Grid {
 /// `csx motion show ID`.
 pub fn motion_show(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
     let answered = ask(ctx, Question::Motion { id: id.to_string() })?;
-    let Answer::Motion(m) = &answered.answer else { anyhow::bail!("unexpected answer") };
+    let m = answered.motion()?;
     let (about, supporters) = motion_grids(m);
     show(
         ctx,

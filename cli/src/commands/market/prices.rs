@@ -2,9 +2,9 @@
 //! and where you stand.
 
 use clap::Args;
+use csx_node::query::Question;
 use csx_node::query::prices::{Basis, PriceCell, PriceQuery};
 use csx_node::query::stats::Distribution;
-use csx_node::query::{Answer, Question};
 
 use super::{ask, dash, num4, opt, show, withheld, withheld_notes};
 use crate::context::Ctx;
@@ -42,7 +42,7 @@ pub fn prices(ctx: &Ctx, args: PricesArgs) -> anyhow::Result<()> {
     let one_line = q.service_line.clone();
     let by_provider = args.by_provider || q.service_line.is_some() || q.provider.is_some();
     let mut answered = ask(ctx, Question::Prices(q))?;
-    let Answer::Prices { cells } = &mut answered.answer else { anyhow::bail!("unexpected answer") };
+    let cells = answered.prices_mut()?;
     if !by_provider {
         cells.retain(|c| c.provider.is_none());
     }

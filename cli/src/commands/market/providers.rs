@@ -2,8 +2,8 @@
 //! line, dimension by dimension, with comments).
 
 use clap::Args;
+use csx_node::query::Question;
 use csx_node::query::providers::{ProviderProfile, ProviderQuery, Scorecard};
-use csx_node::query::{Answer, Question};
 
 use super::{ask, dash, num4, opt, show, withheld, withheld_notes};
 use crate::context::Ctx;
@@ -32,7 +32,7 @@ pub fn providers(ctx: &Ctx, args: ProvidersArgs) -> anyhow::Result<()> {
     };
     let one_line = q.service_line.is_some();
     let answered = ask(ctx, Question::Providers(q))?;
-    let Answer::Providers { scorecards } = &answered.answer else { anyhow::bail!("unexpected answer") };
+    let scorecards = answered.scorecards()?;
     if scorecards.is_empty() && !ctx.out.json {
         ctx.out.note("No reviews held match; `csx review add` records yours.");
     }
@@ -210,7 +210,7 @@ fn scorecard_rows(cards: &[Scorecard]) -> Vec<Vec<String>> {
 pub fn provider_show(ctx: &Ctx, code: &str) -> anyhow::Result<()> {
     let code = ctx.provider_code(&ctx.provider_names()?, code)?;
     let answered = ask(ctx, Question::Provider { code })?;
-    let Answer::Provider(p) = &answered.answer else { anyhow::bail!("unexpected answer") };
+    let p = answered.provider()?;
     show(ctx, &answered, || scorecard_rows(&p.scorecards), || profile_text(ctx, p))
 }
 

@@ -3,8 +3,8 @@
 //! providers, and your own contracts' end and notice dates.
 
 use clap::Args;
+use csx_node::query::Question;
 use csx_node::query::renewals::{MAX_QUARTERS, RenewalQuery, Renewals};
-use csx_node::query::{Answer, Question};
 
 use super::{ask, opt, show};
 use crate::context::Ctx;
@@ -31,7 +31,7 @@ pub fn renewals(ctx: &Ctx, args: RenewalsArgs) -> anyhow::Result<()> {
     }
     let q = RenewalQuery { service_line: super::service_line(&args.service_line)?, quarters: Some(args.quarters) };
     let answered = ask(ctx, Question::Renewals(q))?;
-    let Answer::Renewals(r) = &answered.answer else { anyhow::bail!("unexpected answer") };
+    let r = answered.renewals()?;
     if r.cells.is_empty() && r.yours.is_empty() && !ctx.out.json {
         ctx.out.note(
             "No contract ends are known in these quarters: price disclosures with a contract start and length give them.",

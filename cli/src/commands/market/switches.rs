@@ -2,10 +2,10 @@
 //! turned out.
 
 use clap::Args;
+use csx_node::query::Question;
 use csx_node::query::prices::short_pounds;
 use csx_node::query::stats::Summary;
 use csx_node::query::switches::{Flow, PartyView, SwitchQuery, SwitchRow, SwitchesAnswer};
-use csx_node::query::{Answer, Question};
 
 use super::{ask, dash, opt, show};
 use crate::context::Ctx;
@@ -45,7 +45,7 @@ pub fn switches(ctx: &Ctx, args: SwitchesArgs) -> anyhow::Result<()> {
         to: super::party(ctx, "to", &args.to)?,
     };
     let answered = ask(ctx, Question::Switches(q))?;
-    let Answer::Switches(a) = &answered.answer else { anyhow::bail!("unexpected answer") };
+    let a = answered.switches()?;
     if a.switches.is_empty() && !ctx.out.json {
         ctx.out.note("No switching reports held match; `csx switch add` records yours.");
     }

@@ -295,7 +295,10 @@ fn a_churn_of_a_thousand_identities_leaves_every_table_within_its_bound() {
         }
         a.on_disconnected(&p, now + 1);
         let s = a.sizes();
-        assert!(s.peers <= 50 && s.unverified <= 8 && s.queued <= 8 && s.strikes <= 64 && s.bans <= 64 && s.backoff <= 32, "{s:?}");
+        assert!(
+            s.peers <= 50 && s.unverified <= 8 && s.queued <= 8 && s.strikes <= 64 && s.bans <= 64 && s.backoff <= 32,
+            "{s:?}"
+        );
         assert!(s.addresses <= 50 * 4, "{s:?}");
     }
     let s = a.sizes();
@@ -405,9 +408,14 @@ fn beyond_the_bound_of_peers_being_verified_new_ones_wait_their_turn_in_a_bounde
     assert_eq!(a.on_request(q2, Ask::OwnCertificate, 40).0, Access::Serve);
     // A place frees (v1 is verified): the longest-queued is asked, and its time starts now.
     a.on_certificate_answer(v1, CertAnswer::Record(vec![1]), 1_000);
-    let out = a.on_certificate_checked(v1, CertCheck::Valid, &|p: &PeerId, _: u64| {
-        if *p == v1 { Standing::Member } else { Standing::Stranger }
-    }, 1_000);
+    let out = a.on_certificate_checked(
+        v1,
+        CertCheck::Valid,
+        &|p: &PeerId, _: u64| {
+            if *p == v1 { Standing::Member } else { Standing::Stranger }
+        },
+        1_000,
+    );
     assert_eq!(out, vec![Action::Admit(v1), Action::AskCertificate(q1)]);
     // Another frees by disconnecting: the next is asked.
     assert_eq!(a.on_disconnected(&v2, 2_000), vec![Action::AskCertificate(q2)]);
@@ -426,7 +434,8 @@ fn a_queued_peer_the_roster_comes_to_know_is_admitted_and_one_queued_too_long_is
     a.on_connected(known, inbound(), &stranger, 0);
     a.on_connected(slow, inbound(), &stranger, 0);
     // The roster changes (e.g. a sync brought its certificate): it needs no turn.
-    let out = a.on_roster_changed(&|p: &PeerId, _: u64| if *p == known { Standing::Member } else { Standing::Stranger }, 5);
+    let out =
+        a.on_roster_changed(&|p: &PeerId, _: u64| if *p == known { Standing::Member } else { Standing::Stranger }, 5);
     assert_eq!(out, vec![Action::Admit(known)]);
     // `busy` holds the one place past the time `slow` may wait: both go, `slow` without a ban.
     let out = a.on_tick(&stranger, TIMEOUT + 1);

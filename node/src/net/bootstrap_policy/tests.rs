@@ -73,10 +73,8 @@ fn a_registration_refused_as_busy_is_retried_soon_with_growing_jittered_waits() 
     let mut now = 10;
     for _ in 0..6 {
         p.refused(&s, Ask::Register, RefusalCode::TooBusy, now);
-        let next = run(&mut p, now, now + 10_000, 10)
-            .into_iter()
-            .find(|(_, i)| *i == Intent::Register(s))
-            .expect("retried");
+        let next =
+            run(&mut p, now, now + 10_000, 10).into_iter().find(|(_, i)| *i == Intent::Register(s)).expect("retried");
         sent_at.push(next.0);
         now = next.0 + 10;
     }
