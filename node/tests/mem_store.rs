@@ -2,23 +2,11 @@
 //! give the same outcomes, heads, digests, scans, latest records, waiting records, forks,
 //! quarantine and truncation.
 
-use csx_node::author::Author;
+mod common;
+use common::{NOW, author, cert, verified};
 use csx_node::store::{MemStore, Outcome, Refusal, Scan, SledStore, Store, StoreConfig};
 use csx_protocol::body::*;
-use csx_protocol::keys::SecretKey;
-use csx_protocol::{Body, FederationId, FinancialYear, Kind, Record, RecordId, Verified, VerifyContext};
-
-const FED: FederationId = FederationId([3; 32]);
-const NOW: u64 = 1_750_000_000_000;
-
-fn author(seed: u8) -> Author {
-    Author::new(SecretKey::from_seed(&[seed; 32]), FED, None)
-}
-
-fn cert(a: &Author) -> Body {
-    let org = SecretKey::from_seed(&[0xee; 32]);
-    Body::NodeCert(NodeCert::issue(&org, a.key().node_key(), "02A", NOW * 2).expect("valid cert"))
-}
+use csx_protocol::{Body, FinancialYear, Kind, Record, RecordId};
 
 fn review(n: u8) -> Body {
     Body::Review(Review {
@@ -60,15 +48,6 @@ fn price(n: u8) -> Body {
         satisfaction_survey: None,
         contract_ref: if n.is_multiple_of(2) { Some("C-1".into()) } else { None },
     })
-}
-
-fn verified(records: &[Record]) -> Vec<Verified<Record>> {
-    records
-        .iter()
-        .map(|r| {
-            Record::decode(r.bytes().to_vec()).and_then(|r| r.verify(&VerifyContext::new(FED, NOW))).expect("valid")
-        })
-        .collect()
 }
 
 /// A feed of a certificate then `n` reviews and prices, written at increasing times.

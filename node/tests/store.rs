@@ -1,23 +1,13 @@
 //! Store behaviour: insert/read/restart, waiting records, forks, durability across a kill.
 
+mod common;
+use common::{FED, NOW, author, cert, verified};
 use csx_node::author::Author;
 use csx_node::store::{Outcome, Refusal, Scan, SledStore, Store, StoreConfig, StoreError};
 use csx_protocol::body::*;
 use csx_protocol::keys::SecretKey;
-use csx_protocol::{Body, FederationId, FinancialYear, Kind, Record, RecordId, Verified, VerifyContext};
+use csx_protocol::{Body, FinancialYear, Kind, Record, RecordId};
 use std::path::Path;
-
-const FED: FederationId = FederationId([3; 32]);
-const NOW: u64 = 1_750_000_000_000;
-
-fn author(seed: u8) -> Author {
-    Author::new(SecretKey::from_seed(&[seed; 32]), FED, None)
-}
-
-fn cert(a: &Author) -> Body {
-    let org = SecretKey::from_seed(&[0xee; 32]);
-    Body::NodeCert(NodeCert::issue(&org, a.key().node_key(), "02A", NOW * 2).expect("valid cert"))
-}
 
 fn review(n: u8) -> Body {
     Body::Review(Review {
@@ -36,15 +26,6 @@ fn review(n: u8) -> Body {
         reviewer_role: "Head of BI".into(),
         comment: Some(format!("review {n}")),
     })
-}
-
-fn verified(records: &[Record]) -> Vec<Verified<Record>> {
-    records
-        .iter()
-        .map(|r| {
-            Record::decode(r.bytes().to_vec()).and_then(|r| r.verify(&VerifyContext::new(FED, NOW))).expect("valid")
-        })
-        .collect()
 }
 
 /// Signs a feed of a certificate and `n` reviews.
