@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod federation;
 pub mod peer;
 pub mod process;
+pub mod sim;
 pub mod sinks;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,79 @@
+//! The seeded network simulator (`csx_tests::sim`) at a size CI runs: records reach every
+//! honest node within the goal over bounded connections, and the same seed reproduces the same
+//! figures. Larger runs: `csx-sim` (docs/PERFORMANCE.md, section "Simulator").
+
+use csx_tests::sim::scenarios::{self, Spread};
+use csx_tests::sim::{Scenario, SimConfig, run};
+
+fn config(nodes: usize, seed: u64) -> SimConfig {
+    SimConfig { nodes, seed, ..SimConfig::default() }
+}
+
+fn assert_reaches_all(s: &Spread, goal_ms: f64) {
+    assert_eq!(s.missing, 0, "every honest node holds every record: {s:#?}");
+    let p99 = s.reach_all_p99_ms.expect("every record reached every honest node");
+    assert!(p99 <= goal_ms, "p99 time to reach every honest node {p99} ms is over {goal_ms} ms: {s:#?}");
+    assert!(
+        s.max_connections_seen <= s.max_peers,
+        "a node held {} connections, over {}",
+        s.max_connections_seen,
+        s.max_peers
+    );
+    assert!(s.max_connections_seen > 0);
+}
+
+#[test]
+fn records_reach_every_node_of_200_within_a_second_over_bounded_connections() {
+    let s = scenarios::propagation(&config(200, 7));
+    assert_reaches_all(&s, 1_000.0);
+    assert!(s.mesh_min >= 1, "every node is in the gossip mesh: {s:#?}");
+    assert!(s.counters.rounds > 0, "the round policy ran sync rounds");
+    // Gossip amplification is bounded by the mesh: each node sends a record to at most D_hi
+    // peers (and the publisher to every connected peer).
+    assert!(s.gossip_messages_per_node_per_record < 20.0, "{s:#?}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_figures() {
+    let a = run(Scenario::Propagation, &config(60, 3), 100);
+    let b = run(Scenario::Propagation, &config(60, 3), 100);
+    let c = run(Scenario::Propagation, &config(60, 4), 100);
+    let text = |v: &serde_json::Value| serde_json::to_string(v).expect("figures serialise");
+    assert_eq!(text(&a), text(&b));
+    assert_ne!(text(&a), text(&c));
+}
+
+#[test]
+fn bad_values_are_refused_with_a_reason() {
+    for (cfg, what) in [
+        (SimConfig { nodes: 1, ..SimConfig::default() }, "--nodes"),
+        (SimConfig { loss: 0.9, ..SimConfig::default() }, "--loss"),
+        (SimConfig { hostile_pct: 120.0, ..SimConfig::default() }, "--hostile-pct"),
+        (SimConfig { max_peers: 0, ..SimConfig::default() }, "--max-peers"),
+        (SimConfig { records: 0, ..SimConfig::default() }, "--records"),
+    ] {
+        let e = cfg.check().expect_err(what);
+        assert!(e.contains(what), "{e}");
+    }
+    assert!(Scenario::parse("nope").is_err());
+}
+
+#[test]
+fn a_tight_bound_is_held_and_records_still_reach_everyone() {
+    // Ten connections each: nodes fill up, turn newcomers away and rotate.
+    let cfg = SimConfig { max_peers: 10, ..config(200, 11) };
+    let s = scenarios::propagation(&cfg);
+    assert_reaches_all(&s, 1_000.0);
+    assert_eq!(s.max_connections_seen, 10, "the bound is reached and never exceeded: {s:#?}");
+}
+
+#[test]
+fn hostile_nodes_are_banned_and_records_still_reach_every_honest_node() {
+    let cfg = SimConfig { hostile_pct: 10.0, ..config(200, 5) };
+    let s = scenarios::propagation(&cfg);
+    assert_reaches_all(&s, 1_000.0);
+    assert!(s.counters.forged_sent > 0 && s.counters.forged_refused > 0, "{s:#?}");
+    assert_eq!(s.counters.forged_stored, 0, "no forged record is stored");
+    assert_eq!(s.hostile_banned, 20, "every hostile node is banned by some honest node: {s:#?}");
+    assert_eq!(s.honest_banned, 0, "no honest node is banned: {s:#?}");
+}
