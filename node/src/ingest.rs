@@ -66,6 +66,11 @@ pub struct Counters {
     pub ingest_queued: std::sync::atomic::AtomicU64,
     /// Records received by gossip waiting for their verdicts (bounded by the event loop).
     pub gossip_in_flight: std::sync::atomic::AtomicU64,
+    /// Microseconds the verifier stage spent decoding and verifying batches (wall time, on
+    /// however many cores), and the store stage classifying and storing them. Against the wall
+    /// time of a catch-up they tell which stage bounds it (csx-bench reports them).
+    pub verify_micros: std::sync::atomic::AtomicU64,
+    pub store_micros: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Counters {
@@ -79,6 +84,8 @@ impl Default for Counters {
             ),
             ingest_queued: std::sync::atomic::AtomicU64::new(0),
             gossip_in_flight: std::sync::atomic::AtomicU64::new(0),
+            verify_micros: std::sync::atomic::AtomicU64::new(0),
+            store_micros: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -159,6 +166,7 @@ pub fn spawn(
     // the verifier gathers queued jobs into a batch and verifies it; the store stage classifies
     // it against the roster and stores it. At most one verified batch waits between them.
     let (stage_tx, stage_rx) = std::sync::mpsc::sync_channel::<Stage>(1);
+    let verify_counters = counters.clone();
     std::thread::Builder::new()
         .name("csx-verify".into())
         .spawn(move || {
@@ -182,7 +190,9 @@ pub fn spawn(
                     replies.push((job.records.len(), job.reply, job.queued));
                     records.extend(job.records);
                 }
+                let started = std::time::Instant::now();
                 let checked = verify_all(records, &ctx, &mut keys);
+                add_micros(&verify_counters.verify_micros, started);
                 if stage_tx.send(Stage { ctx, checked, replies }).is_err() {
                     break;
                 }
@@ -194,7 +204,9 @@ pub fn spawn(
         .spawn(move || {
             let mut keys = KeyCache::default();
             while let Ok(stage) = stage_rx.recv() {
+                let started = std::time::Instant::now();
                 let verdicts = process(store.as_ref(), &membership, &stage.ctx, &mut keys, &counters, stage.checked);
+                add_micros(&counters.store_micros, started);
                 if verdicts.iter().any(|v| *v == Verdict::Appended) {
                     counters.records_stored.notify_one();
                 }
@@ -215,6 +227,11 @@ pub fn spawn(
         })
         .expect("the ingest thread starts");
     (IngestHandle { tx, counters: counters_for_handle }, join)
+}
+
+fn add_micros(total: &std::sync::atomic::AtomicU64, since: std::time::Instant) {
+    let micros = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+    total.fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Decoded public keys of recent authors (point decompression is a fifth of a verification).

@@ -121,10 +121,12 @@ struct Args {
     /// Nodes and records of the propagation test (0 nodes: skip it).
     nodes: usize,
     propagate: usize,
+    /// Only the ceilings, ingest, disk and the catch-up sync (no queries, pages or daemon).
+    sync_focus: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut a = Args { records: 100_000, json: None, sync: true, nodes: 100, propagate: 200 };
+    let mut a = Args { records: 100_000, json: None, sync: true, nodes: 100, propagate: 200, sync_focus: false };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -135,6 +137,7 @@ fn args() -> anyhow::Result<Args> {
             }
             "--json" => a.json = Some(it.next().ok_or_else(|| anyhow::anyhow!("--json needs a file"))?),
             "--no-sync" => a.sync = false,
+            "--sync-focus" => a.sync_focus = true,
             "--nodes" | "--propagate" => {
                 let v = it.next().ok_or_else(|| anyhow::anyhow!("{arg} needs a number"))?;
                 let n = v.parse().map_err(|_| anyhow::anyhow!("{arg}: `{v}` is not a number"))?;
@@ -143,7 +146,7 @@ fn args() -> anyhow::Result<Args> {
             "--propagation-only" => a.records = 0,
             "-h" | "--help" => {
                 println!(
-                    "csx-bench [--records N (default 100000)] [--json FILE] [--no-sync] [--nodes N (default 100; 0 skips propagation)] [--propagate N (records, default 200)] [--propagation-only]"
+                    "csx-bench [--records N (default 100000)] [--json FILE] [--no-sync] [--nodes N (default 100; 0 skips propagation)] [--propagate N (records, default 200)] [--propagation-only] [--sync-focus (skip the parts of ingest, queries, pages and the daemon)]"
                 );
                 std::process::exit(0);
             }
@@ -422,6 +425,16 @@ fn sync(r: &mut Report, fed: &mut Federation, ingest_rate: f64) -> anyhow::Resul
             "rec/s",
             format!("{got} of {total} in {:.1} s; {:.2}× ingest (goal ≥ 0.5×)", elapsed.as_secs_f64(), v / ingest_rate),
         );
+        r.add("catch-up sync: seconds", elapsed.as_secs_f64(), "s", format!("{got} records (goal ≤ 45 s at 1M)"));
+        // Where the new member's time went: its ingest stages' busy time against the wall time.
+        let counters = fed.node(1).counters();
+        for (name, micros) in [
+            ("catch-up sync: verifier stage busy", &counters.verify_micros),
+            ("catch-up sync: store stage busy", &counters.store_micros),
+        ] {
+            let busy = micros.load(Ordering::Relaxed) as f64 / 1e6;
+            r.add(name, busy, "s", format!("{:.0}% of the sync's wall time", 100.0 * busy / elapsed.as_secs_f64()));
+        }
         r.add(
             "catch-up sync: wire bytes / record bytes",
             on_wire as f64 / record_bytes as f64,
@@ -670,7 +683,9 @@ fn main() -> anyhow::Result<()> {
     {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&store_dir, StoreConfig::default())?);
         ingest_rate = ingest(&mut r, &fed, store.clone(), &recs, single)?;
-        ingest_parts(&mut r, &fed, &recs)?;
+        if !args.sync_focus {
+            ingest_parts(&mut r, &fed, &recs)?;
+        }
         let disk = dir_bytes(&store_dir) as f64;
         r.add(
             "disk: store size / record bytes",
@@ -683,8 +698,10 @@ fn main() -> anyhow::Result<()> {
                 disk / payload as f64 / sled_space
             ),
         );
-        queries(&mut r, &fed, store.as_ref())?;
-        pages(&mut r, &fed, store.clone())?;
+        if !args.sync_focus {
+            queries(&mut r, &fed, store.as_ref())?;
+            pages(&mut r, &fed, store.clone())?;
+        }
     }
     drop(recs);
     let t = Instant::now();
@@ -713,7 +730,9 @@ fn main() -> anyhow::Result<()> {
     if args.sync {
         sync(&mut r, &mut fed, ingest_rate)?;
     }
-    daemon(&mut r, &fed.members[0].home)?;
+    if !args.sync_focus {
+        daemon(&mut r, &fed.members[0].home)?;
+    }
     drop(fed);
     if args.nodes > 0 {
         propagation(&mut r, args.nodes, args.propagate)?;
