@@ -170,8 +170,13 @@ fn spread(w: &World, since: &super::world::Counters) -> Spread {
         reach_all_p99_ms: ms(quantile(&reach_all, 0.99)),
         reach_all_max_ms: ms(reach_all.last().copied()),
         missing,
-        gossip_messages_per_node_per_record: round2((c.gossip_messages - since.gossip_messages) as f64 / per),
-        gossip_bytes_per_node_per_record: round2((c.gossip_bytes - since.gossip_bytes) as f64 / per),
+        // The records' copies only, not the forged records hostile nodes sent.
+        gossip_messages_per_node_per_record: round2(
+            ((c.gossip_messages - since.gossip_messages) - (c.forged_sent - since.forged_sent)) as f64 / per,
+        ),
+        gossip_bytes_per_node_per_record: round2(
+            ((c.gossip_bytes - since.gossip_bytes) - (c.forged_bytes - since.forged_bytes)) as f64 / per,
+        ),
         duplicates_per_node_per_record: round2((c.gossip_duplicates - since.gossip_duplicates) as f64 / per),
         max_connections_seen: w.max_links_seen,
         max_peers: w.cfg.max_peers,

@@ -192,7 +192,9 @@ pub struct Counters {
     pub dials_failed: u64,
     pub connections_full: u64,
     pub connections_rotated: u64,
+    /// Forged records sent (one per peer), and their bytes: part of the gossip counts above.
     pub forged_sent: u64,
+    pub forged_bytes: u64,
     pub forged_refused: u64,
     pub forged_stored: u64,
     pub refused_from_the_future: u64,
@@ -881,6 +883,7 @@ impl World {
         let peers: Vec<u32> = n.links.keys().copied().collect();
         for p in peers {
             self.counters.forged_sent += 1;
+            self.counters.forged_bytes += (rc.len() + GOSSIP_FRAMING) as u64;
             self.send(node, p, Msg::Gossip(rc.clone()), now);
         }
     }
