@@ -113,3 +113,15 @@ fn skewed_clocks_delay_records_but_strike_no_honest_node_out() {
     assert!(f.spread.counters.refused_from_the_future > 0, "{f:#?}");
     assert_eq!(f.spread.honest_banned, 0, "{f:#?}");
 }
+
+/// The simulator's tier of tests/tests/flapping.rs (which keeps the real sockets): virtual time,
+/// so 20 cuts and 200 records take well under a second, the same every run.
+#[test]
+fn a_node_on_a_flapping_network_still_converges_with_nothing_left_waiting() {
+    let cfg = SimConfig { records: 200, ..config(30, 23) };
+    let f = scenarios::flapping(&cfg, 20);
+    assert_eq!(f.records, 200);
+    assert!(f.converged_after_ms.is_some_and(|t| t <= 120_000.0), "{f:#?}");
+    assert_eq!(f.pending_at_end, 0, "{f:#?}");
+    assert!(f.max_pending <= 200, "{f:#?}");
+}

@@ -352,7 +352,8 @@ impl World {
     /// certificates in every store (base data every member holds before the run).
     fn seed_publishers(&mut self) {
         let honest: Vec<u32> = (0..self.nodes.len() as u32).filter(|&i| !self.nodes[i as usize].hostile).collect();
-        let count = self.cfg.records.min(honest.len()).min(64);
+        // At most half the honest nodes, so that scenarios can find nodes that only receive.
+        let count = self.cfg.records.min(honest.len().div_ceil(2)).min(64);
         let picks = rng_sample(&mut self.rng, honest.len(), count);
         let org = SecretKey::from_seed(&key_seed(self.cfg.seed, 0x0e9));
         let ctx = VerifyContext::new(FED, EPOCH_MS);
