@@ -77,3 +77,51 @@ fn hostile_nodes_are_banned_and_records_still_reach_every_honest_node() {
     assert_eq!(s.hostile_banned, 20, "every hostile node is banned by some honest node: {s:#?}");
     assert_eq!(s.honest_banned, 0, "no honest node is banned: {s:#?}");
 }
+
+#[test]
+fn after_a_partition_heals_every_node_converges() {
+    let f = scenarios::partition(&config(200, 13));
+    assert!(f.spread_before_heal, "nothing crossed the split: {f:#?}");
+    let after = f.converged_after_ms.expect("converged after the heal");
+    // Records published during the split come by sync rounds (every 30 s with a random peer,
+    // and rounds back), over the links rotation makes across the old split.
+    assert!(after <= 300_000.0, "{f:#?}");
+    assert!(f.max_connections_seen <= SimConfig::default().max_peers);
+}
+
+#[test]
+fn nodes_back_from_an_outage_catch_up() {
+    let f = scenarios::churn(&config(200, 17));
+    assert_reaches_all(&f.spread, 1_000.0);
+    assert!(f.away > 0);
+    assert!(f.caught_up_after_ms.is_some_and(|t| t <= 60_000.0), "{f:#?}");
+}
+
+#[test]
+fn sync_rounds_cost_little_in_step_and_for_one_missing_record() {
+    let b = scenarios::sync_bytes(1_000, 1);
+    assert!(b.fetched, "{b:#?}");
+    assert!(b.in_step_bytes <= 1_024, "{b:#?}");
+    assert!(b.one_missing_bytes <= 8 * 1_024, "{b:#?}");
+}
+
+#[test]
+fn skewed_clocks_delay_records_but_strike_no_honest_node_out() {
+    let cfg = SimConfig { max_skew_ms: 12 * 60 * 1000, ..config(100, 19) };
+    let f = scenarios::skew(&cfg);
+    assert_eq!(f.spread.missing, 0, "every record arrives once clocks are within the tolerance: {f:#?}");
+    assert!(f.spread.counters.refused_from_the_future > 0, "{f:#?}");
+    assert_eq!(f.spread.honest_banned, 0, "{f:#?}");
+}
+
+/// The simulator's tier of tests/tests/flapping.rs (which keeps the real sockets): virtual time,
+/// so 20 cuts and 200 records take well under a second, the same every run.
+#[test]
+fn a_node_on_a_flapping_network_still_converges_with_nothing_left_waiting() {
+    let cfg = SimConfig { records: 200, ..config(30, 23) };
+    let f = scenarios::flapping(&cfg, 20);
+    assert_eq!(f.records, 200);
+    assert!(f.converged_after_ms.is_some_and(|t| t <= 120_000.0), "{f:#?}");
+    assert_eq!(f.pending_at_end, 0, "{f:#?}");
+    assert!(f.max_pending <= 200, "{f:#?}");
+}

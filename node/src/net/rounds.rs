@@ -344,12 +344,15 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
     /// Timers: stalled rounds, retries due, the periodic round.
     pub fn tick(&mut self, now: u64) -> Vec<Intent<P>> {
         let mut out = Vec::new();
-        let stalled: Vec<(P, u64)> = self
+        let mut stalled: Vec<(P, u64)> = self
             .in_flight
             .iter()
             .filter(|(_, r)| now.saturating_sub(r.progress_at) >= self.config.stall_ms)
             .map(|(p, r)| (*p, r.generation))
             .collect();
+        // In peer order, not the hash map's: the same inputs give the same intents (the
+        // simulator replays runs from a seed).
+        stalled.sort_unstable();
         for (peer, generation) in stalled {
             out.push(Intent::Abort { peer, generation });
             let why = format!("the round made no progress for {} s", self.config.stall_ms / 1000);

@@ -25,7 +25,7 @@ struct Args {
     /// Seed of every random choice: the same seed gives the same figures.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// What to run: propagation, hostile, partition, churn, sync-bytes, skew, or all.
+    /// What to run: propagation, hostile, partition, churn, sync-bytes, skew, flapping, or all.
     #[arg(long, default_value = "all")]
     scenario: String,
     /// Percentage of hostile nodes (the hostile scenario uses 10 when this is 0).
