@@ -12,6 +12,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The allocator of the `csx` binary, so the in-process nodes measure what the daemon does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use csx_node::ingest::{Counters, Verdict};
 use csx_node::membership::Membership;
 use csx_node::query::{Ctx, Question};
