@@ -134,11 +134,20 @@ fn evaluate(fed: &Federation, i: usize) -> Vec<Alert> {
     alerts.list(0, 0)
 }
 
+/// Whether node `i`'s roster is the one its stored records make: a node stores a membership
+/// record before it recomputes its roster, and the rules read the roster.
+fn membership_applied(fed: &Federation, i: usize) -> bool {
+    let service = fed.node(i).api().service();
+    let membership = service.membership();
+    csx_node::membership::Membership::load(membership.genesis().clone(), service.store().as_ref())
+        .is_ok_and(|m| m.roster().same_as(&membership.roster()))
+}
+
 /// Waits until every running node holds `records`, then evaluates every node's rules: their
 /// logs, by member.
 async fn settle(fed: &Federation, records: &[Record]) -> Vec<Vec<Alert>> {
-    wait_until("every node holds the new records", SETTLE, || {
-        fed.running().into_iter().all(|i| records.iter().all(|r| fed.holds(i, r)))
+    wait_until("every node holds the new records and has applied them to its membership", SETTLE, || {
+        fed.running().into_iter().all(|i| records.iter().all(|r| fed.holds(i, r)) && membership_applied(fed, i))
     })
     .await;
     fed.running().into_iter().map(|i| evaluate(fed, i)).collect()
