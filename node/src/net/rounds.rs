@@ -16,7 +16,10 @@
 //! - when a peer's summary shows it holds other records than this node (it has just started a
 //!   round with us): a round back at once, so what it holds spreads now rather than at the next
 //!   periodic round — at most every [`RoundsConfig::pull_back_ms`] per peer, so two nodes that
-//!   keep differing (records one refuses) do not ping-pong;
+//!   keep differing (records one refuses) do not ping-pong. One asked for sooner, or while a
+//!   round with that peer runs (which started before the peer's summary, so may miss what it
+//!   shows), is put off until then rather than forgotten; any round started with the peer
+//!   meanwhile takes its place;
 //! - on `csx sync` with every member's node (and each verified while it waits);
 //! - after a round that stored something new (to confirm it is level), and after a round that
 //!   fetched nothing new while a `csx sync` waits on the peer (a few times, with a growing pause).
@@ -164,6 +167,9 @@ pub struct Rounds<P> {
     idle: HashMap<P, u32>,
     /// Retries of idle rounds a `csx sync` waits on, due at.
     retries: BTreeMap<P, u64>,
+    /// Rounds back put off (the peer's summary differed too soon after our last round with it,
+    /// or while one ran), due at.
+    pull_backs: BTreeMap<P, u64>,
     waiters: Vec<Waiter<P>>,
     /// When the next periodic round is due.
     next_periodic: u64,
@@ -183,6 +189,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
             refused_us: BTreeSet::new(),
             idle: HashMap::new(),
             retries: BTreeMap::new(),
+            pull_backs: BTreeMap::new(),
             waiters: Vec::new(),
             next_periodic: 0,
             rng: fastrand::Rng::with_seed(seed),
@@ -207,6 +214,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         self.started_at.remove(&peer);
         self.asked_at.remove(&peer);
         self.refused_us.remove(&peer);
+        self.pull_backs.remove(&peer);
         self.failed(peer, reason)
     }
 
@@ -231,10 +239,16 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         if self.refused_us.remove(&peer) {
             return self.sync_with(peer, Trigger::VerifiedUs, now);
         }
-        let due = self.started_at.get(&peer).is_none_or(|at| now.saturating_sub(*at) >= self.config.pull_back_ms);
-        if summary_differs && due {
+        if !summary_differs || !self.members.contains(&peer) {
+            return vec![];
+        }
+        let due = self.started_at.get(&peer).map_or(now, |at| at + self.config.pull_back_ms);
+        if due <= now && !self.in_flight.contains_key(&peer) {
             return self.sync_with(peer, Trigger::PullBack, now);
         }
+        // Too soon, or a round runs that started before this summary: put off, not forgotten.
+        let at = self.pull_backs.entry(peer).or_insert(due.max(now));
+        *at = (*at).min(due.max(now));
         vec![]
     }
 
@@ -365,6 +379,17 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
                 out.extend(self.start(peer, Trigger::Retry, now));
             }
         }
+        // Rounds back put off, once due and no round runs with the peer (one running waits for
+        // its end: it started before the summary that asked for this one).
+        let due: Vec<P> = self
+            .pull_backs
+            .iter()
+            .filter(|(p, at)| **at <= now && !self.in_flight.contains_key(*p))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            out.extend(self.start(peer, Trigger::PullBack, now));
+        }
         if now >= self.next_periodic {
             self.next_periodic = now + self.config.interval_ms;
             let idle: Vec<P> = self.members.iter().filter(|p| !self.in_flight.contains_key(p)).copied().collect();
@@ -380,7 +405,9 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
     pub fn next_due(&self) -> u64 {
         let stall = self.in_flight.values().map(|r| r.progress_at + self.config.stall_ms).min();
         let retry = self.retries.values().copied().min();
-        [Some(self.next_periodic), stall, retry].into_iter().flatten().min().unwrap_or(self.next_periodic)
+        let pull_back =
+            self.pull_backs.iter().filter(|(p, _)| !self.in_flight.contains_key(*p)).map(|(_, at)| *at).min();
+        [Some(self.next_periodic), stall, retry, pull_back].into_iter().flatten().min().unwrap_or(self.next_periodic)
     }
 
     /// The generation of the round running with `peer`, if one is.
@@ -423,6 +450,8 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         let generation = self.generation;
         self.started_at.insert(peer, now);
         self.retries.remove(&peer);
+        // This round starts after whatever summary asked for a round back: it takes its place.
+        self.pull_backs.remove(&peer);
         self.in_flight.insert(peer, InFlight { generation, progress_at: now, appended: 0, refused: vec![] });
         Some(Intent::Start { peer, generation, trigger })
     }
@@ -505,6 +534,42 @@ mod tests {
         r.ended(A, g, End::InSync, 2_600);
         assert!(r.asked_by(A, true, 4_000).is_empty());
         assert_eq!(started(&r.asked_by(A, true, 4_500)), vec![(A, Trigger::PullBack)]);
+    }
+
+    #[test]
+    fn a_round_back_asked_for_too_soon_is_put_off_not_forgotten() {
+        let mut r = rounds();
+        assert!(r.tick(0).is_empty(), "no member yet: the periodic round is next due in 10 s");
+        r.verified(A, 0);
+        let g = r.running(&A).expect("running");
+        // While our round runs (it started before A's summary): put off until it ends.
+        assert!(r.asked_by(A, true, 500).is_empty());
+        assert_eq!(r.next_due(), 10_000, "nothing due while the round with A runs");
+        assert!(started(&r.tick(2_000)).is_empty());
+        r.ended(A, g, End::InSync, 2_100);
+        assert_eq!(r.next_due(), 2_000);
+        assert_eq!(started(&r.tick(2_100)), vec![(A, Trigger::PullBack)]);
+        let g = r.running(&A).expect("running");
+        r.ended(A, g, End::InSync, 2_200);
+        // Too soon after the last round: due 2 s after it started, and only once.
+        assert!(r.asked_by(A, true, 3_000).is_empty());
+        assert!(r.asked_by(A, true, 3_500).is_empty());
+        assert_eq!(r.next_due(), 4_100);
+        assert!(started(&r.tick(4_000)).is_empty());
+        assert_eq!(started(&r.tick(4_100)), vec![(A, Trigger::PullBack)]);
+        let g = r.running(&A).expect("running");
+        r.ended(A, g, End::InSync, 4_200);
+        assert!(started(&r.tick(6_200)).is_empty(), "done: not repeated");
+        // A round started meanwhile for another reason takes its place.
+        assert!(r.asked_by(A, true, 5_000).is_empty());
+        assert_eq!(started(&r.sync_with(A, Trigger::Gap, 5_100)), vec![(A, Trigger::Gap)]);
+        let g = r.running(&A).expect("running");
+        r.ended(A, g, End::InSync, 5_200);
+        assert!(started(&r.tick(7_000)).is_empty());
+        // A peer that goes takes its put-off round with it.
+        assert!(r.asked_by(A, true, 7_050).is_empty());
+        r.gone(A, "closed");
+        assert!(started(&r.tick(9_000)).is_empty());
     }
 
     #[test]

@@ -280,7 +280,10 @@ impl EventLoop {
         let now = self.now();
         self.rounds.stored(peer, generation, appended, &refused, now);
         let Some(s) = self.sessions.get_mut(&peer).filter(|s| s.generation == generation) else { return };
-        let actions = s.session.on_stored();
+        let actions = {
+            let heads = self.ctx.store.heads_index();
+            s.session.on_stored_given(&heads)
+        };
         self.execute(peer, generation, actions);
     }
 

@@ -76,6 +76,27 @@ enum Asked {
     Proof { author: NodeKey },
 }
 
+/// A feed to fetch from the peer: records `from..=to` of `author`.
+#[derive(Debug, Clone, Copy)]
+struct Want {
+    author: NodeKey,
+    from: u64,
+    to: u64,
+    /// The record at our own head's seq, another than ours: fetched to prove a fork, even
+    /// though the node holds a record at that seq.
+    proof: bool,
+}
+
+impl Want {
+    fn feed(author: NodeKey, from: u64, to: u64) -> Want {
+        Want { author, from, to, proof: false }
+    }
+
+    fn proof(author: NodeKey, seq: u64) -> Want {
+        Want { author, from: seq, to: seq, proof: true }
+    }
+}
+
 /// The initiator's side of one sync round with one peer. Pure: the owner sends the requests it
 /// returns, feeds back the responses, ingests the records it hands out, and passes in the
 /// node's current heads; time and I/O stay outside.
@@ -85,8 +106,8 @@ pub struct SyncSession {
     limits: SyncLimits,
     next_tag: u64,
     outstanding: BTreeMap<u64, Asked>,
-    /// Feeds still to fetch: (author, next seq, last seq).
-    wanted: VecDeque<(NodeKey, u64, u64)>,
+    /// Feeds still to fetch.
+    wanted: VecDeque<Want>,
     /// Authors with a fetch in flight (one at a time per author keeps pages in order).
     busy: BTreeMap<NodeKey, ()>,
     end: Option<SyncEnd>,
@@ -158,11 +179,26 @@ impl SyncSession {
 
     /// A page from an earlier [`SyncAction::Ingest`] has been stored: more may be fetched.
     pub fn on_stored(&mut self) -> Vec<SyncAction> {
+        self.stored(None)
+    }
+
+    /// As [`SyncSession::on_stored`], given the node's current heads: what the node has stored
+    /// since the heads were compared (fetched in another round, or gossiped) is not asked for
+    /// again, and a round left with nothing to fetch ends.
+    pub fn on_stored_given(&mut self, local: &HeadsIndex) -> Vec<SyncAction> {
+        self.stored(Some(local))
+    }
+
+    fn stored(&mut self, local: Option<&HeadsIndex>) -> Vec<SyncAction> {
         self.unstored = self.unstored.saturating_sub(1);
         if self.end.is_some() {
             return vec![];
         }
-        self.next_fetches()
+        let actions = self.next_fetches(local);
+        if self.outstanding.is_empty() && self.wanted.is_empty() {
+            self.end = Some(if self.undelivered || self.received > 0 { SyncEnd::Fetched } else { SyncEnd::InSync });
+        }
+        actions
     }
 
     pub fn end(&self) -> Option<SyncEnd> {
@@ -250,11 +286,11 @@ impl SyncSession {
                         continue;
                     }
                     match local.get(&author) {
-                        Some(m) if head.seq > m.seq => self.wanted.push_back((author, m.seq + 1, head.seq)),
-                        None => self.wanted.push_back((author, 1, head.seq)),
+                        Some(m) if head.seq > m.seq => self.wanted.push_back(Want::feed(author, m.seq + 1, head.seq)),
+                        None => self.wanted.push_back(Want::feed(author, 1, head.seq)),
                         // Same seq, another record: fetch it, which proves a fork.
                         Some(m) if head.seq == m.seq && head.id != m.id => {
-                            self.wanted.push_back((author, m.seq, m.seq))
+                            self.wanted.push_back(Want::proof(author, m.seq))
                         }
                         _ => {}
                     }
@@ -284,7 +320,7 @@ impl SyncSession {
                 let held = local.get(&author);
                 if records.is_empty() {
                     // The peer does not hold what it advertised: stop asking it for this feed.
-                    self.wanted.retain(|(a, _, _)| *a != author);
+                    self.wanted.retain(|w| w.author != author);
                     self.undelivered = true;
                 } else if let (Some(h), Some(prev)) = (held, first_prev)
                     && from_seq == h.seq + 1
@@ -292,12 +328,12 @@ impl SyncSession {
                 {
                     // The peer's feed continues from another record at our head's seq: the author
                     // signed two. Fetch the peer's one, which proves the fork.
-                    self.wanted.retain(|(a, _, _)| *a != author);
-                    self.wanted.push_front((author, h.seq, h.seq));
+                    self.wanted.retain(|w| w.author != author);
+                    self.wanted.push_front(Want::proof(author, h.seq));
                 } else {
                     self.received += records.len() as u64;
                     if expect <= to_seq {
-                        self.wanted.push_front((author, expect, to_seq));
+                        self.wanted.push_front(Want::feed(author, expect, to_seq));
                     }
                     self.unstored += 1;
                     actions.push(SyncAction::Ingest { records });
@@ -333,25 +369,37 @@ impl SyncSession {
                 return Err(SyncViolation::UnexpectedResponse { asked, got });
             }
         }
-        actions.extend(self.next_fetches());
+        actions.extend(self.next_fetches(Some(local)));
         if self.outstanding.is_empty() && self.wanted.is_empty() && self.end.is_none() {
             self.end = Some(if self.undelivered || self.received > 0 { SyncEnd::Fetched } else { SyncEnd::InSync });
         }
         Ok(actions)
     }
 
-    fn next_fetches(&mut self) -> Vec<SyncAction> {
+    /// The next fetches, within the limits. Given the node's `local` heads, a feed the node
+    /// now holds up to where the peer's head was (stored meanwhile, by another round or by
+    /// gossip) is dropped and one it holds part of is asked for from its head on: with many
+    /// rounds at once (a federation forming), each record is then fetched about once, not
+    /// once per round.
+    fn next_fetches(&mut self, local: Option<&HeadsIndex>) -> Vec<SyncAction> {
         let mut out = Vec::new();
         let mut skipped = VecDeque::new();
         while self.outstanding.len() < self.limits.max_in_flight && self.unstored < self.limits.max_unstored_pages {
-            let Some((author, from, to)) = self.wanted.pop_front() else { break };
+            let Some(want) = self.wanted.pop_front() else { break };
+            let Want { author, mut from, to, proof } = want;
             if self.busy.contains_key(&author) {
-                skipped.push_back((author, from, to));
+                skipped.push_back(want);
                 continue;
+            }
+            if !proof && let Some(held) = local.and_then(|l| l.get(&author)) {
+                if held.seq >= to {
+                    continue;
+                }
+                from = from.max(held.seq + 1);
             }
             let last = to.min(from.saturating_add(self.limits.page_records - 1));
             if last < to {
-                skipped.push_back((author, last + 1, to));
+                skipped.push_back(Want::feed(author, last + 1, to));
             }
             self.busy.insert(author, ());
             let request =

@@ -280,3 +280,49 @@ fn a_huge_count_does_not_allocate() {
     bytes.extend_from_slice(&u32::MAX.to_be_bytes());
     assert!(SyncResponse::decode(&bytes).is_err());
 }
+
+/// With many rounds at once (a federation forming), a round does not fetch again what another
+/// round stored since it compared heads: it asks only for what the node still lacks.
+#[test]
+fn what_another_round_stored_meanwhile_is_not_fetched_again() {
+    let mut a = Side::new();
+    let mut b = Side::new();
+    for author in 1..=5 {
+        b.write(author, 3);
+    }
+    let limits = SyncLimits { page_records: 8, page_bytes: 1 << 20, max_in_flight: 1, max_unstored_pages: 1 };
+    let (mut s, first) = SyncSession::start(FED, limits, &mut a.heads);
+    let mut queue = VecDeque::from([first]);
+    let mut fetches = vec![];
+    while let Some(action) = queue.pop_front() {
+        match action {
+            SyncAction::Send { tag, request } => {
+                if let SyncRequest::Fetch { author, from_seq, to_seq, .. } = &request {
+                    fetches.push((*author, *from_seq, *to_seq));
+                    if fetches.len() == 1 {
+                        // Meanwhile another round stores every feed but this one, and the
+                        // first record only of one of them.
+                        let others: Vec<NodeKey> = b.feeds.keys().filter(|k| *k != author).copied().collect();
+                        for (i, other) in others.iter().enumerate() {
+                            let n = if i == 0 { 1 } else { 3 };
+                            for r in b.feeds[other][..n].to_vec() {
+                                a.add(r);
+                            }
+                        }
+                    }
+                }
+                let resp = b.respond(&request);
+                queue.extend(s.on_response(tag, resp, &mut a.heads).expect("honest peer"));
+            }
+            SyncAction::Ingest { records } => {
+                records.into_iter().for_each(|r| a.add(r));
+                queue.extend(s.on_stored_given(&a.heads));
+            }
+            SyncAction::Fork { .. } => panic!("no fork here"),
+        }
+    }
+    assert_eq!(s.end(), Some(SyncEnd::Fetched));
+    assert_eq!(fetches.len(), 2, "the feed asked first, and the rest of the one held in part: {fetches:?}");
+    assert_eq!((fetches[1].1, fetches[1].2), (2, 3), "from the node's head on");
+    assert_eq!(a.heads.root(), b.heads.root());
+}
