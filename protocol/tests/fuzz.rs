@@ -26,7 +26,10 @@ fn sync_entry(bytes: &[u8]) {
 fn valid_sync_messages() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         Just(SyncResponse::InSync.encode()),
-        Just(SyncResponse::Differs { buckets: vec![[3; 16]; 256], forked: vec![] }.encode()),
+        Just(
+            SyncResponse::Differs { buckets: vec![[3; csx_protocol::sync::BUCKET_DIGEST_LEN]; 256], forked: vec![] }
+                .encode()
+        ),
         any::<[u8; 32]>().prop_map(|k| SyncRequest::Fetch {
             author: csx_protocol::NodeKey(k),
             from_seq: 1,

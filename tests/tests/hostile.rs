@@ -358,9 +358,10 @@ async fn a_peer_answering_with_records_nobody_asked_for_is_dropped() {
         Ok(SyncRequest::Fetch { author, from_seq: 1, to_seq: 1, .. }) if author == own => {
             Frame::response(&SyncResponse::Records { records: vec![cert.clone()] })
         }
-        Ok(SyncRequest::Summary { .. }) => {
-            Frame::response(&SyncResponse::Differs { buckets: vec![[0xaa; 16]; 256], forked: vec![] })
-        }
+        Ok(SyncRequest::Summary { .. }) => Frame::response(&SyncResponse::Differs {
+            buckets: vec![[0xaa; csx_protocol::sync::BUCKET_DIGEST_LEN]; 256],
+            forked: vec![],
+        }),
         Ok(SyncRequest::Heads { buckets }) => {
             let b = csx_protocol::sync::bucket_of(&own);
             let heads = if buckets.contains(&b) {

@@ -8,7 +8,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
 /// The sync protocol's name on the wire.
-pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/csx/sync/1");
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/csx/sync/2");
 
 #[derive(Debug, Clone, Default)]
 pub struct SyncCodec;

@@ -2,7 +2,7 @@
 //!
 //! A node's *heads* map each author to its highest contiguous record (seq and id). Authors fall
 //! into 256 buckets by the first byte of their key; a bucket's digest is SHA-256 over its sorted
-//! `author ‖ seq ‖ id` entries (first 16 bytes), and the root is SHA-256 over the 256 bucket
+//! `author ‖ seq ‖ id` entries (first 12 bytes), and the root is SHA-256 over the 256 bucket
 //! digests. Two nodes with equal roots hold the same feeds up to the same heads.
 //!
 //! A round, started by either side: `Summary(root)` → `InSync` (a few bytes, done) or
@@ -26,7 +26,7 @@ pub use session::{SyncAction, SyncEnd, SyncLimits, SyncSession, SyncViolation};
 /// Number of buckets authors are spread over.
 pub const BUCKETS: usize = 256;
 /// Bytes of a bucket digest.
-pub const BUCKET_DIGEST_LEN: usize = 16;
+pub const BUCKET_DIGEST_LEN: usize = 12;
 /// Largest sync request on the wire.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// Largest sync response on the wire: a page of records plus framing.

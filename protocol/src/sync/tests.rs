@@ -42,7 +42,7 @@ fn messages_round_trip_and_reject_trailing_bytes() {
     }
     let resps = [
         SyncResponse::InSync,
-        SyncResponse::Differs { buckets: vec![[9; 16]; 256], forked: vec![key(1, 2)] },
+        SyncResponse::Differs { buckets: vec![[9; BUCKET_DIGEST_LEN]; 256], forked: vec![key(1, 2)] },
         SyncResponse::Proof { first: vec![1, 2], second: vec![3] },
         SyncResponse::Heads { heads: vec![(key(4, 4), head(9))] },
         SyncResponse::Records { records: vec![vec![1, 2, 3], vec![]] },
