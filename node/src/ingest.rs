@@ -52,6 +52,19 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// Why a valid record was not taken here — not a member in good standing, quarantined, or
+    /// refused by the store — as sync rounds report it (`rounds::Rounds::stored`); `None` for a
+    /// record taken, a duplicate, one held, a fork or an invalid record.
+    pub fn refusal(&self) -> Option<&'static str> {
+        match self {
+            Verdict::NotValid { reason } | Verdict::Refused { reason } => Some(reason),
+            Verdict::Quarantined => Some("quarantined"),
+            _ => None,
+        }
+    }
+}
+
 /// Counts of what the node received and why it refused what it refused, for `csx status`.
 #[derive(Debug)]
 pub struct Counters {

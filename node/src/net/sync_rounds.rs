@@ -269,14 +269,7 @@ impl EventLoop {
             self.drop_peer(peer, Reason::InvalidRecords, &format!("sent {invalid} invalid records by sync"));
             return;
         }
-        let refused: Vec<&'static str> = verdicts
-            .iter()
-            .filter_map(|v| match v {
-                Verdict::NotValid { reason } | Verdict::Refused { reason } => Some(*reason),
-                Verdict::Quarantined => Some("quarantined"),
-                _ => None,
-            })
-            .collect();
+        let refused: Vec<&'static str> = verdicts.iter().filter_map(Verdict::refusal).collect();
         let now = self.now();
         self.rounds.stored(peer, generation, appended, &refused, now);
         let Some(s) = self.sessions.get_mut(&peer).filter(|s| s.generation == generation) else { return };

@@ -961,14 +961,7 @@ impl World {
             return self.act(node, actions);
         }
         let appended = verdicts.iter().filter(|v| matches!(v, Verdict::Appended)).count() as u64;
-        let refused: Vec<&'static str> = verdicts
-            .iter()
-            .filter_map(|v| match v {
-                Verdict::NotValid { reason } | Verdict::Refused { reason } => Some(*reason),
-                Verdict::Quarantined => Some("quarantined"),
-                _ => None,
-            })
-            .collect();
+        let refused: Vec<&'static str> = verdicts.iter().filter_map(Verdict::refusal).collect();
         let n = &mut self.nodes[node as usize];
         n.rounds.stored(peer, generation, appended, &refused, now);
         let Some(s) = n.sessions.get_mut(&peer).filter(|s| s.generation == generation) else { return };
