@@ -121,6 +121,9 @@ fn daemon_lock_path(home: &Home) -> PathBuf {
 #[derive(Debug)]
 pub struct DaemonLock(#[allow(dead_code)] std::fs::File);
 
+/// How many times (10 ms apart) a starting daemon tries for a lock another process holds.
+const LOCK_TRIES: u32 = 20;
+
 /// Takes this home's daemon lock, or says that a daemon is already running for it.
 pub fn lock_daemon(home: &Home) -> anyhow::Result<DaemonLock> {
     let path = daemon_lock_path(home);
@@ -130,18 +133,32 @@ pub fn lock_daemon(home: &Home) -> anyhow::Result<DaemonLock> {
         .write(true)
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    match fs2::FileExt::try_lock_exclusive(&file) {
-        Ok(()) => Ok(DaemonLock(file)),
-        Err(e) if e.kind() == fs2::lock_contended_error().kind() || e.kind() == std::io::ErrorKind::WouldBlock => {
-            Err(crate::error::CliError::new(
-                crate::error::exit::UNAVAILABLE,
-                format!(
-                    "a daemon is already running for this home ({}): use it, or stop it with `csx shutdown` first",
-                    home.root().display()
-                ),
-            )
-            .into())
+    // A command asking whether a daemon is starting takes the lock shared for a moment
+    // (`daemon_starting`); a daemon starting just then must not take that for a running daemon.
+    // Such a probe lasts microseconds, a running daemon holds the lock for good: try for a while.
+    let mut tries = 0;
+    let contended = |e: &std::io::Error| {
+        e.kind() == fs2::lock_contended_error().kind() || e.kind() == std::io::ErrorKind::WouldBlock
+    };
+    let locked = loop {
+        match fs2::FileExt::try_lock_exclusive(&file) {
+            Err(e) if contended(&e) && tries < LOCK_TRIES => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other,
         }
+    };
+    match locked {
+        Ok(()) => Ok(DaemonLock(file)),
+        Err(e) if contended(&e) => Err(crate::error::CliError::new(
+            crate::error::exit::UNAVAILABLE,
+            format!(
+                "a daemon is already running for this home ({}): use it, or stop it with `csx shutdown` first",
+                home.root().display()
+            ),
+        )
+        .into()),
         Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
     }
 }
@@ -200,4 +217,34 @@ pub fn default_home() -> PathBuf {
     directories::ProjectDirs::from("", "", "csx")
         .map(|d| d.data_dir().to_path_buf())
         .unwrap_or_else(|| PathBuf::from(".csx"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commands_brief_probe_does_not_stop_a_daemon_starting_but_a_running_daemon_does() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = Home::new(dir.path());
+        // A command probing whether a daemon is starting holds the lock shared for a moment.
+        let probe = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(daemon_lock_path(&home))
+            .expect("open");
+        fs2::FileExt::lock_shared(&probe).expect("shared");
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            drop(probe);
+        });
+        let lock = lock_daemon(&home).expect("the probe ends and the daemon takes the lock");
+        release.join().expect("thread");
+        // With the lock held for good, a second daemon is told one is running.
+        let err = lock_daemon(&home).expect_err("held");
+        assert!(err.to_string().contains("a daemon is already running for this home"), "{err}");
+        drop(lock);
+        assert!(lock_daemon(&home).is_ok());
+    }
 }
