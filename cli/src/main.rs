@@ -312,6 +312,7 @@ fn run(cli: Cli, out: Output) -> anyhow::Result<()> {
 }
 
 fn main() {
+    csx_node::memory::no_transparent_huge_pages();
     // Before any thread starts: a child of `csx demo` goes when the demo goes.
     signals::exit_with_parent();
     let cli = match Cli::from_arg_matches(&command().get_matches()) {

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod input;
 pub mod keyfile;
 pub mod membership;
+pub mod memory;
 pub mod metrics;
 pub mod net;
 pub mod query;

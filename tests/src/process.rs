@@ -7,8 +7,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The `csx` binary built alongside this test.
+/// The `csx` binary built alongside this test, or the one `CSX_TEST_BIN` names (to measure a
+/// release build with the debug test harness: `CSX_TEST_BIN=$PWD/target/release/csx`).
 pub fn csx_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CSX_TEST_BIN") {
+        let bin = std::fs::canonicalize(&bin)
+            .unwrap_or_else(|e| panic!("CSX_TEST_BIN={}: {e}", PathBuf::from(&bin).display()));
+        return bin;
+    }
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
     let bin = dir.join("csx");

@@ -659,6 +659,8 @@ fn pages(r: &mut Report, fed: &Federation, store: Arc<dyn Store>) -> anyhow::Res
 }
 
 fn main() -> anyhow::Result<()> {
+    // As the `csx` binary does.
+    csx_node::memory::no_transparent_huge_pages();
     let args = args()?;
     let mut r = Report::default();
     println!(
