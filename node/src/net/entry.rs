@@ -160,7 +160,8 @@ impl EventLoop {
 
     pub(super) fn admission_tick(&mut self) {
         let now = self.now();
-        self.catch_up.tick(self.rounds.running_count() > 0, self.sync_remaining(), now);
+        let rounds = self.rounds.running_count() + self.rounds.queued_count();
+        self.catch_up.tick(rounds > 0, self.sync_remaining(), now);
         self.check_roster();
         let now = self.now();
         let judge = self.judge();

@@ -24,10 +24,16 @@
 //! - after a round that stored something new (to confirm it is level), and after a round that
 //!   fetched nothing new while a `csx sync` waits on the peer (a few times, with a growing pause).
 //!
+//! At most [`RoundsConfig::max_running`] rounds run at once; a round due beyond that waits in a
+//! queue, oldest first, and starts as one running ends. So when a node meets many peers at once
+//! (a federation forming, a node back after a while), its later rounds compare heads after the
+//! earlier ones stored what they fetched, and ask only for what is still missing: with every
+//! round at once, each fetched every feed the node lacked, from every peer.
+//!
 //! Time is a parameter (milliseconds); the tests move it by hand. Every table is keyed by
 //! verified, connected peers (admission bounds how many) and is emptied of a peer when it goes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -49,6 +55,8 @@ pub struct RoundsConfig {
     /// [`PARTNER_MS`], and less than the time between periodic rounds, or with every peer
     /// starting rounds with us all would count, always.
     pub partner_ms: u64,
+    /// Most rounds running at once; more wait their turn.
+    pub max_running: usize,
 }
 
 impl RoundsConfig {
@@ -62,6 +70,9 @@ impl RoundsConfig {
         }
     }
 }
+
+/// The default of [`RoundsConfig::max_running`].
+pub const MAX_RUNNING: usize = 4;
 
 /// The longest pause before retrying a round that fetched nothing new.
 pub const MAX_RETRY_PAUSE_MS: u64 = 1_000;
@@ -78,6 +89,7 @@ impl Default for RoundsConfig {
             max_idle_retries: 20,
             retry_pause_ms: 50,
             partner_ms: PARTNER_MS / 4,
+            max_running: MAX_RUNNING,
         }
     }
 }
@@ -156,6 +168,8 @@ pub struct Rounds<P> {
     /// Verified members' nodes, connected.
     members: BTreeSet<P>,
     in_flight: HashMap<P, InFlight>,
+    /// Rounds due while [`RoundsConfig::max_running`] ran, oldest first; one per peer.
+    queued: VecDeque<(P, Trigger)>,
     generation: u64,
     /// When a round last started with each member.
     started_at: HashMap<P, u64>,
@@ -183,6 +197,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
             config,
             members: BTreeSet::new(),
             in_flight: HashMap::new(),
+            queued: VecDeque::new(),
             generation: 0,
             started_at: HashMap::new(),
             asked_at: HashMap::new(),
@@ -208,14 +223,16 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         self.start(peer, Trigger::Verified, now).into_iter().collect()
     }
 
-    /// `peer` went (disconnected, dropped, denied): its round fails with `reason`.
-    pub fn gone(&mut self, peer: P, reason: &str) -> Vec<Intent<P>> {
+    /// `peer` went (disconnected, dropped, denied): its round fails with `reason`, and a round
+    /// waiting its turn may start.
+    pub fn gone(&mut self, peer: P, reason: &str, now: u64) -> Vec<Intent<P>> {
         self.members.remove(&peer);
         self.started_at.remove(&peer);
         self.asked_at.remove(&peer);
         self.refused_us.remove(&peer);
         self.pull_backs.remove(&peer);
-        self.failed(peer, reason)
+        self.queued.retain(|(p, _)| *p != peer);
+        self.failed(peer, reason, now)
     }
 
     /// Starts a round with `peer` for `trigger`, if it is a member's node without one.
@@ -240,6 +257,10 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
             return self.sync_with(peer, Trigger::VerifiedUs, now);
         }
         if !summary_differs || !self.members.contains(&peer) {
+            return vec![];
+        }
+        if self.is_queued(&peer) {
+            // A round with it waits its turn: it starts after this summary, so covers it.
             return vec![];
         }
         let due = self.started_at.get(&peer).map_or(now, |at| at + self.config.pull_back_ms);
@@ -279,6 +300,14 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
             return vec![];
         }
         let round = self.in_flight.remove(&peer).expect("present: checked above");
+        let mut out = self.outcome(peer, round, end, now);
+        out.extend(self.start_queued(now));
+        out
+    }
+
+    /// What a round's end leads to: a reply to the `csx sync`s waiting on the peer, another
+    /// round, or a retry later.
+    fn outcome(&mut self, peer: P, round: InFlight, end: End, now: u64) -> Vec<Intent<P>> {
         match end {
             End::InSync => {
                 self.idle.remove(&peer);
@@ -334,12 +363,14 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
     }
 
     /// The round with `peer` failed (a request failed, the peer broke the protocol or went):
-    /// the `csx sync`s waiting on it hear `reason`.
-    pub fn failed(&mut self, peer: P, reason: &str) -> Vec<Intent<P>> {
+    /// the `csx sync`s waiting on it hear `reason`, and a round waiting its turn may start.
+    pub fn failed(&mut self, peer: P, reason: &str, now: u64) -> Vec<Intent<P>> {
         self.in_flight.remove(&peer);
         self.idle.remove(&peer);
         self.retries.remove(&peer);
-        self.resolve(peer, false, Some(reason.to_string()))
+        let mut out = self.resolve(peer, false, Some(reason.to_string()));
+        out.extend(self.start_queued(now));
+        out
     }
 
     /// `csx sync` number `waiter`: a round with every member's node, and with each verified
@@ -370,7 +401,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         for (peer, generation) in stalled {
             out.push(Intent::Abort { peer, generation });
             let why = format!("the round made no progress for {} s", self.config.stall_ms / 1000);
-            out.extend(self.failed(peer, &why));
+            out.extend(self.failed(peer, &why, now));
         }
         let due: Vec<P> = self.retries.iter().filter(|(_, at)| **at <= now).map(|(p, _)| *p).collect();
         for peer in due {
@@ -392,7 +423,12 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         }
         if now >= self.next_periodic {
             self.next_periodic = now + self.config.interval_ms;
-            let idle: Vec<P> = self.members.iter().filter(|p| !self.in_flight.contains_key(p)).copied().collect();
+            let idle: Vec<P> = self
+                .members
+                .iter()
+                .filter(|p| !self.in_flight.contains_key(p) && !self.is_queued(p))
+                .copied()
+                .collect();
             if !idle.is_empty() {
                 let pick = idle[self.rng.usize(..idle.len())];
                 out.extend(self.start(pick, Trigger::Periodic, now));
@@ -420,10 +456,21 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         self.in_flight.len()
     }
 
-    /// Whether `peer` is a sync partner now: a round runs with it, a `csx sync` waits on it,
-    /// or it asked us for records within [`RoundsConfig::partner_ms`].
+    /// How many rounds wait for their turn.
+    pub fn queued_count(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// Whether a round with `peer` waits for its turn.
+    pub fn is_queued(&self, peer: &P) -> bool {
+        self.queued.iter().any(|(p, _)| p == peer)
+    }
+
+    /// Whether `peer` is a sync partner now: a round runs with it or waits its turn, a `csx
+    /// sync` waits on it, or it asked us for records within [`RoundsConfig::partner_ms`].
     pub fn is_partner(&self, peer: &P, now: u64) -> bool {
         self.in_flight.contains_key(peer)
+            || self.is_queued(peer)
             || self.waited(peer)
             || self.asked_at.get(peer).is_some_and(|at| now.saturating_sub(*at) < self.config.partner_ms)
     }
@@ -446,6 +493,20 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         if self.in_flight.contains_key(&peer) || !self.members.contains(&peer) {
             return None;
         }
+        if self.in_flight.len() >= self.config.max_running.max(1) || !self.queued.is_empty() {
+            // It waits its turn (behind those already waiting), and starts after whatever asked
+            // for a retry or a round back.
+            self.retries.remove(&peer);
+            self.pull_backs.remove(&peer);
+            if !self.is_queued(&peer) {
+                self.queued.push_back((peer, trigger));
+            }
+            return None;
+        }
+        Some(self.launch(peer, trigger, now))
+    }
+
+    fn launch(&mut self, peer: P, trigger: Trigger, now: u64) -> Intent<P> {
         self.generation += 1;
         let generation = self.generation;
         self.started_at.insert(peer, now);
@@ -453,7 +514,19 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         // This round starts after whatever summary asked for a round back: it takes its place.
         self.pull_backs.remove(&peer);
         self.in_flight.insert(peer, InFlight { generation, progress_at: now, appended: 0, refused: vec![] });
-        Some(Intent::Start { peer, generation, trigger })
+        Intent::Start { peer, generation, trigger }
+    }
+
+    /// Starts the rounds waiting their turn, oldest first, while there is room.
+    fn start_queued(&mut self, now: u64) -> Vec<Intent<P>> {
+        let mut out = Vec::new();
+        while self.in_flight.len() < self.config.max_running.max(1) {
+            let Some((peer, trigger)) = self.queued.pop_front() else { break };
+            if self.members.contains(&peer) && !self.in_flight.contains_key(&peer) {
+                out.push(self.launch(peer, trigger, now));
+            }
+        }
+        out
     }
 
     fn resolve(&mut self, peer: P, in_sync: bool, error: Option<String>) -> Vec<Intent<P>> {
@@ -568,7 +641,7 @@ mod tests {
         assert!(started(&r.tick(7_000)).is_empty());
         // A peer that goes takes its put-off round with it.
         assert!(r.asked_by(A, true, 7_050).is_empty());
-        r.gone(A, "closed");
+        r.gone(A, "closed", 7_060);
         assert!(started(&r.tick(9_000)).is_empty());
     }
 
@@ -695,7 +768,7 @@ mod tests {
         let mut r = rounds();
         r.verified(A, 0);
         r.sync_all(3, 0);
-        let got = replies(&r.gone(A, "the connection closed"));
+        let got = replies(&r.gone(A, "the connection closed", 5));
         assert_eq!(got[0].1[0].error.as_deref(), Some("the connection closed"));
         assert!(r.sync_with(A, Trigger::Gap, 10).is_empty(), "no longer a member's node");
         assert!(r.tick(20_000).is_empty(), "nobody to pick");
@@ -754,6 +827,90 @@ mod tests {
         assert_eq!(RoundsConfig::new(2_000, 60_000).partner_ms, 500);
         assert_eq!(RoundsConfig::new(600_000, 60_000).partner_ms, PARTNER_MS);
         assert_eq!(RoundsConfig::new(30_000, 60_000).stall_ms, 120_000);
+    }
+
+    fn capped(max_running: usize) -> Rounds<u8> {
+        Rounds::new(RoundsConfig { interval_ms: 1_000_000, max_running, ..RoundsConfig::default() }, 7)
+    }
+
+    #[test]
+    fn rounds_beyond_the_cap_wait_their_turn_oldest_first() {
+        let mut r = capped(2);
+        r.tick(0);
+        let mut out = Vec::new();
+        for p in [A, B, C, 4, 5] {
+            out.extend(r.verified(p, 0));
+        }
+        assert_eq!(started(&out), vec![(A, Trigger::Verified), (B, Trigger::Verified)]);
+        assert_eq!((r.running_count(), r.queued_count()), (2, 3));
+        assert!(r.is_queued(&C) && r.is_partner(&C, 0), "a peer waiting its turn is a sync partner");
+        assert!(r.sync_with(C, Trigger::Gap, 1).is_empty(), "queued once");
+        assert_eq!(r.queued_count(), 3);
+        // A round ending makes room for the oldest waiting; its confirmation queues behind.
+        let ga = r.running(&A).expect("running");
+        r.stored(A, ga, 3, &[], 5);
+        let out = r.ended(A, ga, End::Fetched { received: 3 }, 10);
+        assert_eq!(started(&out), vec![(C, Trigger::Verified)]);
+        assert_eq!(r.queued_count(), 3, "4 and 5 wait, then A's confirmation");
+        // A failed round makes room too; a peer that goes leaves the queue.
+        r.gone(4, "closed", 20);
+        let gb = r.running(&B).expect("running");
+        let out = r.failed(B, "timed out", 30);
+        assert_eq!(started(&out), vec![(5, Trigger::Verified)]);
+        let gc = r.running(&C).expect("running");
+        assert_eq!(started(&r.ended(C, gc, End::InSync, 40)), vec![(A, Trigger::Confirm)]);
+        assert_eq!(r.queued_count(), 0);
+        assert!(r.running(&B).is_none() && gb > 0);
+        assert_eq!(r.running_count(), 2);
+    }
+
+    #[test]
+    fn a_waiting_round_takes_the_place_of_a_round_back_and_a_retry() {
+        let mut r = capped(1);
+        r.tick(0);
+        r.verified(A, 0);
+        r.verified(B, 0);
+        assert!(r.is_queued(&B));
+        // B's summary differs: the round waiting its turn starts after it, so covers it.
+        assert!(r.asked_by(B, true, 5_000).is_empty());
+        let ga = r.running(&A).expect("running");
+        assert_eq!(started(&r.ended(A, ga, End::InSync, 5_100)), vec![(B, Trigger::Verified)]);
+        let gb = r.running(&B).expect("running");
+        r.ended(B, gb, End::InSync, 5_200);
+        assert!(started(&r.tick(10_000)).is_empty(), "no round back left over");
+    }
+
+    #[test]
+    fn csx_sync_hears_from_every_peer_through_the_queue() {
+        let mut r = capped(1);
+        r.tick(0);
+        r.verified(A, 0);
+        r.verified(B, 0);
+        r.verified(C, 0);
+        let ga = r.running(&A).expect("running");
+        assert!(started(&r.sync_all(1, 1)).is_empty(), "all running or waiting already");
+        let mut now = 10;
+        let mut out = r.ended(A, ga, End::InSync, now);
+        let mut replies_seen = Vec::new();
+        while let Some((peer, _)) = started(&out).first().copied() {
+            replies_seen.extend(replies(&out));
+            now += 10;
+            let g = r.running(&peer).expect("running");
+            out = r.ended(peer, g, End::InSync, now);
+        }
+        replies_seen.extend(replies(&out));
+        assert_eq!(replies_seen.len(), 1, "{replies_seen:?}");
+        let peers: Vec<u8> = replies_seen[0].1.iter().map(|o| o.peer).collect();
+        assert_eq!(peers.len(), 3);
+        assert!(replies_seen[0].1.iter().all(|o| o.in_sync));
+    }
+
+    #[test]
+    fn the_default_cap_keeps_a_few_rounds_running() {
+        assert_eq!(RoundsConfig::default().max_running, MAX_RUNNING);
+        assert_eq!(RoundsConfig::new(30_000, 60_000).max_running, MAX_RUNNING);
+        let mut r = capped(0);
+        assert_eq!(started(&r.verified(A, 0)), vec![(A, Trigger::Verified)], "a cap of 0 still runs one");
     }
 
     #[test]

@@ -197,7 +197,8 @@ impl EventLoop {
     /// Opens round `generation` with `peer`: a new session and its first request.
     fn open_round(&mut self, peer: PeerId, generation: u64, trigger: Trigger) {
         if !self.is_verified(&peer) {
-            let intents = self.rounds.failed(peer, "not verified as a member's node");
+            let now = self.now();
+            let intents = self.rounds.failed(peer, "not verified as a member's node", now);
             return self.run_rounds(intents);
         }
         tracing::debug!(peer = %peer, ?trigger, "sync round");
@@ -345,7 +346,8 @@ impl EventLoop {
     /// The round with `peer` failed (a request failed, it was dropped or denied).
     pub(super) fn fail_round(&mut self, peer: PeerId, reason: String) {
         self.close_session(peer);
-        let intents = self.rounds.failed(peer, &reason);
+        let now = self.now();
+        let intents = self.rounds.failed(peer, &reason, now);
         self.run_rounds(intents);
     }
 
@@ -355,7 +357,8 @@ impl EventLoop {
             self.ctx.counters.add("sync_rounds.failed", 1);
         }
         self.requests.retain(|_, (p, _, _)| *p != peer);
-        let intents = self.rounds.gone(peer, reason);
+        let now = self.now();
+        let intents = self.rounds.gone(peer, reason, now);
         self.run_rounds(intents);
     }
 

@@ -763,7 +763,7 @@ impl World {
             }
             let n = &mut self.nodes[a as usize];
             n.requests.retain(|_, (p, _, _)| *p != b);
-            let intents = n.rounds.gone(b, why);
+            let intents = n.rounds.gone(b, why, now);
             self.act(a, actions);
             self.run_rounds(a, intents);
         }
@@ -915,10 +915,11 @@ impl World {
     }
 
     fn open_round(&mut self, node: u32, peer: u32, generation: u64) {
+        let now = self.now_ms();
         let n = &mut self.nodes[node as usize];
         if !n.links.contains_key(&peer) || n.hostile {
             // Hostile nodes start no rounds: they only answer (and lie).
-            let intents = n.rounds.failed(peer, "not verified as a member's node");
+            let intents = n.rounds.failed(peer, "not verified as a member's node", now);
             return self.run_rounds(node, intents);
         }
         let (session, first) = {
@@ -1003,7 +1004,8 @@ impl World {
 
     fn fail_round(&mut self, node: u32, peer: u32, why: &str) {
         self.close_session(node, peer);
-        let intents = self.nodes[node as usize].rounds.failed(peer, why);
+        let now = self.now_ms();
+        let intents = self.nodes[node as usize].rounds.failed(peer, why, now);
         self.run_rounds(node, intents);
     }
 
