@@ -26,6 +26,22 @@ use crate::service::Service;
 pub const MAX_NEW: usize = 100_000;
 /// How long the watcher waits after records are stored for more of the same batch.
 const SETTLE: Duration = Duration::from_millis(100);
+/// The least time between the end of one evaluation and the start of the next ...
+const MIN_GAP: Duration = Duration::from_secs(1);
+/// ... and the most.
+const MAX_GAP: Duration = Duration::from_secs(300);
+/// ... otherwise this many times as long as the last evaluation took.
+const GAP_FACTOR: u32 = 10;
+
+/// How long the watcher waits after an evaluation that took `took` before the next one, while
+/// records keep being stored: each evaluation reads the whole store, so a node catching up
+/// (a federation forming, a large first sync) would otherwise evaluate ten times a second. The
+/// watcher then takes at most a tenth of a core, and what is stored meanwhile is evaluated
+/// together.
+fn gap_after(took: Duration) -> Duration {
+    took.saturating_mul(GAP_FACTOR).clamp(MIN_GAP, MAX_GAP)
+}
+
 /// How often the watcher looks at the date.
 const DATE_CHECK: Duration = Duration::from_secs(60);
 /// The longest a `csx watch` request waits for news before answering empty.
@@ -189,16 +205,20 @@ impl Alerts {
     }
 }
 
-/// Runs the watcher until aborted: once at start, then when records are stored and when the
-/// date changes.
+/// Runs the watcher until aborted: once at start, then when records are stored (at most as
+/// often as [`gap_after`] allows) and when the date changes.
 pub fn spawn(alerts: Arc<Alerts>, service: Arc<Service>, counters: Arc<Counters>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(DATE_CHECK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_day: Option<Date> = None;
+        let mut next_allowed = tokio::time::Instant::now();
         loop {
             tokio::select! {
-                _ = counters.records_stored.notified() => tokio::time::sleep(SETTLE).await,
+                _ = counters.records_stored.notified() => {
+                    tokio::time::sleep(SETTLE).await;
+                    tokio::time::sleep_until(next_allowed).await;
+                }
                 _ = tick.tick() => {
                     if last_day.is_some() && last_day == Date::from_unix_ms(service.now()) {
                         continue;
@@ -207,11 +227,26 @@ pub fn spawn(alerts: Arc<Alerts>, service: Arc<Service>, counters: Arc<Counters>
             }
             last_day = Date::from_unix_ms(service.now());
             let (a, s) = (alerts.clone(), service.clone());
+            let started = tokio::time::Instant::now();
             match tokio::task::spawn_blocking(move || a.evaluate(&s)).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!("evaluating the alert rules failed: {e}"),
                 Err(e) => tracing::error!("the alert task failed: {e}"),
             }
+            next_allowed = tokio::time::Instant::now() + gap_after(started.elapsed());
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evaluations_are_spaced_by_ten_times_their_cost_within_bounds() {
+        assert_eq!(gap_after(Duration::ZERO), MIN_GAP, "a cheap evaluation still waits a second");
+        assert_eq!(gap_after(Duration::from_millis(40)), MIN_GAP);
+        assert_eq!(gap_after(Duration::from_millis(840)), Duration::from_millis(8_400), "a large store");
+        assert_eq!(gap_after(Duration::from_secs(3_600)), MAX_GAP, "never more than five minutes");
+    }
 }
