@@ -92,8 +92,7 @@ impl Federation {
     pub fn use_tcp(&mut self) {
         self.transport = TransportKind::Tcp;
         for m in &mut self.members {
-            let port =
-                std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+            let port = crate::process::free_port();
             m.listen = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("multiaddr");
         }
     }

@@ -26,9 +26,10 @@ pub fn csx_bin() -> PathBuf {
     bin
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1, for a daemon to listen on (below the kernel's ephemeral
+/// range: see [`csx_node::net::ports::free_loopback_port`]).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    csx_node::net::ports::free_loopback_port().expect("a free port")
 }
 
 /// A running process, killed when dropped.

@@ -125,7 +125,7 @@ struct Node {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(csx_node::net::ports::free_loopback_port()?)
 }
 
 /// A line of the demo's story on stdout (a reader that went away does not stop the federation).

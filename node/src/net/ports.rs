@@ -29,3 +29,56 @@ pub(crate) fn probe_port(addr: &Multiaddr) -> Result<(), String> {
         Err(e) => Err(format!("cannot listen on {addr}: {e}")),
     }
 }
+
+/// The lowest port [`free_loopback_port`] hands out.
+const LOW_PORT: u32 = 10_000;
+
+/// A TCP port on 127.0.0.1 free now, for a process started next to listen on (the local
+/// federation of `csx demo`, and the tests').
+///
+/// Taken from below the kernel's ephemeral range (`net.ipv4.ip_local_port_range`, 32768 up
+/// by default), which the kernel hands out as the local ports of outgoing connections: a port
+/// from that range, free when asked, can be taken by a running daemon's outgoing connection
+/// before the daemon it was meant for listens on it (seen with 60 daemons dialling one
+/// another: "port … is in use"). Each call tries the next port from a random start, so one
+/// process does not hand out the same port twice.
+pub fn free_loopback_port() -> std::io::Result<u16> {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: OnceLock<AtomicU32> = OnceLock::new();
+    let high = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .filter(|h| *h >= LOW_PORT + 1_000 && *h <= 65_536)
+        .unwrap_or(32_768);
+    let span = high - LOW_PORT;
+    let next = NEXT.get_or_init(|| AtomicU32::new(fastrand::u32(..span)));
+    for _ in 0..1_000 {
+        let port = (LOW_PORT + next.fetch_add(1, Ordering::Relaxed) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    // Below the ephemeral range is full (unlikely): a port the kernel picks.
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_below_the_ephemeral_range_distinct_and_bindable() {
+        let ports: Vec<u16> = (0..20).map(|_| free_loopback_port().expect("a port")).collect();
+        let low: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|r| r.split_whitespace().next()?.parse().ok())
+            .unwrap_or(32_768);
+        for p in &ports {
+            assert!((LOW_PORT..low).contains(&u32::from(*p)), "{p} is not below the ephemeral range from {low}");
+            std::net::TcpListener::bind(("127.0.0.1", *p)).expect("still free");
+        }
+        let distinct: std::collections::BTreeSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+    }
+}
