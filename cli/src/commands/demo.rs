@@ -15,6 +15,7 @@ use csx_node::api::Status;
 use csx_node::client::{Node as _, Timed};
 use csx_node::control::ControlClient;
 use csx_node::home::Home;
+use csx_node::net::ports::free_loopback_port;
 use csx_node::sample::{Market, SampleOrg, pick_members};
 use csx_protocol::body::{Kind, Motion};
 use csx_protocol::{Body, Date, Record};
@@ -124,10 +125,6 @@ struct Node {
     port: u16,
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(csx_node::net::ports::free_loopback_port()?)
-}
-
 /// A line of the demo's story on stdout (a reader that went away does not stop the federation).
 fn say(text: &str) {
     let _ = crate::output::write_stdout(format!("{text}\n").as_bytes());
@@ -188,7 +185,7 @@ impl Demo {
         // 1. A bootstrap server's address (the server starts once the genesis names it).
         let bhome = self.dir.join("bootstrap");
         std::fs::create_dir_all(&bhome)?;
-        let bport = free_port()?;
+        let bport = free_loopback_port()?;
         let blisten = format!("/ip4/127.0.0.1/tcp/{bport}");
         say(&format!(
             "── A bootstrap server's address, for the genesis\n$ csx bootstrap --listen {blisten} --show-address"
@@ -227,7 +224,7 @@ impl Demo {
                 ],
             )?;
             std::fs::write(self.dir.join(format!("{}.json", org.ods)), self.csx(&home, &["id", "--json"])?)?;
-            nodes.push(Node { org, home, port: free_port()? });
+            nodes.push(Node { org, home, port: free_loopback_port()? });
         }
         say("\n── Found the federation with every member as a founder, and join it");
         let mut create = vec![
@@ -248,7 +245,7 @@ impl Demo {
         }
         self.csx(&nodes[0].home, &create.iter().map(String::as_str).collect::<Vec<_>>())?;
         // The first member serves the dashboard (on a free loopback port); the others do not.
-        let web_port = free_port()?;
+        let web_port = free_loopback_port()?;
         for (i, node) in nodes.iter().enumerate() {
             self.csx(&node.home, &["federation", "join", "genesis.json"])?;
             let web = if i == 0 { format!("127.0.0.1:{web_port}") } else { "off".into() };

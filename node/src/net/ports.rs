@@ -46,12 +46,7 @@ pub fn free_loopback_port() -> std::io::Result<u16> {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: OnceLock<AtomicU32> = OnceLock::new();
-    let high = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
-        .filter(|h| *h >= LOW_PORT + 1_000 && *h <= 65_536)
-        .unwrap_or(32_768);
-    let span = high - LOW_PORT;
+    let span = ephemeral_start() - LOW_PORT;
     let next = NEXT.get_or_init(|| AtomicU32::new(fastrand::u32(..span)));
     for _ in 0..1_000 {
         let port = (LOW_PORT + next.fetch_add(1, Ordering::Relaxed) % span) as u16;
@@ -63,6 +58,16 @@ pub fn free_loopback_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// The first port of the kernel's ephemeral range (32768 where it cannot be read, or where it
+/// leaves under 1,000 ports above [`LOW_PORT`]).
+fn ephemeral_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .filter(|h| *h >= LOW_PORT + 1_000 && *h <= 65_536)
+        .unwrap_or(32_768)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,10 +75,7 @@ mod tests {
     #[test]
     fn free_ports_are_below_the_ephemeral_range_distinct_and_bindable() {
         let ports: Vec<u16> = (0..20).map(|_| free_loopback_port().expect("a port")).collect();
-        let low: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .ok()
-            .and_then(|r| r.split_whitespace().next()?.parse().ok())
-            .unwrap_or(32_768);
+        let low = ephemeral_start();
         for p in &ports {
             assert!((LOW_PORT..low).contains(&u32::from(*p)), "{p} is not below the ephemeral range from {low}");
             std::net::TcpListener::bind(("127.0.0.1", *p)).expect("still free");

@@ -493,7 +493,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         if self.in_flight.contains_key(&peer) || !self.members.contains(&peer) {
             return None;
         }
-        if self.in_flight.len() >= self.config.max_running.max(1) || !self.queued.is_empty() {
+        if self.in_flight.len() >= self.cap() || !self.queued.is_empty() {
             // It waits its turn (behind those already waiting), and starts after whatever asked
             // for a retry or a round back.
             self.retries.remove(&peer);
@@ -517,10 +517,15 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Rounds<P> {
         Intent::Start { peer, generation, trigger }
     }
 
+    /// Most rounds at once (at least one).
+    fn cap(&self) -> usize {
+        self.config.max_running.max(1)
+    }
+
     /// Starts the rounds waiting their turn, oldest first, while there is room.
     fn start_queued(&mut self, now: u64) -> Vec<Intent<P>> {
         let mut out = Vec::new();
-        while self.in_flight.len() < self.config.max_running.max(1) {
+        while self.in_flight.len() < self.cap() {
             let Some((peer, trigger)) = self.queued.pop_front() else { break };
             if self.members.contains(&peer) && !self.in_flight.contains_key(&peer) {
                 out.push(self.launch(peer, trigger, now));
